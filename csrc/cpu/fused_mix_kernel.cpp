@@ -1,0 +1,200 @@
+// CPU kernels of mixup::fused_mix and mixup::fused_mix_backward.
+//
+// Work is split into (row, chunk) items for at::parallel_for. Inside an item a
+// CutMix box cuts the chunk into a few contiguous runs (inside or outside the
+// box), so the inner loops are plain streams the compiler vectorises: a blend,
+// or a copy, never a per-element coordinate computation.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../fused_mix.h"
+
+namespace mixup {
+namespace {
+
+// Elements one work item covers: large enough to amortise the item's set-up,
+// small enough to balance rows of different cost (boxed rows only copy).
+constexpr int64_t kChunk = 16384;
+// Below this many elements in total a parallel region costs more than it saves.
+constexpr int64_t kElementsPerTask = 65536;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Calls f(begin, end, inside) for consecutive runs of [begin, end) of one row,
+// each run wholly inside or wholly outside `box` (see RowGeometry).
+template <typename F>
+void for_each_box_run(const RowGeometry& g, const Box& box, int64_t begin, int64_t end, F&& f) {
+  if (box.empty()) {
+    f(begin, end, false);
+    return;
+  }
+  const int64_t line = g.line();
+  const int64_t in_lo = box.x0 * g.w_stride;
+  const int64_t in_hi = box.x1 * g.w_stride;
+  for (int64_t pos = begin; pos < end;) {
+    const int64_t line_index = pos / line;
+    const int64_t line_start = line_index * line;
+    const int64_t line_end = std::min(end, line_start + line);
+    const int64_t h = line_index % g.height;
+    if (h < box.y0 || h >= box.y1) {
+      f(pos, line_end, false);
+    } else {
+      const int64_t a = std::clamp(line_start + in_lo, pos, line_end);
+      const int64_t b = std::clamp(line_start + in_hi, pos, line_end);
+      if (pos < a) f(pos, a, false);
+      if (a < b) f(a, b, true);
+      if (b < line_end) f(b, line_end, false);
+    }
+    pos = line_end;
+  }
+}
+
+// Runs body(row, begin, end) over every (row, chunk) item of `batch` rows of
+// `numel` elements, in parallel.
+template <typename Body>
+void parallel_over_row_chunks(int64_t batch, int64_t numel, const Body& body) {
+  if (batch == 0 || numel == 0) return;
+  const int64_t chunk = std::min(numel, kChunk);
+  const int64_t chunks_per_row = ceil_div(numel, chunk);
+  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / chunk);
+  at::parallel_for(0, batch * chunks_per_row, grain, [&](int64_t first, int64_t last) {
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t row = item / chunks_per_row;
+      const int64_t begin = (item % chunks_per_row) * chunk;
+      body(row, begin, std::min(numel, begin + chunk));
+    }
+  });
+}
+
+template <typename scalar_t, typename acc_t>
+void blend_run(scalar_t* __restrict__ out, const scalar_t* __restrict__ own,
+               const scalar_t* __restrict__ partner, acc_t lam, int64_t begin, int64_t end) {
+  for (int64_t k = begin; k < end; ++k) {
+    out[k] = static_cast<scalar_t>(
+        blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k])));
+  }
+}
+
+template <typename scalar_t>
+void mix_rows(const ForwardPlan& plan) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const RowMixPlan& mix = plan.mix;
+  const RowGeometry g = mix.geometry;
+  const Pairing<acc_t> pairing = mix.pairing<acc_t>();
+  const scalar_t* x = plan.x_rows.const_data_ptr<scalar_t>();
+  scalar_t* out = plan.out.mutable_data_ptr<scalar_t>();
+
+  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
+    const scalar_t* own = x + row * mix.batch_stride;
+    const scalar_t* partner = x + pairing.partner(row) * mix.batch_stride;
+    scalar_t* dst = out + row * g.numel;
+    const Box box = pairing.box_of(row, g);
+    if (box.empty()) {
+      blend_run(dst, own, partner, pairing.weight(row), begin, end);
+      return;
+    }
+    // CutMix: copy, no blend, so every element is bit-exact (NaN included).
+    for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+      const scalar_t* src = inside ? partner : own;
+      std::copy(src + lo, src + hi, dst + lo);
+    });
+  });
+}
+
+template <typename lam_t>
+void mix_targets(const ForwardPlan& plan) {
+  const TargetArgs args = plan.target_args;
+  const Pairing<lam_t> pairing = plan.mix.pairing<lam_t>();
+  at::parallel_for(0, plan.out_target.numel(), kElementsPerTask, [&](int64_t first, int64_t last) {
+    for (int64_t flat = first; flat < last; ++flat) {
+      mix_target_element(args, pairing, flat);
+    }
+  });
+}
+
+// grad_input[j] = scale * (own_j * grad[j] + sum over i with index[i] == j of partner_i * grad[i]),
+// where (own, partner) = (lam, 1 - lam) for a blended row, and (outside box, inside box) as
+// 0/1 masks for a boxed row.
+template <typename scalar_t>
+void unmix_rows(const BackwardPlan& plan) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const RowMixPlan& mix = plan.mix;
+  const RowGeometry g = mix.geometry;
+  const Pairing<acc_t> pairing = mix.pairing<acc_t>();
+  const scalar_t* grad = plan.grad_rows.const_data_ptr<scalar_t>();
+  scalar_t* out = plan.grad_input.mutable_data_ptr<scalar_t>();
+  const int64_t* order = plan.order.const_data_ptr<int64_t>();
+  const int64_t* offsets = plan.offsets.const_data_ptr<int64_t>();
+  const acc_t scale = static_cast<acc_t>(plan.scale);
+
+  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
+    thread_local std::vector<acc_t> buffer;
+    buffer.resize(static_cast<size_t>(end - begin));
+    acc_t* acc = buffer.data() - begin;  // indexed by row offset, like the rows
+
+    const scalar_t* own = grad + row * mix.batch_stride;
+    const Box own_box = pairing.box_of(row, g);
+    if (own_box.empty()) {
+      const acc_t lam = pairing.weight(row);
+      for (int64_t k = begin; k < end; ++k) acc[k] = lam * static_cast<acc_t>(own[k]);
+    } else {
+      for_each_box_run(g, own_box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+        for (int64_t k = lo; k < hi; ++k) acc[k] = inside ? acc_t(0) : static_cast<acc_t>(own[k]);
+      });
+    }
+
+    for (int64_t t = offsets[row]; t < offsets[row + 1]; ++t) {
+      const int64_t reader = order[t];
+      const scalar_t* src = grad + reader * mix.batch_stride;
+      const Box box = pairing.box_of(reader, g);
+      if (box.empty()) {
+        const acc_t w = acc_t(1) - pairing.weight(reader);
+        for (int64_t k = begin; k < end; ++k) acc[k] += w * static_cast<acc_t>(src[k]);
+      } else {
+        for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+          if (!inside) return;
+          for (int64_t k = lo; k < hi; ++k) acc[k] += static_cast<acc_t>(src[k]);
+        });
+      }
+    }
+
+    scalar_t* dst = out + row * g.numel;
+    for (int64_t k = begin; k < end; ++k) dst[k] = static_cast<scalar_t>(scale * acc[k]);
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const at::Tensor& target,
+                                                 const at::Tensor& index, const at::Tensor& lam,
+                                                 const std::optional<at::Tensor>& box,
+                                                 int64_t num_classes, double smoothing) {
+  const ForwardPlan plan = plan_forward(x, target, index, lam, box, num_classes, smoothing);
+  check_values_on_host(plan);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "mixup::fused_mix", [&] {
+    mix_rows<scalar_t>(plan);
+    mix_targets<at::opmath_type<scalar_t>>(plan);
+  });
+  return {plan.out, plan.out_target};
+}
+
+at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& index,
+                                  const at::Tensor& lam, const std::optional<at::Tensor>& box,
+                                  double scale) {
+  const BackwardPlan plan = plan_backward(grad, index, lam, box, scale);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
+                                  "mixup::fused_mix_backward", [&] { unmix_rows<scalar_t>(plan); });
+  return plan.grad_input;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(mixup, CPU, m) {
+  m.impl("fused_mix", &fused_mix_cpu);
+  m.impl("fused_mix_backward", &fused_mix_backward_cpu);
+}
+
+}  // namespace mixup

@@ -1,0 +1,225 @@
+// Validation, layout and allocation shared by the CPU and CUDA backends.
+#include "fused_mix.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace mixup {
+namespace {
+
+bool is_mixable_float(at::ScalarType t) {
+  return t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
+}
+
+// float32 math for every float type but float64, as the contract asks.
+at::ScalarType accumulation_dtype(at::ScalarType t) {
+  return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+std::string describe(const at::Tensor& t) {
+  std::ostringstream s;
+  s << t.scalar_type() << " tensor of shape " << t.sizes() << " on " << t.device();
+  return s.str();
+}
+
+// Every layout a kernel reads is "B dense rows with one shared layout".
+// Contiguous and channels_last inputs already are, and keep their format; so
+// is a batch slice such as x[::2] (its rows are contiguous). Anything else is
+// copied once to contiguous, which is the contract's output format for it.
+DenseRows dense_rows(const at::Tensor& t) {
+  const int64_t row_numel = t.size(0) == 0 ? 0 : t.numel() / t.size(0);
+  if (t.is_contiguous()) {
+    return {t, at::MemoryFormat::Contiguous, row_numel};
+  }
+  if (t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    return {t, at::MemoryFormat::ChannelsLast, row_numel};
+  }
+  if (t.dim() == 5 && t.is_contiguous(at::MemoryFormat::ChannelsLast3d)) {
+    return {t, at::MemoryFormat::ChannelsLast3d, row_numel};
+  }
+  if (t.size(0) > 0 && t.select(0, 0).is_contiguous()) {
+    return {t, at::MemoryFormat::Contiguous, t.stride(0)};
+  }
+  return {t.contiguous(), at::MemoryFormat::Contiguous, row_numel};
+}
+
+RowGeometry geometry_of(const at::Tensor& out) {
+  const int64_t batch = out.size(0);
+  const int64_t numel = batch == 0 ? 0 : out.numel() / batch;
+  if (out.dim() < 3) {
+    return RowGeometry{numel, 1, 1, 1};
+  }
+  // `out` has canonical strides for its format, so dim -1 gives the column
+  // stride, and dim -2's stride is always width * w_stride (see RowGeometry).
+  return RowGeometry{numel, out.size(-2), out.size(-1), out.stride(-1)};
+}
+
+void check_device(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x) {
+  TORCH_CHECK_VALUE(t.device() == x.device(), op, ": ", name, " must be on the same device as x (",
+                    x.device(), "), got ", t.device());
+}
+
+void check_rows_tensor(const char* op, const char* name, const at::Tensor& t) {
+  TORCH_CHECK_VALUE(t.dim() >= 1, op, ": ", name,
+                    " must have a batch dimension (B, ...), got a 0-d tensor");
+  TORCH_CHECK_VALUE(is_mixable_float(t.scalar_type()), op, ": ", name,
+                    " must be float64, float32, float16 or bfloat16, got ", describe(t));
+}
+
+// Checks index, lam and box against the rows tensor `x` and fills the plan's
+// shared part. The geometry comes from the allocated output.
+RowMixPlan plan_mix(const char* op, const at::Tensor& x, const at::Tensor& index,
+                    const at::Tensor& lam, const std::optional<at::Tensor>& box) {
+  const int64_t batch = x.size(0);
+
+  check_device(op, "index", index, x);
+  TORCH_CHECK_VALUE(index.scalar_type() == at::kLong && index.dim() == 1 && index.size(0) == batch,
+                    op, ": index must be an int64 tensor of shape (B,) = (", batch, ",), got ",
+                    describe(index));
+
+  check_device(op, "lam", lam, x);
+  TORCH_CHECK_VALUE(
+      at::isFloatingType(lam.scalar_type()) &&
+          (lam.dim() == 0 || (lam.dim() == 1 && lam.size(0) == batch)),
+      op, ": lam must be a floating tensor of shape () or (B,) = (", batch, ",), got ",
+      describe(lam));
+
+  RowMixPlan plan;
+  plan.batch = batch;
+  plan.index = index;
+  plan.lam = lam.to(accumulation_dtype(x.scalar_type()));
+  if (box.has_value() && box->defined()) {
+    const at::Tensor& b = *box;
+    check_device(op, "box", b, x);
+    TORCH_CHECK_VALUE(x.dim() >= 3, op,
+                      ": box needs x with at least 3 dims (B, ..., H, W), got x of shape ",
+                      x.sizes());
+    TORCH_CHECK_VALUE(b.scalar_type() == at::kLong &&
+                          ((b.dim() == 1 && b.size(0) == 4) ||
+                           (b.dim() == 2 && b.size(0) == batch && b.size(1) == 4)),
+                      op, ": box must be an int64 tensor of shape (4,) or (B, 4) = (", batch,
+                      ", 4) with rows [y0, y1, x0, x1], got ", describe(b));
+    plan.box = b.stride(-1) == 1 ? b : b.contiguous();
+  }
+  return plan;
+}
+
+void check_smoothing_and_classes(int64_t num_classes, double smoothing) {
+  TORCH_CHECK_VALUE(num_classes > 0, "mixup::fused_mix: num_classes must be > 0, got ",
+                    num_classes);
+  TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0,  // also refuses NaN
+                    "mixup::fused_mix: smoothing must be in [0, 1], got ", smoothing);
+}
+
+TargetArgs plan_targets(const at::Tensor& x, const at::Tensor& target, int64_t num_classes,
+                        double smoothing, at::Tensor& out_target) {
+  const int64_t batch = x.size(0);
+  check_device("mixup::fused_mix", "target", target, x);
+  const bool labels = target.scalar_type() == at::kLong && target.dim() == 1 &&
+                      target.size(0) == batch;
+  const bool soft = is_mixable_float(target.scalar_type()) && target.dim() == 2 &&
+                    target.size(0) == batch && target.size(1) == num_classes;
+  TORCH_CHECK_VALUE(labels || soft,
+                    "mixup::fused_mix: target must be int64 class ids of shape (B,) = (", batch,
+                    ",) or floating soft targets of shape (B, num_classes) = (", batch, ", ",
+                    num_classes, "), got ", describe(target));
+
+  const at::ScalarType out_dtype = labels ? at::kFloat : target.scalar_type();
+  out_target = at::empty({batch, num_classes}, x.options().dtype(out_dtype));
+
+  TargetArgs args{};
+  args.labels = labels ? target.const_data_ptr<int64_t>() : nullptr;
+  args.label_stride = labels ? target.stride(0) : 0;
+  args.soft = soft ? target.const_data_ptr() : nullptr;
+  args.soft_dtype = target.scalar_type();
+  args.soft_stride0 = soft ? target.stride(0) : 0;
+  args.soft_stride1 = soft ? target.stride(1) : 0;
+  args.out = out_target.mutable_data_ptr();
+  args.out_dtype = out_dtype;
+  args.num_classes = num_classes;
+  args.smoothing = smoothing;
+  return args;
+}
+
+}  // namespace
+
+ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at::Tensor& index,
+                         const at::Tensor& lam, const std::optional<at::Tensor>& box,
+                         int64_t num_classes, double smoothing) {
+  constexpr const char* op = "mixup::fused_mix";
+  check_rows_tensor(op, "x", x);
+  check_smoothing_and_classes(num_classes, smoothing);
+
+  ForwardPlan plan;
+  plan.mix = plan_mix(op, x, index, lam, box);
+  const DenseRows rows = dense_rows(x);
+  plan.x_rows = rows.rows;
+  plan.mix.batch_stride = rows.batch_stride;
+  plan.out = at::empty(x.sizes(), x.options().memory_format(rows.format));
+  plan.mix.geometry = geometry_of(plan.out);
+  plan.target = target;
+  plan.target_args = plan_targets(x, target, num_classes, smoothing, plan.out_target);
+  return plan;
+}
+
+BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                           const std::optional<at::Tensor>& box, double scale) {
+  constexpr const char* op = "mixup::fused_mix_backward";
+  check_rows_tensor(op, "grad", grad);
+
+  BackwardPlan plan;
+  plan.mix = plan_mix(op, grad, index, lam, box);
+  const DenseRows rows = dense_rows(grad);
+  plan.grad_rows = rows.rows;
+  plan.mix.batch_stride = rows.batch_stride;
+  plan.grad_input = at::empty(grad.sizes(), grad.options().memory_format(rows.format));
+  plan.mix.geometry = geometry_of(plan.grad_input);
+  plan.scale = scale;
+
+  // Stable sort: the rows that read row j sit next to each other, in
+  // increasing order, so every run sums them in the same order.
+  const auto sorted = at::sort(index, /*stable=*/true, /*dim=*/0, /*descending=*/false);
+  plan.order = std::get<1>(sorted).contiguous();
+  plan.offsets = at::searchsorted(std::get<0>(sorted), at::arange(plan.mix.batch + 1, index.options()));
+  return plan;
+}
+
+void check_values_on_host(const ForwardPlan& plan) {
+  const RowMixPlan& mix = plan.mix;
+  const int64_t batch = mix.batch;
+  const auto index = mix.index.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < batch; ++i) {
+    TORCH_CHECK_VALUE(index[i] >= 0 && index[i] < batch,
+                      "mixup::fused_mix: index values must be in [0, B) = [0, ", batch,
+                      "), found ", index[i], " at position ", i);
+  }
+
+  const TargetArgs& t = plan.target_args;
+  if (t.labels != nullptr) {
+    const auto labels = plan.target.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < batch; ++i) {
+      TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < t.num_classes,
+                        "mixup::fused_mix: target class ids must be in [0, num_classes) = [0, ",
+                        t.num_classes, "), found ", labels[i], " at position ", i);
+    }
+  }
+
+  if (mix.box.defined()) {
+    const RowGeometry& g = mix.geometry;
+    const at::Tensor rows = mix.box.reshape({-1, 4});
+    const auto boxes = rows.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < boxes.size(0); ++r) {
+      const Box b{boxes[r][0], boxes[r][1], boxes[r][2], boxes[r][3]};
+      const bool inside = b.y0 >= 0 && b.y1 >= 0 && b.x0 >= 0 && b.x1 >= 0 &&
+                          b.y0 <= g.height && b.y1 <= g.height && b.x0 <= g.width &&
+                          b.x1 <= g.width;
+      TORCH_CHECK_VALUE(inside, "mixup::fused_mix: box row ", r, " = [", b.y0, ", ", b.y1, ", ",
+                        b.x0, ", ", b.x1, "] lies outside the image: y0, y1 must be in [0, H=",
+                        g.height, "] and x0, x1 in [0, W=", g.width, "]");
+    }
+  }
+}
+
+}  // namespace mixup

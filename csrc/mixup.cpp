@@ -1,0 +1,22 @@
+// The one definition of the `mixup` operator library. Kernels are registered
+// per backend in cpu/ and cuda/; autograd and fake (meta) kernels are
+// registered from Python, in mixup_ext/_registrations.py.
+//
+// Keep these strings in sync with mixup_ext/_schema.py, which defines the same
+// schemas when no compiled library is available (tests/test_loading.py checks).
+#include <torch/library.h>
+
+TORCH_LIBRARY(mixup, m) {
+  // out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]] (or a CutMix paste
+  // inside box[i]), and the label-smoothed targets mixed with the same lam.
+  m.def(
+      "fused_mix(Tensor x, Tensor target, Tensor index, Tensor lam, Tensor? box, "
+      "int num_classes, float smoothing) -> (Tensor, Tensor)",
+      {at::Tag::pt2_compliant_tag});
+  // The adjoint of the mix for one tensor: the gradient of x (box given,
+  // scale 1) or of soft targets (box None, scale 1 - smoothing).
+  m.def(
+      "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale) "
+      "-> Tensor",
+      {at::Tag::pt2_compliant_tag});
+}

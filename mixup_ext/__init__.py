@@ -1,0 +1,16 @@
+"""mixup_ext: Mixup and CutMix as one fused PyTorch operator.
+
+Importing the package makes ``torch.ops.mixup.fused_mix`` available, backed by
+the ahead-of-time build, a JIT build, or the pure-PyTorch reference (see
+:func:`backend`).
+"""
+
+from ._loader import backend, load as _load
+
+_load()
+
+from . import reference  # noqa: E402
+from .ops import fused_mix  # noqa: E402
+
+__all__ = ["backend", "fused_mix", "reference"]
+__version__ = "0.1.0"

@@ -1,0 +1,53 @@
+"""What to compile, and how: shared by ``setup.py`` (ahead of time) and the JIT
+loader (``mixup_ext._loader``), so both build the same library.
+
+This module imports nothing but the standard library at import time, so
+``setup.py`` can load it by path before the package is importable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Compiled kernels come from one folder per backend, as in torchvision's csrc/ops.
+CPU_SOURCE_GLOBS = ("*.cpp", "cpu/*.cpp")
+CUDA_SOURCE_GLOBS = ("cuda/*.cu",)
+
+#: Default GPU targets for ahead-of-time builds: Ampere and Hopper. Override
+#: with TORCH_CUDA_ARCH_LIST as usual.
+DEFAULT_CUDA_ARCH_LIST = "8.0;9.0"
+
+CXX_FLAGS = ["-O3", "-std=c++17"]
+NVCC_FLAGS = ["-O3", "-std=c++17", "-lineinfo"]
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def csrc_dir() -> Path:
+    """The C++/CUDA sources: $MIXUP_EXT_CSRC, else the checkout's csrc/."""
+    return Path(os.environ.get("MIXUP_EXT_CSRC", repo_root() / "csrc"))
+
+
+def sources(csrc: Path, with_cuda: bool) -> list[str]:
+    globs = CPU_SOURCE_GLOBS + (CUDA_SOURCE_GLOBS if with_cuda else ())
+    found = sorted(str(p) for pattern in globs for p in csrc.glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"mixup_ext: no C++ sources under {csrc}")
+    return found
+
+
+def cuda_toolkit_usable() -> bool:
+    """True when torch was built with CUDA and a CUDA toolkit (nvcc) is present.
+
+    Decided from the toolchain, never from torch.cuda.is_available(): a build
+    machine without a GPU must still produce CUDA kernels.
+    """
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME
+
+    if os.environ.get("MIXUP_EXT_FORCE_CPU") == "1":
+        return False
+    return torch.version.cuda is not None and CUDA_HOME is not None

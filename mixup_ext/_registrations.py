@@ -1,0 +1,82 @@
+"""Autograd and fake (meta) kernels for the `mixup` ops, registered from
+Python after the library is loaded, as PyTorch's custom-op guide recommends.
+
+``register_compiled`` runs once for a compiled library (AOT or JIT);
+``register_reference`` defines the same ops from Python when there is none, so
+``torch.ops.mixup.fused_mix`` exists on every backend.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _schema, reference
+from ._validation import check_backward, check_forward, output_memory_format
+
+_FORWARD = f"{_schema.NAMESPACE}::fused_mix"
+_BACKWARD = f"{_schema.NAMESPACE}::fused_mix_backward"
+_registered = False
+_reference_library = None  # keeps the Python-defined library alive
+
+
+def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing):
+    check_forward(x, target, index, lam, box, num_classes, smoothing)
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x))
+    target_dtype = torch.float32 if target.dtype == torch.int64 else target.dtype
+    mixed = torch.empty((x.shape[0], num_classes), dtype=target_dtype, device=x.device)
+    return out, mixed
+
+
+def _fused_mix_backward_fake(grad, index, lam, box, scale):
+    check_backward(grad, index, lam, box)
+    return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device, memory_format=output_memory_format(grad))
+
+
+def _setup_context(ctx, inputs, output):
+    _x, target, index, lam, box, _num_classes, smoothing = inputs
+    ctx.save_for_backward(index, lam, box)
+    ctx.smoothing = smoothing
+    if not target.is_floating_point():
+        ctx.mark_non_differentiable(output[1])
+
+
+def _backward(ctx, grad_out, grad_target):
+    index, lam, box = ctx.saved_tensors
+    grad_x = grad_soft_target = None
+    if ctx.needs_input_grad[0]:
+        grad_x = torch.ops.mixup.fused_mix_backward(grad_out, index, lam, box, 1.0)
+    if ctx.needs_input_grad[1]:
+        # d mixed / d target = (1 - smoothing) * the same mix, without the box.
+        grad_soft_target = torch.ops.mixup.fused_mix_backward(grad_target, index, lam, None, 1.0 - ctx.smoothing)
+    # index, lam, box, num_classes and smoothing get no gradient, by contract.
+    return grad_x, grad_soft_target, None, None, None, None, None
+
+
+def register_compiled() -> None:
+    """Fake and autograd kernels for the C++ library. Call once, after loading it."""
+    global _registered
+    if _registered:
+        return
+    torch.library.register_fake(_FORWARD)(_fused_mix_fake)
+    torch.library.register_fake(_BACKWARD)(_fused_mix_backward_fake)
+    torch.library.register_autograd(_FORWARD, _backward, setup_context=_setup_context)
+    _registered = True
+
+
+def register_reference() -> None:
+    """Defines the ops from Python with the reference as their kernels.
+
+    CompositeImplicitAutograd: autograd, fake tensors and torch.compile see
+    through to the plain-PyTorch ops the reference is written in.
+    """
+    global _registered, _reference_library
+    if _registered:
+        return
+    lib = torch.library.Library(_schema.NAMESPACE, "DEF")
+    tags = (torch.Tag.pt2_compliant_tag,)
+    lib.define(_schema.FUSED_MIX, tags=tags)
+    lib.define(_schema.FUSED_MIX_BACKWARD, tags=tags)
+    lib.impl("fused_mix", reference.fused_mix_op, "CompositeImplicitAutograd")
+    lib.impl("fused_mix_backward", reference.fused_mix_backward, "CompositeImplicitAutograd")
+    _reference_library = lib
+    _registered = True

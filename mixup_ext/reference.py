@@ -1,0 +1,122 @@
+"""The pure-PyTorch reference of ``mixup::fused_mix``.
+
+It serves twice: as the oracle that the equivalence tests hold the compiled
+kernels to, and as the fallback backend when no compiled library can be
+loaded. It is written for clarity, not speed: several passes over x, and an
+``index_add`` (atomics on CUDA) in ``fused_mix_backward``.
+
+Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
+
+* ``out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]]``, computed in float32
+  (float64 for float64 input) and rounded once to x's dtype.
+* With a non-empty ``box[i] = [y0, y1, x0, x1)`` over the last two dims, sample
+  i is not blended: inside the box it is ``x[index[i]]``, outside it is ``x[i]``.
+* ``s(t) = (1 - smoothing) * t + smoothing / num_classes`` with ``t`` one-hot
+  (int64 class ids) or soft, and ``mixed[i] = lam[i] * s(t_i) + (1 - lam[i]) *
+  s(t_index[i])``, always weighted by ``lam`` (pass the area-corrected weight
+  for boxed samples).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validation import (
+    accumulation_dtype,
+    as_lam_tensor,
+    check_backward,
+    check_forward,
+    check_forward_values,
+    infer_num_classes,
+    output_memory_format,
+)
+
+__all__ = ["fused_mix", "fused_mix_backward"]
+
+
+def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
+    """Same signature and semantics as :func:`mixup_ext.fused_mix`."""
+    return fused_mix_op(
+        x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing)
+    )
+
+
+def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float):
+    """``mixup::fused_mix`` with the op's exact positional signature."""
+    check_forward(x, target, index, lam, box, num_classes, smoothing)
+    check_forward_values(x, target, index, box, num_classes)
+    acc = accumulation_dtype(x.dtype)
+    own = x.to(acc)
+    partner = own.index_select(0, index)
+    weight = _per_row(lam.to(acc), x)
+    out = weight * own + (1 - weight) * partner
+    if box is not None:
+        paste, keep = _box_masks(box, x)
+        out = torch.where(paste, partner, torch.where(keep, own, out))
+    out = out.to(x.dtype).contiguous(memory_format=output_memory_format(x))
+    return out, _mix_targets(target, index, lam, num_classes, smoothing)
+
+
+def fused_mix_backward(grad, index, lam, box, scale: float):
+    """``mixup::fused_mix_backward``: the adjoint of the mix, times ``scale``.
+
+    ``grad_in[j] = scale * (own_j * grad[j] + sum over i with index[i] == j of
+    partner_i * grad[i])``; (own, partner) is (lam, 1 - lam) for a blended row
+    and the box's (outside, inside) masks for a boxed one.
+    """
+    check_backward(grad, index, lam, box)
+    acc = accumulation_dtype(grad.dtype)
+    g = grad.to(acc)
+    weight = _per_row(lam.to(acc), grad)
+    own_term = weight * g
+    partner_term = (1 - weight) * g
+    if box is not None:
+        # Selects rather than 0/1 products, so a NaN in a masked-off element
+        # stays masked off, exactly as in the forward's select.
+        paste, keep = _box_masks(box, grad)
+        zero = torch.zeros((), dtype=acc, device=grad.device)
+        own_term = torch.where(paste, zero, torch.where(keep, g, own_term))
+        partner_term = torch.where(paste, g, torch.where(keep, zero, partner_term))
+    gathered = torch.zeros_like(g).index_add_(0, index, partner_term)
+    out = scale * (own_term + gathered)
+    return out.to(grad.dtype).contiguous(memory_format=output_memory_format(grad))
+
+
+def _per_row(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A () or (B,) tensor shaped (B, 1, ..., 1) to broadcast over like's rows."""
+    batch = like.shape[0]
+    return values.expand(batch).reshape((batch,) + (1,) * (like.dim() - 1))
+
+
+def _box_masks(box: torch.Tensor, like: torch.Tensor):
+    """(paste, keep) masks broadcastable to like: paste marks the elements taken
+    from the partner (inside a non-empty box), keep the rest of a boxed row."""
+    batch, height, width = like.shape[0], like.shape[-2], like.shape[-1]
+    y0, y1, x0, x1 = box.reshape(-1, 4).expand(batch, 4).unbind(1)
+    rows = torch.arange(height, device=like.device)
+    cols = torch.arange(width, device=like.device)
+    in_y = (rows >= y0[:, None]) & (rows < y1[:, None])  # (B, H)
+    in_x = (cols >= x0[:, None]) & (cols < x1[:, None])  # (B, W)
+    boxed = ((y0 < y1) & (x0 < x1))[:, None, None]  # (B, 1, 1)
+    inside = in_y[:, :, None] & in_x[:, None, :]  # (B, H, W)
+    shape = (batch,) + (1,) * (like.dim() - 3) + (height, width)
+    return (boxed & inside).reshape(shape), (boxed & ~inside).reshape(shape)
+
+
+def _mix_targets(target, index, lam, num_classes: int, smoothing: float):
+    batch = target.shape[0]
+    if target.dtype == torch.int64:
+        out_dtype = torch.float32
+        acc = torch.float32
+        # scatter_, not one_hot: on CUDA it bounds-checks on the device,
+        # where one_hot would synchronise to check the labels on the host.
+        t = torch.zeros(batch, num_classes, dtype=acc, device=target.device)
+        t = t.scatter_(1, target.unsqueeze(1), 1.0)
+    else:
+        out_dtype = target.dtype
+        acc = accumulation_dtype(target.dtype)
+        t = target.to(acc)
+    s = (1 - smoothing) * t + smoothing / num_classes
+    weight = _per_row(lam.to(acc), s)
+    mixed = weight * s + (1 - weight) * s.index_select(0, index)
+    return mixed.to(out_dtype)

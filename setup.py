@@ -1,0 +1,44 @@
+"""Builds the `mixup` operator library ahead of time as mixup_ext/_C*.so.
+
+CUDA kernels are built when torch was built with CUDA and a CUDA toolkit is
+present -- decided from the toolchain, not from whether a GPU is visible, so a
+GPU-less build machine still produces them. TORCH_CUDA_ARCH_LIST defaults to
+Ampere and Hopper ("8.0;9.0"). Install without build isolation, which would
+otherwise download a second torch:
+
+    pip install --no-build-isolation -e .
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+from setuptools import setup
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _load_build_config():
+    # By path: importing the package itself would try to load the library we
+    # are about to build.
+    spec = importlib.util.spec_from_file_location("_mixup_ext_build", ROOT / "mixup_ext" / "_build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build_config()
+with_cuda = build.cuda_toolkit_usable()
+if with_cuda:
+    os.environ.setdefault("TORCH_CUDA_ARCH_LIST", build.DEFAULT_CUDA_ARCH_LIST)
+
+csrc = ROOT / "csrc"
+extension = (CUDAExtension if with_cuda else CppExtension)(
+    name="mixup_ext._C",
+    sources=[os.path.relpath(s, ROOT) for s in build.sources(csrc, with_cuda)],
+    include_dirs=[str(csrc)],
+    extra_compile_args={"cxx": build.CXX_FLAGS, "nvcc": build.NVCC_FLAGS},
+)
+
+setup(ext_modules=[extension], cmdclass={"build_ext": BuildExtension})
