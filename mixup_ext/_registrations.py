@@ -52,6 +52,26 @@ def _backward(ctx, grad_out, grad_target):
     return grad_x, grad_soft_target, None, None, None, None, None
 
 
+def _setup_backward_context(ctx, inputs, output):
+    _grad, index, lam, box, scale = inputs
+    ctx.save_for_backward(index, lam, box)
+    ctx.scale = scale
+
+
+def _backward_of_backward(ctx, grad_grad_input):
+    # fused_mix_backward is linear in grad: scale * A^T grad, where A is the
+    # mix of x. Its adjoint is scale * A, the forward mix, which gives double
+    # backward (gradient penalties through a mixed batch) for free.
+    index, lam, box = ctx.saved_tensors
+    grad = None
+    if ctx.needs_input_grad[0]:
+        labels = torch.zeros(grad_grad_input.shape[0], dtype=torch.int64, device=grad_grad_input.device)
+        grad = torch.ops.mixup.fused_mix(grad_grad_input, labels, index, lam, box, 1, 0.0)[0]
+        if ctx.scale != 1.0:
+            grad = grad * ctx.scale
+    return grad, None, None, None, None
+
+
 def register_compiled() -> None:
     """Fake and autograd kernels for the C++ library. Call once, after loading it."""
     global _registered
@@ -60,6 +80,7 @@ def register_compiled() -> None:
     torch.library.register_fake(_FORWARD)(_fused_mix_fake)
     torch.library.register_fake(_BACKWARD)(_fused_mix_backward_fake)
     torch.library.register_autograd(_FORWARD, _backward, setup_context=_setup_context)
+    torch.library.register_autograd(_BACKWARD, _backward_of_backward, setup_context=_setup_backward_context)
     _registered = True
 
 

@@ -1,0 +1,139 @@
+"""Shared test helpers: devices, dtypes, tolerances, input builders, poisoning."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+FLOAT_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+REDUCED = (torch.float16, torch.bfloat16)
+
+# (rtol, atol) for comparisons with the reference. CPU kernels match it bit for
+# bit; CUDA contracts a*b + c into one FMA, which can move the last float32 bit
+# and so, rarely, one bit of a half/bfloat16 result.
+TOLERANCE = {
+    torch.float64: (1e-12, 1e-12),
+    torch.float32: (2e-6, 2e-6),
+    torch.float16: (1e-3, 1e-3),
+    torch.bfloat16: (8e-3, 8e-3),
+}
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor, *, equal_nan: bool = False, scale: float = 1.0):
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    rtol, atol = TOLERANCE.get(actual.dtype, (0.0, 0.0))
+    torch.testing.assert_close(actual, expected, rtol=rtol * scale, atol=atol * scale, equal_nan=equal_nan)
+
+
+@contextlib.contextmanager
+def poisoned_outputs():
+    """Every tensor allocated inside starts filled with NaN (floats) or the
+    largest value (ints), so an element a kernel forgets to write cannot pass
+    a comparison. Uses PyTorch's own fill_uninitialized_memory, which also
+    covers at::empty inside C++ extensions."""
+    was_on = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    was_filling = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_on, warn_only=warn_only)
+        torch.utils.deterministic.fill_uninitialized_memory = was_filling
+
+
+def generator(device, seed: int = 0) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def randn(shape, dtype, device, seed: int = 0) -> torch.Tensor:
+    """Random normal data (never zeros: zeros hide unwritten outputs)."""
+    return torch.randn(shape, dtype=torch.float64, generator=generator("cpu", seed)).to(device=device, dtype=dtype)
+
+
+def with_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """The same values as x, stored in `layout`.
+
+    contiguous / channels_last: the two formats the output keeps.
+    batch_slice: every other row of a larger batch (dense rows, batch stride 2N).
+    strided_w: every other column (rows not dense: copied once, output contiguous).
+    transposed: H and W swapped in memory (not dense in any format).
+    unaligned: contiguous at a storage offset of one element (no 16-byte packs).
+    """
+    if layout == "contiguous":
+        return x.contiguous()
+    if layout == "channels_last":
+        return x.contiguous(memory_format=torch.channels_last)
+    if layout == "batch_slice":
+        big = torch.empty((2 * x.shape[0],) + tuple(x.shape[1:]), dtype=x.dtype, device=x.device).normal_()
+        big[::2] = x
+        return big[::2]
+    if layout == "strided_w":
+        big = torch.empty(tuple(x.shape[:-1]) + (2 * x.shape[-1],), dtype=x.dtype, device=x.device).normal_()
+        big[..., ::2] = x
+        return big[..., ::2]
+    if layout == "transposed":
+        return x.transpose(-1, -2).contiguous().transpose(-1, -2)
+    if layout == "unaligned":
+        flat = torch.empty(x.numel() + 1, dtype=x.dtype, device=x.device)
+        view = flat[1:].view(x.shape)
+        view.copy_(x)
+        return view
+    raise ValueError(layout)
+
+
+LAYOUTS = ["contiguous", "channels_last", "batch_slice", "strided_w", "transposed", "unaligned"]
+
+
+def random_boxes(batch: int, height: int, width: int, device, seed: int = 0, empty_every: int = 3) -> torch.Tensor:
+    """(B, 4) boxes [y0, y1, x0, x1) inside the image, every `empty_every`-th one empty."""
+    g = generator("cpu", seed)
+    y = torch.randint(0, height + 1, (batch, 2), generator=g).sort(dim=1).values
+    x = torch.randint(0, width + 1, (batch, 2), generator=g).sort(dim=1).values
+    boxes = torch.stack([y[:, 0], y[:, 1], x[:, 0], x[:, 1]], dim=1)
+    # Make the non-empty ones really non-empty, and some rows empty on purpose.
+    boxes[:, 1] = torch.maximum(boxes[:, 1], (boxes[:, 0] + 1).clamp(max=height))
+    boxes[:, 3] = torch.maximum(boxes[:, 3], (boxes[:, 2] + 1).clamp(max=width))
+    if empty_every:
+        boxes[::empty_every, 1] = boxes[::empty_every, 0]
+    return boxes.to(device)
+
+
+def index_of(kind: str, batch: int, device, seed: int = 0) -> torch.Tensor:
+    g = generator("cpu", seed)
+    if kind == "permutation":
+        idx = torch.randperm(batch, generator=g)
+    elif kind == "flip":
+        idx = torch.arange(batch - 1, -1, -1)
+    elif kind == "roll":
+        idx = torch.arange(batch).roll(1)
+    elif kind == "repeats":
+        idx = torch.randint(0, max(batch, 1), (batch,), generator=g)
+    elif kind == "identity":
+        idx = torch.arange(batch)
+    elif kind == "all_same":
+        idx = torch.full((batch,), batch // 2, dtype=torch.int64)
+    else:
+        raise ValueError(kind)
+    return idx.to(device)
+
+
+INDEX_KINDS = ["permutation", "flip", "roll", "repeats", "identity", "all_same"]
+
+
+def lam_of(kind: str, batch: int, dtype, device, seed: int = 0) -> torch.Tensor:
+    g = generator("cpu", seed)
+    if kind == "scalar":
+        return torch.rand((), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+    return torch.rand((batch,), generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+def acc_dtype(dtype):
+    return torch.float64 if dtype == torch.float64 else torch.float32

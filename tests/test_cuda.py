@@ -1,0 +1,131 @@
+"""CUDA-only behaviour: CUDA-graph capture, no host syncs, the current stream,
+and device-side asserts for values that would need a sync to check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import mixup_ext
+from mixup_ext import reference
+
+from .helpers import assert_close, index_of, lam_of, randn, random_boxes
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def make_inputs(seed, batch=16, dtype=torch.bfloat16):
+    x = randn((batch, 3, 20, 24), dtype, "cuda", seed=seed).contiguous(memory_format=torch.channels_last)
+    soft = torch.rand(batch, 10, generator=torch.Generator().manual_seed(seed)).cuda()
+    return x, soft, index_of("permutation", batch, "cuda", seed), lam_of("per_sample", batch, torch.float32, "cuda", seed), random_boxes(batch, 20, 24, "cuda", seed)
+
+
+def test_forward_and_backward_capture_in_a_cuda_graph():
+    static = [t.clone() for t in make_inputs(0)]
+    static[0].requires_grad_()
+    static[1].requires_grad_()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up on a side stream, as capture requires
+        for _ in range(2):
+            out, mixed = mixup_ext.fused_mix(*static, 10, 0.1)
+            torch.autograd.grad((out.float().square().sum() + mixed.square().sum()), static[:2])
+    torch.cuda.current_stream().wait_stream(side)
+
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out, mixed = mixup_ext.fused_mix(*static, 10, 0.1)
+        gx, gt = torch.autograd.grad((out.float().square().sum() + mixed.square().sum()), static[:2])
+
+    for seed in (1, 2, 3):  # replay on new data copied into the static inputs
+        fresh = make_inputs(seed)
+        with torch.no_grad():
+            for dst, src in zip(static, fresh):
+                dst.copy_(src)
+        graph.replay()
+        x = fresh[0].clone().requires_grad_()
+        t = fresh[1].clone().requires_grad_()
+        ref_out, ref_mixed = reference.fused_mix(x, t, *fresh[2:], 10, 0.1)
+        ref_gx, ref_gt = torch.autograd.grad((ref_out.float().square().sum() + ref_mixed.square().sum()), (x, t))
+        assert_close(out, ref_out)
+        assert_close(mixed, ref_mixed)
+        assert_close(gx, ref_gx, scale=8.0)  # bf16 grads: ours sum in fp32, the reference in bf16
+        assert_close(gt, ref_gt)
+
+
+def test_no_host_sync_in_forward_or_backward():
+    x, soft, index, lam, box = make_inputs(0)
+    x.requires_grad_()
+    soft.requires_grad_()
+    grad_out = torch.randn_like(x)
+    grad_mixed = torch.randn_like(soft)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for box_arg in (box, None):
+            out, mixed = mixup_ext.fused_mix(x, soft, index, lam, box_arg, 10, 0.1)
+            torch.autograd.backward((out, mixed), (grad_out, grad_mixed))
+            out, mixed = mixup_ext.fused_mix(x, torch.zeros(16, dtype=torch.int64, device="cuda"), index, 0.5, box_arg, 10, 0.1)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+
+
+def test_runs_on_the_current_stream():
+    x, soft, index, lam, box = make_inputs(4, batch=64, dtype=torch.float32)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        # Slow work queued first on the same stream: a kernel on another stream would race it.
+        ready = x.clone()
+        for _ in range(20):
+            ready = ready * 1.0
+        out, mixed = mixup_ext.fused_mix(ready, soft, index, lam, box, 10, 0.1)
+    torch.cuda.current_stream().wait_stream(stream)
+    ref_out, ref_mixed = reference.fused_mix(x, soft, index, lam, box, 10, 0.1)
+    assert_close(out, ref_out)
+    assert_close(mixed, ref_mixed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "index = torch.tensor([1, 0, 5, 2], device='cuda')",
+        "index = torch.tensor([1, 0, -1, 2], device='cuda')",
+        "target = torch.tensor([0, 1, 10, 2], device='cuda')",
+        "box = torch.tensor([0, 9, 0, 2], device='cuda')",
+    ],
+    ids=["index_too_large", "index_negative", "label_out_of_range", "box_past_image"],
+)
+def test_out_of_range_values_trip_a_device_side_assert(bad):
+    code = textwrap.dedent(
+        f"""
+        import torch, mixup_ext
+        x = torch.randn(4, 3, 8, 8, device='cuda')
+        target = torch.tensor([0, 1, 2, 3], device='cuda')
+        index = torch.tensor([1, 0, 3, 2], device='cuda')
+        box = None
+        {bad}
+        out, mixed = torch.ops.mixup.fused_mix(x, target, index, torch.rand(4, device='cuda'), box, 10, 0.0)
+        torch.cuda.synchronize()
+        print('NO ASSERT')
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "NO ASSERT" not in result.stdout
+    assert "device-side assert" in result.stderr or "Assertion" in result.stderr, result.stderr[-2000:]
+
+
+def test_large_feature_batch_matches_reference():
+    x = randn((1024, 4096), torch.bfloat16, "cuda")
+    target = torch.randint(0, 1000, (1024,), device="cuda")
+    index, lam = index_of("permutation", 1024, "cuda"), lam_of("per_sample", 1024, torch.float32, "cuda")
+    out, mixed = mixup_ext.fused_mix(x, target, index, lam, None, 1000, 0.1)
+    ref_out, ref_mixed = reference.fused_mix(x, target, index, lam, None, 1000, 0.1)
+    assert_close(out, ref_out)
+    assert_close(mixed, ref_mixed)

@@ -1,0 +1,120 @@
+"""How the op library is found and loaded. The JIT and fallback paths run in
+subprocesses: a process can hold only one definition of the `mixup` library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import mixup_ext
+from mixup_ext import _schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Makes importlib believe there is no ahead-of-time build.
+HIDE_AOT = textwrap.dedent(
+    """
+    import importlib.machinery, sys
+    class _HideAot:
+        def find_spec(self, name, path=None, target=None):
+            return importlib.machinery.ModuleSpec(name, None) if name == "mixup_ext._C" else None
+    sys.meta_path.insert(0, _HideAot())
+    """
+)
+
+# Runs the op on every device against the reference, forward and backward.
+EXERCISE = textwrap.dedent(
+    """
+    import torch, mixup_ext
+    from mixup_ext import reference
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        x = torch.randn(6, 3, 9, 8, device=device, requires_grad=True)
+        args = (torch.randint(0, 5, (6,), device=device), torch.randperm(6, device=device),
+                torch.rand(6, device=device), torch.tensor([2, 7, 1, 5], device=device))
+        out, mixed = mixup_ext.fused_mix(x, *args, 5, 0.1)
+        ref_out, ref_mixed = reference.fused_mix(x, *args, 5, 0.1)
+        torch.testing.assert_close(out, ref_out)
+        torch.testing.assert_close(mixed, ref_mixed)
+        (g,) = torch.autograd.grad(out.square().sum(), x)
+        (g_ref,) = torch.autograd.grad(ref_out.square().sum(), x)
+        torch.testing.assert_close(g, g_ref)
+        torch.library.opcheck(torch.ops.mixup.fused_mix.default, (x, *args, 5, 0.1))
+        compiled = torch.compile(lambda x, *a: mixup_ext.fused_mix(x, *a, 5, 0.1), fullgraph=True)
+        torch.testing.assert_close(compiled(x, *args)[0], ref_out)
+    print("BACKEND", mixup_ext.backend(), "DEVICES", devices)
+    """
+)
+
+
+def run_python(code: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path / "torch_extensions"), **env}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=1800
+    )
+
+
+def test_backend_is_the_one_installed_or_asked_for():
+    assert mixup_ext.backend() == os.environ.get("MIXUP_EXT_BACKEND", "aot")
+
+
+def test_python_schemas_match_the_compiled_library():
+    if mixup_ext.backend() == "reference":
+        pytest.skip("the reference backend defines the library from these very strings")
+    for op, text in ((torch.ops.mixup.fused_mix.default, _schema.FUSED_MIX), (torch.ops.mixup.fused_mix_backward.default, _schema.FUSED_MIX_BACKWARD)):
+        assert str(op._schema) == str(torch._C.parse_schema(f"{_schema.NAMESPACE}::{text}"))
+
+
+@pytest.mark.slow
+def test_jit_build_from_csrc(tmp_path):
+    result = run_python(EXERCISE, tmp_path, MIXUP_EXT_BACKEND="jit")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "BACKEND jit" in result.stdout
+
+
+@pytest.mark.slow
+def test_forced_reference_backend_is_complete_and_quiet(tmp_path):
+    code = "import warnings\nwarnings.simplefilter('error', RuntimeWarning)\n" + EXERCISE
+    result = run_python(code, tmp_path, MIXUP_EXT_BACKEND="reference")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "BACKEND reference" in result.stdout
+
+
+@pytest.mark.slow
+def test_falls_back_to_reference_with_one_clear_warning(tmp_path):
+    code = HIDE_AOT + textwrap.dedent(
+        """
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import mixup_ext
+        ours = [w for w in caught if "mixup_ext" in str(w.message)]
+        assert len(ours) == 1, [str(w.message) for w in caught]
+        print("WARNING", ours[0].category.__name__, ours[0].message)
+        """
+    ) + EXERCISE
+    result = run_python(code, tmp_path, MIXUP_EXT_CSRC=str(tmp_path / "no_sources_here"), MIXUP_EXT_BACKEND="")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "BACKEND reference" in result.stdout
+    assert "WARNING RuntimeWarning" in result.stdout
+    assert "aot: no ahead-of-time build" in result.stdout and "jit: " in result.stdout
+    assert "pip install --no-build-isolation -e ." in result.stdout
+
+
+def test_forced_aot_failure_is_an_actionable_error(tmp_path):
+    result = run_python(HIDE_AOT + "import mixup_ext", tmp_path, MIXUP_EXT_BACKEND="aot")
+    assert result.returncode != 0
+    assert "MIXUP_EXT_BACKEND=aot failed" in result.stderr
+    assert "pip install --no-build-isolation -e ." in result.stderr
+
+
+def test_unknown_backend_name_is_refused(tmp_path):
+    result = run_python("import mixup_ext", tmp_path, MIXUP_EXT_BACKEND="fastest")
+    assert result.returncode != 0
+    assert "MIXUP_EXT_BACKEND must be one of aot, jit, reference, got 'fastest'" in result.stderr
