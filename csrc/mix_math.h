@@ -152,9 +152,15 @@ C10_HOST_DEVICE inline acc_t smoothed_target(const TargetArgs& t, int64_t row, i
   return keep * value + spread;
 }
 
-// Writes element `flat` (row-major over B x C) of the mixed target:
-//   lam_i * s(t_i) + (1 - lam_i) * s(t_index[i]).
-// Computed in float64 for float64 targets, float32 otherwise, rounded once.
+// One element of the mixed target: lam * s(t_row)[c] + (1 - lam) * s(t_partner)[c].
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t mixed_target_value(const TargetArgs& t, acc_t lam, int64_t row,
+                                                int64_t partner, int64_t c) {
+  return blend(lam, smoothed_target<acc_t>(t, row, c), smoothed_target<acc_t>(t, partner, c));
+}
+
+// Writes element `flat` (row-major over B x C) of the mixed target, computed
+// in float64 for float64 targets and float32 otherwise, and rounded once.
 template <typename lam_t>
 C10_HOST_DEVICE inline void mix_target_element(const TargetArgs& t, const Pairing<lam_t>& pairing,
                                                int64_t flat) {
@@ -163,14 +169,10 @@ C10_HOST_DEVICE inline void mix_target_element(const TargetArgs& t, const Pairin
   const int64_t partner = pairing.partner(row);
   if (t.out_dtype == c10::ScalarType::Double) {
     const double lam = static_cast<double>(pairing.weight(row));
-    store_as<double>(t.out, t.out_dtype, flat,
-                     blend(lam, smoothed_target<double>(t, row, c),
-                           smoothed_target<double>(t, partner, c)));
+    store_as<double>(t.out, t.out_dtype, flat, mixed_target_value<double>(t, lam, row, partner, c));
   } else {
     const float lam = static_cast<float>(pairing.weight(row));
-    store_as<float>(t.out, t.out_dtype, flat,
-                    blend(lam, smoothed_target<float>(t, row, c),
-                          smoothed_target<float>(t, partner, c)));
+    store_as<float>(t.out, t.out_dtype, flat, mixed_target_value<float>(t, lam, row, partner, c));
   }
 }
 

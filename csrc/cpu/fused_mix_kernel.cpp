@@ -55,7 +55,10 @@ void for_each_box_run(const RowGeometry& g, const Box& box, int64_t begin, int64
 }
 
 // Runs body(row, begin, end) over every (row, chunk) item of `batch` rows of
-// `numel` elements, in parallel.
+// `numel` elements, in parallel. Items are chunk-major (the row varies
+// fastest), as on the GPU: one chunk column of a batch is a few MB, so when a
+// row reads its partner's chunk, that chunk was read as someone's own chunk
+// moments ago and comes from cache, not memory.
 template <typename Body>
 void parallel_over_row_chunks(int64_t batch, int64_t numel, const Body& body) {
   if (batch == 0 || numel == 0) return;
@@ -64,8 +67,8 @@ void parallel_over_row_chunks(int64_t batch, int64_t numel, const Body& body) {
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / chunk);
   at::parallel_for(0, batch * chunks_per_row, grain, [&](int64_t first, int64_t last) {
     for (int64_t item = first; item < last; ++item) {
-      const int64_t row = item / chunks_per_row;
-      const int64_t begin = (item % chunks_per_row) * chunk;
+      const int64_t row = item % batch;
+      const int64_t begin = (item / batch) * chunk;
       body(row, begin, std::min(numel, begin + chunk));
     }
   });
@@ -106,13 +109,39 @@ void mix_rows(const ForwardPlan& plan) {
   });
 }
 
+// One row of the mixed target. With class ids every class but (at most) two
+// has the same value, so it is computed once and filled -- the same formula
+// as every other element, hence the same bits as the per-element CUDA path.
+template <typename acc_t>
+void mix_target_row(const TargetArgs& t, acc_t lam, int64_t row, int64_t partner) {
+  const int64_t classes = t.num_classes;
+  const int64_t base = row * classes;
+  if (t.labels != nullptr) {
+    float* out = static_cast<float*>(t.out) + base;  // class ids mix into float32
+    std::fill(out, out + classes, static_cast<float>(mixed_target_value<acc_t>(t, lam, row, partner, -1)));
+    for (const int64_t c : {t.labels[row * t.label_stride], t.labels[partner * t.label_stride]}) {
+      out[c] = static_cast<float>(mixed_target_value<acc_t>(t, lam, row, partner, c));
+    }
+    return;
+  }
+  for (int64_t c = 0; c < classes; ++c) {
+    store_as<acc_t>(t.out, t.out_dtype, base + c, mixed_target_value<acc_t>(t, lam, row, partner, c));
+  }
+}
+
 template <typename lam_t>
 void mix_targets(const ForwardPlan& plan) {
-  const TargetArgs args = plan.target_args;
+  const TargetArgs t = plan.target_args;
   const Pairing<lam_t> pairing = plan.mix.pairing<lam_t>();
-  at::parallel_for(0, plan.out_target.numel(), kElementsPerTask, [&](int64_t first, int64_t last) {
-    for (int64_t flat = first; flat < last; ++flat) {
-      mix_target_element(args, pairing, flat);
+  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / t.num_classes);
+  at::parallel_for(0, pairing.batch, grain, [&](int64_t first, int64_t last) {
+    for (int64_t row = first; row < last; ++row) {
+      const int64_t partner = pairing.partner(row);
+      if (t.out_dtype == at::kDouble) {
+        mix_target_row<double>(t, static_cast<double>(pairing.weight(row)), row, partner);
+      } else {
+        mix_target_row<float>(t, static_cast<float>(pairing.weight(row)), row, partner);
+      }
     }
   });
 }

@@ -1,0 +1,106 @@
+"""Ratio report: each provider's median time as a ratio to ``x.clone()`` of the
+same tensor, measured in the same run, plus the bandwidth of the floor's bytes.
+
+    python -m bench.report                 # CUDA if visible, else CPU
+    python -m bench.report --device cpu --json results.json
+
+CUDA times come from ``triton.testing.do_bench`` (CUDA events, median after
+warm-up); CPU times are the median of repeated wall-clock runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from .cases import BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, FORWARD_PROVIDERS, PROVIDERS, backend, setup
+
+
+def time_cuda_ms(fn) -> float:
+    try:
+        from triton.testing import do_bench
+    except ImportError:  # CUDA events by hand, the same method
+        for _ in range(10):
+            fn()
+        times = []
+        for _ in range(100):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+    return do_bench(fn, warmup=50, rep=300, return_mode="median")
+
+
+def time_cpu_ms(fn, repeats: int = 15) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def commit() -> str:
+    if os.environ.get("MIXUP_EXT_COMMIT"):
+        return os.environ["MIXUP_EXT_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(device: str, providers: list[str]) -> list[dict]:
+    cases = CUDA_CASES if device == "cuda" else CPU_CASES
+    timer = time_cuda_ms if device == "cuda" else time_cpu_ms
+    rows = []
+    for case in cases:
+        inputs = setup(case, device)
+        floor_bytes = case.bytes_moved(inputs["x"])
+        clone_ms = timer(PROVIDERS["clone"](inputs))
+        for provider in providers:
+            ms = clone_ms if provider == "clone" else timer(PROVIDERS[provider](inputs))
+            # forward+backward moves the floor's bytes twice (x in/out, grad in/out)
+            moved = floor_bytes * (2 if provider in BACKWARD_PROVIDERS else 1)
+            rows.append(dict(case=case.id, provider=provider, ms=ms, gbps=moved / (ms * 1e-3) / 1e9, x_clone=ms / clone_ms))
+        del inputs
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| case | provider | ms | GB/s | × clone |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['gbps']:.0f} | {r['x_clone']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--providers", default=",".join(FORWARD_PROVIDERS + BACKWARD_PROVIDERS))
+    parser.add_argument("--json", type=Path, help="also write the rows and the environment here")
+    args = parser.parse_args()
+    rows = run(args.device, args.providers.split(","))
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    meta = dict(device=device_name, torch=torch.__version__, commit=commit(), backend=backend())
+    print(f"\n{meta}\n")
+    print(markdown(rows))
+    if args.json:
+        args.json.write_text(json.dumps(dict(meta, rows=rows), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""pytest-benchmark suite: the fused op against the reference and torch.compile
+of the reference, grouped by case, with x.clone() as the floor.
+
+    pytest bench --benchmark-enable --benchmark-group-by=group
+
+CUDA work is synchronised inside the timed function, so the times are of the
+kernels, not of their launches. For ratios to clone measured with CUDA
+events, run ``python -m bench.report``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from .cases import BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, FORWARD_PROVIDERS, PROVIDERS, setup
+
+PARAMS = [("cpu", c) for c in CPU_CASES] + ([("cuda", c) for c in CUDA_CASES] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("provider", FORWARD_PROVIDERS + BACKWARD_PROVIDERS)
+@pytest.mark.parametrize("device,case", PARAMS, ids=[f"{d}-{c.id}" for d, c in PARAMS])
+def test_mix(benchmark, device, case, provider):
+    inputs = setup(case, device)
+    fn = PROVIDERS[provider](inputs)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def timed():
+        result = fn()
+        sync()
+        return result
+
+    benchmark.group = f"{device}-{case.id}"
+    benchmark.extra_info["bytes_floor"] = case.bytes_moved(inputs["x"])
+    benchmark.pedantic(timed, rounds=20 if device == "cuda" else 5, warmup_rounds=3, iterations=1)
