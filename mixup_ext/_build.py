@@ -18,8 +18,12 @@ CUDA_SOURCE_GLOBS = ("cuda/*.cu",)
 #: with TORCH_CUDA_ARCH_LIST as usual.
 DEFAULT_CUDA_ARCH_LIST = "8.0;9.0"
 
-CXX_FLAGS = ["-O3", "-std=c++17"]
-NVCC_FLAGS = ["-O3", "-std=c++17", "-lineinfo"]
+# No -std= here: torch.utils.cpp_extension picks the C++ standard its headers
+# were built for (C++20 since torch 2.10). Forcing another one changes class
+# layouts between this library and libtorch, and the first exception thrown
+# across the boundary crashes the process.
+CXX_FLAGS = ["-O3"]
+NVCC_FLAGS = ["-O3", "-lineinfo"]
 
 
 def repo_root() -> Path:
