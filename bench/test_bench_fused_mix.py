@@ -32,4 +32,4 @@ def test_mix(benchmark, device, case, provider):
 
     benchmark.group = f"{device}-{case.id}"
     benchmark.extra_info["bytes_floor"] = case.bytes_moved(inputs["x"])
-    benchmark.pedantic(timed, rounds=20 if device == "cuda" else 5, warmup_rounds=3, iterations=1)
+    benchmark.pedantic(timed, rounds=20, warmup_rounds=3, iterations=1)
