@@ -103,15 +103,68 @@ def _forward_backward(fn, a):
     return run
 
 
+def _eager_formula(x, target, index, lam, box, num_classes, smoothing):
+    """What users write by hand: the peer every library's batch mode reduces to."""
+    w = lam.view(-1, *([1] * (x.dim() - 1)))
+    mixed = w * x + (1 - w) * x[index]
+    one_hot = torch.nn.functional.one_hot(target, num_classes).float() * (1 - smoothing) + smoothing / num_classes
+    return mixed, lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[index]
+
+
+_compiled_formula = None
+
+
+def _compiled_eager():
+    global _compiled_formula
+    if _compiled_formula is None:
+        _compiled_formula = torch.compile(_eager_formula, fullgraph=True)
+    return _compiled_formula
+
+
+def _front_end(a, mode):
+    from mixup_ext import Mixup
+
+    mixup = Mixup(0.8, 1.0, mode=mode, num_classes=NUM_CLASSES, label_smoothing=SMOOTHING)
+    return lambda: mixup(a["x"], a["target"])
+
+
+def _timm(a, mode, cutmix):
+    from timm.data import Mixup as TimmMixup  # optional peer
+
+    mixup = TimmMixup(
+        mixup_alpha=0.0 if cutmix else 0.8, cutmix_alpha=1.0 if cutmix else 0.0, mode=mode,
+        label_smoothing=SMOOTHING, num_classes=NUM_CLASSES,
+    )
+    x = a["x"].clone()  # timm mixes in place: give it its own copy, outside the timed call
+    return lambda: mixup(x, a["target"])
+
+
+def _torchvision(a, cutmix):
+    from torchvision.transforms import v2  # optional peer
+
+    transform = (v2.CutMix if cutmix else v2.MixUp)(alpha=1.0, num_classes=NUM_CLASSES)
+    return lambda: transform(a["x"], a["target"])
+
+
 PROVIDERS = {
     "clone": lambda a: lambda: a["x"].clone(),
+    "eager_formula": lambda a: lambda: _eager_formula(*_args(a)),
+    "compiled_formula": lambda a: lambda: _compiled_eager()(*_args(a)),
+    "mixup_elem": lambda a: _front_end(a, "elem"),
+    "timm_batch": lambda a: _timm(a, "batch", cutmix=False),
+    "timm_batch_cutmix": lambda a: _timm(a, "batch", cutmix=True),
+    "timm_elem": lambda a: _timm(a, "elem", cutmix=False),
+    "tv_mixup": lambda a: _torchvision(a, cutmix=False),
+    "tv_cutmix": lambda a: _torchvision(a, cutmix=True),
     "fused": lambda a: lambda: torch.ops.mixup.fused_mix(*_args(a)),
     "reference": lambda a: lambda: reference.fused_mix_op(*_args(a)),
     "compiled_reference": lambda a: lambda: _compiled()(*_args(a)),
     "fused_fwd_bwd": lambda a: _forward_backward(torch.ops.mixup.fused_mix, a),
     "reference_fwd_bwd": lambda a: _forward_backward(reference.fused_mix_op, a),
 }
-FORWARD_PROVIDERS = ["clone", "fused", "reference", "compiled_reference"]
+FORWARD_PROVIDERS = ["clone", "fused", "reference", "compiled_reference", "mixup_elem"]
+#: Other libraries and hand-written code; a provider whose library is missing is skipped.
+PEER_PROVIDERS = ["eager_formula", "compiled_formula", "timm_batch", "timm_batch_cutmix", "timm_elem", "tv_mixup", "tv_cutmix"]
 BACKWARD_PROVIDERS = ["fused_fwd_bwd", "reference_fwd_bwd"]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .cases import BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, FORWARD_PROVIDERS, PROVIDERS, backend, setup
+from .cases import BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, FORWARD_PROVIDERS, PEER_PROVIDERS, PROVIDERS, backend, setup
 
 
 def time_cuda_ms(fn) -> float:
@@ -69,11 +69,23 @@ def run(device: str, providers: list[str]) -> list[dict]:
         inputs = setup(case, device)
         floor_bytes = case.bytes_moved(inputs["x"])
         clone_ms = timer(PROVIDERS["clone"](inputs))
+        fused_ms = None
         for provider in providers:
-            ms = clone_ms if provider == "clone" else timer(PROVIDERS[provider](inputs))
+            if provider == "clone":
+                ms = clone_ms
+            else:
+                try:
+                    fn = PROVIDERS[provider](inputs)
+                except ImportError as e:  # an optional peer library is not installed
+                    print(f"skipping {provider}: {e}")
+                    continue
+                ms = timer(fn)
+            if provider == "fused":
+                fused_ms = ms
             # forward+backward moves the floor's bytes twice (x in/out, grad in/out)
             moved = floor_bytes * (2 if provider in BACKWARD_PROVIDERS else 1)
-            rows.append(dict(case=case.id, provider=provider, ms=ms, gbps=moved / (ms * 1e-3) / 1e9, x_clone=ms / clone_ms))
+            rows.append(dict(case=case.id, provider=provider, ms=ms, gbps=moved / (ms * 1e-3) / 1e9, x_clone=ms / clone_ms,
+                             x_fused=ms / fused_ms if fused_ms else None))
         del inputs
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -81,16 +93,17 @@ def run(device: str, providers: list[str]) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| case | provider | ms | GB/s | × clone |", "|---|---|---:|---:|---:|"]
+    lines = ["| case | provider | ms | GB/s | × clone | × fused |", "|---|---|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['gbps']:.0f} | {r['x_clone']:.2f} |")
+        vs_fused = f"{r['x_fused']:.2f}" if r["x_fused"] is not None else ""
+        lines.append(f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['gbps']:.0f} | {r['x_clone']:.2f} | {vs_fused} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--providers", default=",".join(FORWARD_PROVIDERS + BACKWARD_PROVIDERS))
+    parser.add_argument("--providers", default=",".join(FORWARD_PROVIDERS + BACKWARD_PROVIDERS + PEER_PROVIDERS))
     parser.add_argument("--json", type=Path, help="also write the rows and the environment here")
     args = parser.parse_args()
     rows = run(args.device, args.providers.split(","))

@@ -9,8 +9,9 @@ from ._loader import backend, load as _load
 
 _load()
 
-from . import reference  # noqa: E402
+from . import reference, sampling, transforms  # noqa: E402
+from .mixup import MixParams, Mixup  # noqa: E402
 from .ops import fused_mix  # noqa: E402
 
-__all__ = ["backend", "fused_mix", "reference"]
+__all__ = ["MixParams", "Mixup", "backend", "fused_mix", "reference", "sampling", "transforms"]
 __version__ = "0.1.0"

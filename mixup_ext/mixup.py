@@ -1,0 +1,188 @@
+"""A drop-in replacement for ``timm.data.Mixup``, on the fused op.
+
+    from mixup_ext import Mixup          # instead of: from timm.data import Mixup
+    mixup = Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=1000)
+    x, target = mixup(x, target)
+
+Same arguments, defaults and semantics as timm 1.0's ``Mixup``, with these
+differences, all on purpose:
+
+* out of place: ``x`` is left untouched (timm mixes in place, which breaks
+  autograd through a non-leaf such as a hidden state);
+* odd batch sizes work in every mode (with flip pairing the middle sample is
+  its own partner);
+* ``pairing='flip'`` (timm), ``'roll'`` (torchvision) or ``'random'``;
+* ``generator=`` makes every draw reproducible;
+* every draw happens on x's device, with no host synchronisation, and the
+  mixing is exactly one ``fused_mix`` launch;
+* ``target_form='index'`` returns ``(target, index, lam)`` instead of dense
+  ``(B, num_classes)`` rows, for :func:`mixup_ext.mixup_cross_entropy`-style
+  losses that never build them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import sampling
+from .ops import fused_mix
+
+MODES = ("batch", "pair", "elem")
+TARGET_FORMS = ("dense", "index")
+
+
+@dataclass
+class MixParams:
+    """One draw of a Mixup call, all on x's device.
+
+    lam: ``()`` for batch mode, else ``(B,)``, float32: the weight of each
+    sample itself (area-corrected for CutMix samples when asked). index:
+    ``(B,)`` int64 partners. box: None, ``(4,)`` or ``(B, 4)`` int64 rows
+    ``[y0, y1, x0, x1)``; empty rows mean a blend.
+    """
+
+    lam: torch.Tensor
+    index: torch.Tensor
+    box: torch.Tensor | None
+
+
+class Mixup:
+    """Mixup/CutMix with per-batch, per-pair or per-element parameters.
+
+    Args:
+        mixup_alpha: Beta(alpha, alpha) for Mixup weights; Mixup is active if > 0.
+        cutmix_alpha: Beta(alpha, alpha) for CutMix weights; CutMix is active if > 0.
+        cutmix_minmax: ``(min, max)`` box side ratios; if set, CutMix uses these
+            boxes (timm's ``rand_bbox_minmax``) and the weight is always
+            area-corrected.
+        prob: probability of mixing, per batch (``batch``) or per sample.
+        switch_prob: probability of CutMix instead of Mixup when both are active.
+        mode: ``'batch'``, ``'pair'`` or ``'elem'``.
+        correct_lam: use ``1 - box_area / (H * W)`` as the CutMix weight.
+        label_smoothing: label smoothing of the mixed targets.
+        num_classes: number of classes.
+        pairing: ``'flip'`` (timm), ``'roll'`` (torchvision) or ``'random'``.
+        generator: a ``torch.Generator`` on x's device, for reproducible draws.
+        target_form: ``'dense'`` (``(B, C)`` float32 rows) or ``'index'``
+            (``(target, index, lam)``).
+    """
+
+    def __init__(
+        self,
+        mixup_alpha=1.0,
+        cutmix_alpha=0.0,
+        cutmix_minmax=None,
+        prob=1.0,
+        switch_prob=0.5,
+        mode="batch",
+        correct_lam=True,
+        label_smoothing=0.1,
+        num_classes=1000,
+        *,
+        pairing="flip",
+        generator=None,
+        target_form="dense",
+    ):
+        if mixup_alpha < 0 or cutmix_alpha < 0:
+            raise ValueError(f"Mixup: mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha} and {cutmix_alpha}")
+        if cutmix_minmax is not None:
+            if len(cutmix_minmax) != 2 or not 0 < cutmix_minmax[0] < cutmix_minmax[1] <= 1:
+                raise ValueError(f"Mixup: cutmix_minmax must be an increasing pair inside (0, 1], got {cutmix_minmax!r}")
+            cutmix_alpha = 1.0  # as timm: the minmax boxes need no alpha, but mark CutMix active
+        if mixup_alpha == 0 and cutmix_alpha == 0:
+            raise ValueError("Mixup: one of mixup_alpha > 0, cutmix_alpha > 0 or cutmix_minmax must be set")
+        for name, value in (("prob", prob), ("switch_prob", switch_prob), ("label_smoothing", label_smoothing)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"Mixup: {name} must be in [0, 1], got {value}")
+        if mode not in MODES:
+            raise ValueError(f"Mixup: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if pairing not in sampling.PAIRINGS:
+            raise ValueError(f"Mixup: pairing must be one of {', '.join(sampling.PAIRINGS)}, got {pairing!r}")
+        if mode == "pair" and pairing == "roll":
+            raise ValueError("Mixup: mode='pair' needs symmetric partners; use pairing='flip' or 'random'")
+        if num_classes <= 0:
+            raise ValueError(f"Mixup: num_classes must be > 0, got {num_classes}")
+        if target_form not in TARGET_FORMS:
+            raise ValueError(f"Mixup: target_form must be one of {', '.join(TARGET_FORMS)}, got {target_form!r}")
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
+        self.cutmix_minmax = cutmix_minmax
+        self.mix_prob = prob
+        self.switch_prob = switch_prob
+        self.mode = mode
+        self.correct_lam = correct_lam
+        self.label_smoothing = label_smoothing
+        self.num_classes = num_classes
+        self.pairing = pairing
+        self.generator = generator
+        self.target_form = target_form
+        self.mixup_enabled = True  # set to False to turn mixing off (timm's switch)
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor):
+        if not self.mixup_enabled:
+            return x, self._unmixed_target(x, target)
+        params = self.sample(x)
+        return self.apply(x, target, params)
+
+    def sample(self, x: torch.Tensor) -> MixParams:
+        """Draws this call's weights, partners and boxes for a batch like x."""
+        batch, device, g = x.shape[0], x.device, self.generator
+        cutmix_on, mixup_on = self.cutmix_alpha > 0, self.mixup_alpha > 0
+        if cutmix_on and x.dim() < 3:
+            raise ValueError(f"Mixup: CutMix needs x with at least 3 dims (B, ..., H, W), got shape {tuple(x.shape)}")
+        index = sampling.pairing_index(self.pairing, batch, device, g, symmetric=self.mode == "pair")
+
+        draws = () if self.mode == "batch" else (batch,)
+        u = sampling.uniform((*draws, 8), device, g)  # apply, switch, centre y, x, and 4 for minmax boxes
+        apply = u[..., 0] < self.mix_prob
+        if cutmix_on and mixup_on:
+            use_cutmix = u[..., 1] < self.switch_prob
+        else:
+            use_cutmix = torch.full(draws, cutmix_on, dtype=torch.bool, device=device)
+        lam_mixup = sampling.beta(self.mixup_alpha, draws, device, g) if mixup_on else None
+        lam_cutmix = sampling.beta(self.cutmix_alpha, draws, device, g) if cutmix_on else None
+        if lam_mixup is None:
+            lam = lam_cutmix
+        elif lam_cutmix is None:
+            lam = lam_mixup
+        else:
+            lam = torch.where(use_cutmix, lam_cutmix, lam_mixup)
+
+        box = None
+        if cutmix_on:
+            height, width = x.shape[-2], x.shape[-1]
+            if self.cutmix_minmax is not None:
+                box = sampling.minmax_box(u[..., 4:8], self.cutmix_minmax, height, width)
+            else:
+                box = sampling.centred_box(lam, u[..., 2], u[..., 3], height, width)
+            pasted = apply & use_cutmix
+            box = torch.where(pasted.unsqueeze(-1), box, torch.zeros_like(box))  # no paste: an empty box
+            if self.correct_lam or self.cutmix_minmax is not None:
+                lam = torch.where(pasted, sampling.box_area_weight(box, height, width), lam)
+        lam = torch.where(apply, lam, torch.ones_like(lam)).float()
+
+        if self.mode == "pair":  # partners share the pair's draw: take the smaller index's
+            leader = torch.minimum(torch.arange(batch, device=device), index)
+            lam = lam[leader]
+            box = box[leader] if box is not None else None
+        return MixParams(lam=lam, index=index, box=box)
+
+    def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
+        """Mixes x and target with given parameters: one fused_mix launch."""
+        if self.target_form == "index":
+            # The loss mixes the labels itself, so the op's target rows are not
+            # wanted: mix against one dummy class (B floats, no B x C work).
+            dummy = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+            mixed_x, _ = fused_mix(x, dummy, params.index, params.lam, params.box, 1, 0.0)
+            return mixed_x, (target, params.index, params.lam.expand(x.shape[0]))
+        return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, self.label_smoothing)
+
+    def _unmixed_target(self, x: torch.Tensor, target: torch.Tensor):
+        index = torch.arange(x.shape[0], device=x.device)
+        ones = torch.ones(x.shape[0], dtype=torch.float32, device=x.device)
+        if self.target_form == "index":
+            return target, index, ones
+        # Smoothed one-hot rows, without touching x: mix the targets of a 0-wide batch.
+        return fused_mix(x.new_empty(x.shape[0], 0), target, index, ones, None, self.num_classes, self.label_smoothing)[1]

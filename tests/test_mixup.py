@@ -1,0 +1,367 @@
+"""The timm-compatible Mixup front end: semantics (as formulas, and against
+timm itself with its random draws pinned, where timm is installed), the
+statistics of its draws, and its behaviour (odd batches, prob, generator,
+pairings, layouts, target forms, no syncs, compile)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mixup_ext import MixParams, Mixup, sampling
+
+from .helpers import DEVICES, assert_close, randn
+
+C = 10
+
+
+def smoothed(target, eps, classes=C):
+    return (1 - eps) * torch.nn.functional.one_hot(target, classes).float() + eps / classes
+
+
+def images(batch, device, dtype=torch.float32, seed=0, size=(3, 12, 10)):
+    return randn((batch, *size), dtype, device, seed=seed)
+
+
+def labels(batch, device, seed=1):
+    return torch.randint(0, C, (batch,), generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def gen(device, seed=0):
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------
+# Semantics, written as formulas
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_batch_mixup_formula(device):
+    x, y = images(6, device), labels(6, device)
+    mixup = Mixup(mixup_alpha=1.0, num_classes=C, label_smoothing=0.1)
+    lam = torch.tensor(0.3, device=device)
+    out, target = mixup.apply(x, y, MixParams(lam, torch.arange(5, -1, -1, device=device), None))
+    assert_close(out, 0.3 * x + 0.7 * x.flip(0))
+    assert_close(target, 0.3 * smoothed(y, 0.1) + 0.7 * smoothed(y.flip(0), 0.1))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_batch_cutmix_formula(device):
+    x, y = images(6, device), labels(6, device)
+    box = torch.tensor([2, 9, 1, 6], device=device)
+    lam = 1 - 7 * 5 / (12 * 10)
+    out, target = Mixup(cutmix_alpha=1.0, mixup_alpha=0.0, num_classes=C).apply(
+        x, y, MixParams(torch.tensor(lam, device=device), torch.arange(5, -1, -1, device=device), box)
+    )
+    expected = x.clone()
+    expected[:, :, 2:9, 1:6] = x.flip(0)[:, :, 2:9, 1:6]  # timm: x[:, :, yl:yh, xl:xh] = x.flip(0)[...]
+    assert torch.equal(out, expected)
+    assert_close(target, lam * smoothed(y, 0.1) + (1 - lam) * smoothed(y.flip(0), 0.1))
+
+
+def test_centred_box_is_timms_rand_bbox():
+    """Vectorised box rule == timm's scalar rand_bbox, for every centre."""
+    height, width = 13, 9
+    for lam in (0.0, 0.1, 0.37, 0.5, 0.93, 1.0):
+        for cy in range(height):
+            for cx in range(width):
+                ratio = np.sqrt(1 - lam)
+                cut_h, cut_w = int(height * ratio), int(width * ratio)
+                want = [
+                    np.clip(cy - cut_h // 2, 0, height), np.clip(cy + cut_h // 2, 0, height),
+                    np.clip(cx - cut_w // 2, 0, width), np.clip(cx + cut_w // 2, 0, width),
+                ]
+                u_y = torch.tensor((cy + 0.5) / height, dtype=torch.float64)
+                u_x = torch.tensor((cx + 0.5) / width, dtype=torch.float64)
+                got = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), u_y, u_x, height, width)
+                assert got.tolist() == want, (lam, cy, cx)
+
+
+def test_minmax_box_is_timms_rand_bbox_minmax():
+    height, width, minmax = 20, 16, (0.2, 0.8)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        u = torch.tensor(rng.random(4))
+        lo_h, hi_h, lo_w, hi_w = int(height * 0.2), int(height * 0.8), int(width * 0.2), int(width * 0.8)
+        cut_h = lo_h + int(u[0] * (hi_h - lo_h))  # randint(lo, hi): uniform over [lo, hi)
+        cut_w = lo_w + int(u[1] * (hi_w - lo_w))
+        y0, x0 = int(u[2] * (height - cut_h)), int(u[3] * (width - cut_w))  # randint(0, H - cut_h)
+        assert sampling.minmax_box(u, minmax, height, width).tolist() == [y0, y0 + cut_h, x0, x0 + cut_w]
+        assert lo_h <= cut_h < hi_h and 0 <= y0 and y0 + cut_h <= height
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+def test_sample_then_apply_equals_the_call(device, mode):
+    x, y = images(7, device), labels(7, device)
+    first = Mixup(0.8, 1.0, mode=mode, num_classes=C, generator=gen(device, 3))
+    second = Mixup(0.8, 1.0, mode=mode, num_classes=C, generator=gen(device, 3))
+    out, target = first(x, y)
+    expected = second.apply(x, y, second.sample(x))
+    assert torch.equal(out, expected[0]) and torch.equal(target, expected[1])
+
+
+# ---------------------------------------------------------------------------
+# Against timm itself, with its numpy draws pinned to ours
+# ---------------------------------------------------------------------------
+
+
+class PinnedNumpyRandom:
+    """Stands in for np.random inside timm.data.mixup: returns given values."""
+
+    def __init__(self, rand, beta, randint):
+        self._rand, self._beta, self._randint = list(rand), list(beta), list(randint)
+
+    def rand(self, size=None):
+        return self._rand.pop(0) if size is None else np.asarray(self._rand.pop(0))
+
+    def beta(self, a, b, size=None):
+        return self._beta.pop(0) if size is None else np.asarray(self._beta.pop(0))
+
+    def randint(self, low, high=None, size=None):
+        return self._randint.pop(0)
+
+
+def timm_mixup(monkeypatch, pinned, x, y, **kwargs):
+    mixup_module = pytest.importorskip("timm.data.mixup")
+    monkeypatch.setattr(mixup_module.np, "random", pinned)
+    monkeypatch.setattr(mixup_module.np, "bool", bool, raising=False)  # old timm uses np.bool
+    return mixup_module.Mixup(**kwargs)(x.clone(), y)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_timm_batch_mixup(device, monkeypatch):
+    x, y = images(8, device), labels(8, device)
+    kw = dict(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.1, num_classes=C)
+    t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [0.3], []), x, y, **kw)
+    out, target = Mixup(**kw).apply(x, y, MixParams(torch.tensor(0.3, device=device), torch.arange(7, -1, -1, device=device), None))
+    assert_close(out, t_out)
+    assert_close(target, t_target.float())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_timm_batch_cutmix(device, monkeypatch):
+    x, y = images(8, device), labels(8, device)
+    height, width = x.shape[-2:]
+    kw = dict(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=C)
+    lam, cy, cx = 0.6, 4, 7
+    t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [lam], [cy, cx]), x, y, **kw)
+    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
+    params = MixParams(sampling.box_area_weight(box, height, width).float().to(device), torch.arange(7, -1, -1, device=device), box.to(device))
+    out, target = Mixup(**kw).apply(x, y, params)
+    assert torch.equal(out, t_out)
+    assert_close(target, t_target.float())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_timm_elem_mode_with_both(device, monkeypatch):
+    batch = 6
+    x, y = images(batch, device), labels(batch, device)
+    height, width = x.shape[-2:]
+    kw = dict(mixup_alpha=0.8, cutmix_alpha=1.0, mode="elem", label_smoothing=0.1, num_classes=C)
+    use_cutmix = np.array([True, False, True, False, False, True])
+    lam_cut = np.array([0.5, 0.9, 0.7, 0.2, 0.4, 0.8])
+    lam_mix = np.array([0.1, 0.35, 0.6, 0.45, 0.95, 0.3])
+    apply = np.array([0.0, 0.0, 0.0, 0.0, 0.99, 0.0])  # sample 4 is not mixed (rand >= prob 0.9)
+    centres = [3, 2, 8, 5, 6, 1]  # cy, cx for samples 0, 2 and 5
+    # timm's draw order: rand(B) switch, beta(cutmix), beta(mixup), rand(B) prob, then randint per box
+    pinned = PinnedNumpyRandom([np.where(use_cutmix, 0.0, 0.99), apply], [lam_cut, lam_mix], centres)
+    t_out, t_target = timm_mixup(monkeypatch, pinned, x, y, prob=0.9, **kw)
+
+    lam = np.where(use_cutmix, lam_cut, lam_mix)
+    boxes = torch.zeros(batch, 4, dtype=torch.int64)
+    weights = torch.tensor(lam, dtype=torch.float64)
+    it = iter(centres)
+    for i in range(batch):
+        if use_cutmix[i] and apply[i] < 0.9:
+            cy, cx = next(it), next(it)
+            boxes[i] = sampling.centred_box(torch.tensor(lam[i], dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
+            weights[i] = sampling.box_area_weight(boxes[i], height, width)
+        if apply[i] >= 0.9:
+            weights[i] = 1.0
+    params = MixParams(weights.float().to(device), torch.arange(batch - 1, -1, -1, device=device), boxes.to(device))
+    out, target = Mixup(prob=0.9, **kw).apply(x, y, params)
+    assert_close(out, t_out)
+    assert_close(target, t_target.float(), scale=4)  # timm's lam passes through float32 numpy
+
+
+# ---------------------------------------------------------------------------
+# Statistics of the draws
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
+def test_weights_follow_beta(device, alpha):
+    stats = pytest.importorskip("scipy.stats")
+    beta_cdf = stats.beta(alpha, alpha).cdf
+    draws = sampling.beta(alpha, (20000,), device, gen(device, 11))
+    assert stats.kstest(draws.cpu().numpy(), beta_cdf).pvalue > 1e-3
+    # The front end's weights are those draws in float32. For alpha < 1, Beta
+    # puts ~1.6 % of its mass within 3e-8 of 1, which float32 rounds to exactly
+    # 1.0 -- an atom a continuous KS test rejects -- so check them where none is.
+    if alpha >= 1:
+        lam = Mixup(mixup_alpha=alpha, mode="elem", num_classes=C, generator=gen(device, 11)).sample(torch.empty(20000, 1, device=device)).lam
+        assert stats.kstest(lam.double().cpu().numpy(), beta_cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_box_centres_are_uniform(device):
+    stats = pytest.importorskip("scipy.stats")
+    height, width, n = 13, 7, 26000
+    u = sampling.uniform((n, 2), device, gen(device, 5))
+    box = sampling.centred_box(torch.ones(n, dtype=torch.float64, device=device), u[:, 0], u[:, 1], height, width)
+    assert torch.equal(box[:, 0], box[:, 1]) and torch.equal(box[:, 2], box[:, 3])  # lam = 1: a point box at the centre
+    for centre, size in ((box[:, 0], height), (box[:, 2], width)):
+        counts = torch.bincount(centre.cpu(), minlength=size).numpy()
+        assert counts.shape == (size,)
+        assert stats.chisquare(counts).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("minmax", [None, (0.2, 0.8)])
+def test_pasted_area_equals_one_minus_lam(device, minmax):
+    batch = 64
+    x = images(batch, device, size=(2, 24, 20))
+    mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, mode="elem", correct_lam=True, num_classes=C, generator=gen(device, 2))
+    params = mixup.sample(x)
+    out, _ = mixup.apply(x, labels(batch, device), params)
+    from_partner = (out == x[params.index]) & (out != x)  # random data: no accidental equality
+    pasted = from_partner.all(dim=1).flatten(1).float().mean(1)  # all channels of a pixel
+    torch.testing.assert_close(pasted, 1 - params.lam, rtol=0, atol=1e-6)
+    assert (params.lam < 1).float().mean() > 0.5
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_elem_weights_differ_and_pair_partners_agree(device):
+    x = images(33, device)
+    elem = Mixup(0.8, 1.0, mode="elem", num_classes=C, generator=gen(device)).sample(x)
+    assert elem.lam.unique().numel() > 25
+    for pairing in ("flip", "random"):
+        pair = Mixup(0.8, 1.0, mode="pair", pairing=pairing, num_classes=C, generator=gen(device)).sample(x)
+        assert torch.equal(pair.index[pair.index], torch.arange(33, device=device)), "partners of partners"
+        assert torch.equal(pair.lam, pair.lam[pair.index])
+        assert torch.equal(pair.box, pair.box[pair.index])
+        assert pair.lam.unique().numel() > 8
+
+
+# ---------------------------------------------------------------------------
+# Behaviour
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode,pairing", [("batch", "flip"), ("batch", "roll"), ("batch", "random"), ("pair", "flip"), ("pair", "random"), ("elem", "flip"), ("elem", "roll"), ("elem", "random")])
+@pytest.mark.parametrize("batch", [1, 2, 5, 16])
+def test_every_mode_pairing_and_odd_batch(device, mode, pairing, batch):
+    x, y = images(batch, device), labels(batch, device)
+    before = x.clone()
+    mixup = Mixup(0.8, 1.0, mode=mode, pairing=pairing, num_classes=C, generator=gen(device))
+    params = Mixup(0.8, 1.0, mode=mode, pairing=pairing, num_classes=C, generator=gen(device)).sample(x)
+    out, target = mixup(x, y)
+    assert torch.equal(x, before), "x must not be modified"
+    assert out.shape == x.shape and target.shape == (batch, C) and target.dtype == torch.float32
+    torch.testing.assert_close(target.sum(1), torch.ones(batch, device=device))
+    expected_index = {"flip": torch.arange(batch - 1, -1, -1), "roll": torch.arange(batch).roll(1)}.get(pairing)
+    if expected_index is not None:
+        assert torch.equal(params.index.cpu(), expected_index)
+    else:
+        assert sorted(params.index.tolist()) == list(range(batch))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+def test_prob_zero_and_disabled_leave_x_alone(device, mode):
+    x, y = images(6, device), labels(6, device)
+    out, target = Mixup(0.8, 1.0, prob=0.0, mode=mode, num_classes=C)(x, y)
+    assert torch.equal(out, x)
+    assert_close(target, smoothed(y, 0.1))
+    mixup = Mixup(0.8, 1.0, mode=mode, num_classes=C)
+    mixup.mixup_enabled = False
+    out, target = mixup(x, y)
+    assert out is x
+    assert_close(target, smoothed(y, 0.1))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generator_makes_draws_reproducible(device):
+    x, y = images(9, device), labels(9, device)
+    a = Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=C, generator=gen(device, 7))(x, y)
+    b = Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=C, generator=gen(device, 7))(x, y)
+    c = Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=C, generator=gen(device, 8))(x, y)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+def test_layout_and_dtype_are_kept(device, dtype):
+    x = images(8, device, dtype).contiguous(memory_format=torch.channels_last)
+    out, target = Mixup(0.8, 1.0, mode="elem", num_classes=C)(x, labels(8, device))
+    assert out.dtype == dtype and out.is_contiguous(memory_format=torch.channels_last)
+    assert target.dtype == torch.float32
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", ["batch", "elem"])
+def test_index_target_form_matches_dense(device, mode):
+    x, y = images(7, device), labels(7, device)
+    dense = Mixup(0.8, 1.0, mode=mode, num_classes=C, label_smoothing=0.1, generator=gen(device, 4))(x, y)
+    out, (target, index, lam) = Mixup(0.8, 1.0, mode=mode, num_classes=C, label_smoothing=0.1, generator=gen(device, 4), target_form="index")(x, y)
+    assert torch.equal(out, dense[0])
+    assert target is y and lam.shape == (7,) and index.shape == (7,)
+    rebuilt = lam[:, None] * smoothed(y, 0.1) + (1 - lam[:, None]) * smoothed(y[index], 0.1)
+    assert_close(rebuilt, dense[1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_features_mix_without_boxes(device):
+    x = randn((5, 33), torch.float32, device)
+    out, target = Mixup(mixup_alpha=0.5, num_classes=C, mode="elem")(x, labels(5, device))
+    assert out.shape == x.shape
+    with pytest.raises(ValueError, match="CutMix needs x with at least 3 dims"):
+        Mixup(cutmix_alpha=1.0, mixup_alpha=0.0, num_classes=C)(x, labels(5, device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradients_flow_through_the_front_end(device):
+    x = images(4, device).requires_grad_()
+    out, target = Mixup(0.8, 1.0, mode="elem", num_classes=C)(x * 2, labels(4, device))  # a non-leaf
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_compiles_with_fullgraph(device):
+    torch._dynamo.reset()
+    mixup = Mixup(0.8, 1.0, mode="elem", num_classes=C)
+    compiled = torch.compile(lambda x, y: mixup(x, y), fullgraph=True)
+    out, target = compiled(images(6, device), labels(6, device))
+    assert out.shape == (6, 3, 12, 10) and torch.allclose(target.sum(1), torch.ones(6, device=device))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(mixup_alpha=-1.0), "mixup_alpha and cutmix_alpha must be >= 0"),
+        (dict(cutmix_alpha=-0.5), "mixup_alpha and cutmix_alpha must be >= 0"),
+        (dict(mixup_alpha=0.0, cutmix_alpha=0.0), "one of mixup_alpha > 0"),
+        (dict(cutmix_minmax=(0.8, 0.2)), "increasing pair inside"),
+        (dict(cutmix_minmax=(0.0, 0.5)), "increasing pair inside"),
+        (dict(cutmix_minmax=(0.2, 1.5)), "increasing pair inside"),
+        (dict(cutmix_minmax=(0.2,)), "increasing pair inside"),
+        (dict(mode="rows"), "mode must be one of batch, pair, elem"),
+        (dict(pairing="shuffle"), "pairing must be one of flip, roll, random"),
+        (dict(mode="pair", pairing="roll"), "needs symmetric partners"),
+        (dict(prob=1.5), r"prob must be in \[0, 1\]"),
+        (dict(switch_prob=-0.1), r"switch_prob must be in \[0, 1\]"),
+        (dict(label_smoothing=2.0), r"label_smoothing must be in \[0, 1\]"),
+        (dict(num_classes=0), "num_classes must be > 0"),
+        (dict(target_form="sparse"), "target_form must be one of dense, index"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Mixup(**{"num_classes": C, **kwargs})
