@@ -124,7 +124,8 @@ def _compiled_eager():
 def _front_end(a, mode):
     from mixup_ext import Mixup
 
-    mixup = Mixup(0.8, 1.0, mode=mode, num_classes=NUM_CLASSES, label_smoothing=SMOOTHING)
+    cutmix_alpha = 1.0 if a["x"].dim() >= 3 else 0.0  # features have no H, W to cut
+    mixup = Mixup(0.8, cutmix_alpha, mode=mode, num_classes=NUM_CLASSES, label_smoothing=SMOOTHING)
     return lambda: mixup(a["x"], a["target"])
 
 

@@ -5,8 +5,10 @@ value back to the host, so a whole Mixup call can be captured in a CUDA graph
 or traced by ``torch.compile(fullgraph=True)``. Pass a ``torch.Generator`` (on
 the same device) to make every draw reproducible.
 
-The box rules are timm's (``rand_bbox`` / ``rand_bbox_minmax``); torchvision's
-CutMix uses the same rule with a different draw order.
+The box rules are timm 1.0's (``rand_bbox`` / ``rand_bbox_minmax``, with the
+side-length fix of timm 1.0.2x: a box is exactly ``int(H * sqrt(1 - lam))``
+tall before clipping). torchvision's CutMix keeps the older rule, whose box
+loses a row and a column for odd sides: ``full_side=False``.
 """
 
 from __future__ import annotations
@@ -59,32 +61,43 @@ def pairing_index(pairing: str, batch: int, device, generator=None, symmetric: b
     raise ValueError(f"pairing must be one of {', '.join(PAIRINGS)}, got {pairing!r}")
 
 
-def centred_box(lam: torch.Tensor, u_y: torch.Tensor, u_x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """timm's rand_bbox, vectorised: sides int(H * sqrt(1 - lam)), a uniform
-    centre (u in [0, 1) picks the pixel), clipped to the image.
+def centred_box(
+    lam: torch.Tensor, u_y: torch.Tensor, u_x: torch.Tensor, height: int, width: int, full_side: bool = True
+) -> torch.Tensor:
+    """timm's rand_bbox, vectorised: sides cut = int(H * sqrt(1 - lam)) (and W)
+    around a uniform centre (u in [0, 1) picks the pixel), clipped to the image.
 
-    Returns int64 rows [y0, y1, x0, x1).
+    The box spans [c - cut // 2, c + (cut + 1) // 2): exactly cut pixels, as in
+    timm 1.0.2x. ``full_side=False`` gives [c - cut // 2, c + cut // 2), the
+    rule of torchvision's CutMix and of older timm. Returns int64 rows
+    [y0, y1, x0, x1).
     """
     ratio = (1 - lam).clamp_min(0).sqrt()
-    half_h = (height * ratio).floor().long() // 2
-    half_w = (width * ratio).floor().long() // 2
+    cut_h = (height * ratio).floor().long()
+    cut_w = (width * ratio).floor().long()
     cy = (u_y * height).floor().long()
     cx = (u_x * width).floor().long()
+    extra = 1 if full_side else 0
     return torch.stack(
-        [(cy - half_h).clamp(0, height), (cy + half_h).clamp(0, height), (cx - half_w).clamp(0, width), (cx + half_w).clamp(0, width)],
+        [
+            (cy - cut_h // 2).clamp(0, height),
+            (cy + (cut_h + extra) // 2).clamp(0, height),
+            (cx - cut_w // 2).clamp(0, width),
+            (cx + (cut_w + extra) // 2).clamp(0, width),
+        ],
         dim=-1,
     )
 
 
 def minmax_box(u: torch.Tensor, minmax, height: int, width: int) -> torch.Tensor:
     """timm's rand_bbox_minmax, vectorised: side lengths uniform in
-    [int(H * min), int(H * max)) (and W), the box placed uniformly inside.
-    ``u`` holds four uniforms per box in its last dim."""
+    [int(H * min), int(H * max)) (and W), the box placed uniformly among the
+    H - side + 1 positions inside. ``u`` holds four uniforms per box."""
     lo, hi = minmax
     cut_h = int(height * lo) + (u[..., 0] * (int(height * hi) - int(height * lo))).floor().long()
     cut_w = int(width * lo) + (u[..., 1] * (int(width * hi) - int(width * lo))).floor().long()
-    y0 = (u[..., 2] * (height - cut_h)).floor().long()
-    x0 = (u[..., 3] * (width - cut_w)).floor().long()
+    y0 = (u[..., 2] * (height - cut_h + 1)).floor().long()
+    x0 = (u[..., 3] * (width - cut_w + 1)).floor().long()
     return torch.stack([y0, y0 + cut_h, x0, x0 + cut_w], dim=-1)
 
 

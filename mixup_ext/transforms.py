@@ -6,8 +6,9 @@
 torchvision's semantics (``transforms/v2/_augment.py``): sample i mixes with
 sample i-1 (``roll``), one weight per batch from Beta(alpha, alpha) weighting
 the sample itself, no label smoothing, one-hot float32 labels, and for CutMix
-timm's box rule (torchvision draws the centre's x before its y) with the
-weight always corrected to the pasted area. Images are ``(B, C, H, W)`` or
+torchvision's box (half-sides int(0.5 * sqrt(1 - lam) * W) around a centre
+whose x is drawn before its y) with the weight always corrected to the pasted
+area. Images are ``(B, C, H, W)`` or
 videos ``(B, ..., H, W)``; labels ``(B,)`` int64. Inputs are not modified,
 and nothing syncs with the host. No torchvision needed.
 """
@@ -64,5 +65,5 @@ class CutMix(_BatchMix):
         height, width = images.shape[-2], images.shape[-1]
         lam = sampling.beta(self.alpha, (), images.device, self.generator)
         u_x, u_y = sampling.uniform((2,), images.device, self.generator).unbind(0)  # x before y, as torchvision
-        box = sampling.centred_box(lam, u_y, u_x, height, width)
+        box = sampling.centred_box(lam, u_y, u_x, height, width, full_side=False)
         return sampling.box_area_weight(box, height, width).float(), box

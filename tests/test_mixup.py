@@ -61,21 +61,24 @@ def test_batch_cutmix_formula(device):
     assert_close(target, lam * smoothed(y, 0.1) + (1 - lam) * smoothed(y.flip(0), 0.1))
 
 
-def test_centred_box_is_timms_rand_bbox():
-    """Vectorised box rule == timm's scalar rand_bbox, for every centre."""
+@pytest.mark.parametrize("full_side", [True, False], ids=["timm", "torchvision"])
+def test_centred_box_is_the_scalar_rule(full_side):
+    """Vectorised box == timm 1.0's scalar rand_bbox (a side of exactly cut
+    pixels), or with full_side=False torchvision's (cut // 2 on both sides)."""
     height, width = 13, 9
     for lam in (0.0, 0.1, 0.37, 0.5, 0.93, 1.0):
         for cy in range(height):
             for cx in range(width):
                 ratio = np.sqrt(1 - lam)
                 cut_h, cut_w = int(height * ratio), int(width * ratio)
+                up_h, up_w = ((cut_h + 1) // 2, (cut_w + 1) // 2) if full_side else (cut_h // 2, cut_w // 2)
                 want = [
-                    np.clip(cy - cut_h // 2, 0, height), np.clip(cy + cut_h // 2, 0, height),
-                    np.clip(cx - cut_w // 2, 0, width), np.clip(cx + cut_w // 2, 0, width),
+                    np.clip(cy - cut_h // 2, 0, height), np.clip(cy + up_h, 0, height),
+                    np.clip(cx - cut_w // 2, 0, width), np.clip(cx + up_w, 0, width),
                 ]
                 u_y = torch.tensor((cy + 0.5) / height, dtype=torch.float64)
                 u_x = torch.tensor((cx + 0.5) / width, dtype=torch.float64)
-                got = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), u_y, u_x, height, width)
+                got = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), u_y, u_x, height, width, full_side)
                 assert got.tolist() == want, (lam, cy, cx)
 
 
@@ -87,7 +90,7 @@ def test_minmax_box_is_timms_rand_bbox_minmax():
         lo_h, hi_h, lo_w, hi_w = int(height * 0.2), int(height * 0.8), int(width * 0.2), int(width * 0.8)
         cut_h = lo_h + int(u[0] * (hi_h - lo_h))  # randint(lo, hi): uniform over [lo, hi)
         cut_w = lo_w + int(u[1] * (hi_w - lo_w))
-        y0, x0 = int(u[2] * (height - cut_h)), int(u[3] * (width - cut_w))  # randint(0, H - cut_h)
+        y0, x0 = int(u[2] * (height - cut_h + 1)), int(u[3] * (width - cut_w + 1))  # randint(0, H - cut_h + 1)
         assert sampling.minmax_box(u, minmax, height, width).tolist() == [y0, y0 + cut_h, x0, x0 + cut_w]
         assert lo_h <= cut_h < hi_h and 0 <= y0 and y0 + cut_h <= height
 

@@ -114,7 +114,7 @@ def test_matches_torchvision_cutmix(device, monkeypatch):
     monkeypatch.setattr(torch, "randint", lambda *a, **k: next(draws))
     t_out, t_target = theirs(x, y)
     monkeypatch.undo()
-    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((r_y + 0.5) / height), torch.tensor((r_x + 0.5) / width), height, width)
+    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((r_y + 0.5) / height), torch.tensor((r_x + 0.5) / width), height, width, full_side=False)
     weight = sampling.box_area_weight(box, height, width).float()
     from mixup_ext import fused_mix
 
