@@ -19,4 +19,12 @@ TORCH_LIBRARY(mixup, m) {
       "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale) "
       "-> Tensor",
       {at::Tag::pt2_compliant_tag});
+  // Per-sample Mixup/CutMix weights and boxes from pre-drawn uniforms and
+  // Gamma draws (the randomness stays in torch, generator and all); one
+  // launch for what would be ~30 tiny tensor ops. Used by mixup_ext.Mixup.
+  m.def(
+      "sample_mix_params(Tensor uniforms, Tensor gammas, Tensor? pair_index, int height, int width, "
+      "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
+      "bool correct_lam, bool full_side) -> (Tensor, Tensor)",
+      {at::Tag::pt2_compliant_tag});
 }

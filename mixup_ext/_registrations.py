@@ -15,6 +15,7 @@ from ._validation import check_backward, check_forward, output_memory_format
 
 _FORWARD = f"{_schema.NAMESPACE}::fused_mix"
 _BACKWARD = f"{_schema.NAMESPACE}::fused_mix_backward"
+_SAMPLE = f"{_schema.NAMESPACE}::sample_mix_params"
 _registered = False
 _reference_library = None  # keeps the Python-defined library alive
 
@@ -30,6 +31,14 @@ def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing):
 def _fused_mix_backward_fake(grad, index, lam, box, scale):
     check_backward(grad, index, lam, box)
     return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device, memory_format=output_memory_format(grad))
+
+
+def _sample_mix_params_fake(uniforms, gammas, pair_index, *_config):
+    draws = uniforms.shape[0]
+    return (
+        torch.empty((draws,), dtype=torch.float32, device=uniforms.device),
+        torch.empty((draws, 4), dtype=torch.int64, device=uniforms.device),
+    )
 
 
 def _setup_context(ctx, inputs, output):
@@ -79,6 +88,7 @@ def register_compiled() -> None:
         return
     torch.library.register_fake(_FORWARD)(_fused_mix_fake)
     torch.library.register_fake(_BACKWARD)(_fused_mix_backward_fake)
+    torch.library.register_fake(_SAMPLE)(_sample_mix_params_fake)
     torch.library.register_autograd(_FORWARD, _backward, setup_context=_setup_context)
     torch.library.register_autograd(_BACKWARD, _backward_of_backward, setup_context=_setup_backward_context)
     _registered = True
@@ -97,7 +107,9 @@ def register_reference() -> None:
     tags = (torch.Tag.pt2_compliant_tag,)
     lib.define(_schema.FUSED_MIX, tags=tags)
     lib.define(_schema.FUSED_MIX_BACKWARD, tags=tags)
+    lib.define(_schema.SAMPLE_MIX_PARAMS, tags=tags)
     lib.impl("fused_mix", reference.fused_mix_op, "CompositeImplicitAutograd")
     lib.impl("fused_mix_backward", reference.fused_mix_backward, "CompositeImplicitAutograd")
+    lib.impl("sample_mix_params", reference.sample_mix_params, "CompositeImplicitAutograd")
     _reference_library = lib
     _registered = True

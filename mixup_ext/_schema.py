@@ -11,3 +11,8 @@ FUSED_MIX = (
 FUSED_MIX_BACKWARD = (
     "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale) -> Tensor"
 )
+SAMPLE_MIX_PARAMS = (
+    "sample_mix_params(Tensor uniforms, Tensor gammas, Tensor? pair_index, int height, int width, "
+    "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
+    "bool correct_lam, bool full_side) -> (Tensor, Tensor)"
+)

@@ -119,6 +119,8 @@ class Mixup:
         self.generator = generator
         self.target_form = target_form
         self.mixup_enabled = True  # set to False to turn mixing off (timm's switch)
+        self._concentration_key = None
+        self._concentration_cache = None
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
         if not self.mixup_enabled:
@@ -134,40 +136,31 @@ class Mixup:
             raise ValueError(f"Mixup: CutMix needs x with at least 3 dims (B, ..., H, W), got shape {tuple(x.shape)}")
         index = sampling.pairing_index(self.pairing, batch, device, g, symmetric=self.mode == "pair")
 
-        draws = () if self.mode == "batch" else (batch,)
-        u = sampling.uniform((*draws, 8), device, g)  # apply, switch, centre y, x, and 4 for minmax boxes
-        apply = u[..., 0] < self.mix_prob
-        if cutmix_on and mixup_on:
-            use_cutmix = u[..., 1] < self.switch_prob
-        else:
-            use_cutmix = torch.full(draws, cutmix_on, dtype=torch.bool, device=device)
-        lam_mixup = sampling.beta(self.mixup_alpha, draws, device, g) if mixup_on else None
-        lam_cutmix = sampling.beta(self.cutmix_alpha, draws, device, g) if cutmix_on else None
-        if lam_mixup is None:
-            lam = lam_cutmix
-        elif lam_cutmix is None:
-            lam = lam_mixup
-        else:
-            lam = torch.where(use_cutmix, lam_cutmix, lam_mixup)
-
-        box = None
-        if cutmix_on:
-            height, width = x.shape[-2], x.shape[-1]
-            if self.cutmix_minmax is not None:
-                box = sampling.minmax_box(u[..., 4:8], self.cutmix_minmax, height, width)
-            else:
-                box = sampling.centred_box(lam, u[..., 2], u[..., 3], height, width)
-            pasted = apply & use_cutmix
-            box = torch.where(pasted.unsqueeze(-1), box, torch.zeros_like(box))  # no paste: an empty box
-            if self.correct_lam or self.cutmix_minmax is not None:
-                lam = torch.where(pasted, sampling.box_area_weight(box, height, width), lam)
-        lam = torch.where(apply, lam, torch.ones_like(lam)).float()
-
-        if self.mode == "pair":  # partners share the pair's draw: take the smaller index's
-            leader = torch.minimum(torch.arange(batch, device=device), index)
-            lam = lam[leader]
-            box = box[leader] if box is not None else None
+        draws = 1 if self.mode == "batch" else batch
+        height, width = (x.shape[-2], x.shape[-1]) if x.dim() >= 3 else (1, 1)
+        uniforms = sampling.uniform((draws, 8), device, g)
+        gammas = torch._standard_gamma(self._concentration(draws, device), generator=g)
+        # Everything else is arithmetic on those draws: one small launch.
+        lam, box = torch.ops.mixup.sample_mix_params(
+            uniforms, gammas, index if self.mode == "pair" else None, height, width,
+            float(self.mix_prob), float(self.switch_prob), mixup_on, cutmix_on,
+            None if self.cutmix_minmax is None else [float(v) for v in self.cutmix_minmax],
+            bool(self.correct_lam), True,
+        )
+        if self.mode == "batch":  # one weight and one box for the batch: views, no copies
+            lam, box = lam.view(()), box.view(4)
+        if not cutmix_on:
+            box = None
         return MixParams(lam=lam, index=index, box=box)
+
+    def _concentration(self, draws: int, device) -> torch.Tensor:
+        """Gamma concentrations for both Beta draws, cached per batch size."""
+        key = (draws, str(device))
+        if self._concentration_key != key:
+            alphas = [self.mixup_alpha or 1.0] * 2 + [self.cutmix_alpha or 1.0] * 2  # an unused alpha: any valid value
+            self._concentration_cache = torch.tensor(alphas, dtype=torch.float64, device=device)[:, None].expand(4, draws).contiguous()
+            self._concentration_key = key
+        return self._concentration_cache
 
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from . import sampling
 from ._validation import (
     accumulation_dtype,
     as_lam_tensor,
@@ -31,7 +32,7 @@ from ._validation import (
     output_memory_format,
 )
 
-__all__ = ["fused_mix", "fused_mix_backward"]
+__all__ = ["fused_mix", "fused_mix_backward", "sample_mix_params"]
 
 
 def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
@@ -120,3 +121,51 @@ def _mix_targets(target, index, lam, num_classes: int, smoothing: float):
     weight = _per_row(lam.to(acc), s)
     mixed = weight * s + (1 - weight) * s.index_select(0, index)
     return mixed.to(out_dtype)
+
+
+# Slots of the pre-drawn random numbers, as in csrc/sample_math.h.
+APPLY, SWITCH, CENTRE_Y, CENTRE_X = 0, 1, 2, 3
+MIXUP_G1, MIXUP_G2, CUTMIX_G1, CUTMIX_G2 = 0, 1, 2, 3
+
+
+def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
+                      mixup_on: bool, cutmix_on: bool, minmax, correct_lam: bool, full_side: bool):
+    """``mixup::sample_mix_params`` in torch ops: per-draw weights (float32)
+    and boxes (int64, zero rows for no paste) from uniforms ``(n, 8)`` and
+    Gamma draws ``(4, n)``. With ``pair_index``, row i takes the draw of
+    ``min(i, pair_index[i])`` so that partners agree."""
+    if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != 8:
+        raise ValueError(f"mixup::sample_mix_params: uniforms must be a float64 tensor of shape (n, 8), got {uniforms.dtype} {list(uniforms.shape)}")
+    draws = uniforms.shape[0]
+    if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != 4 or gammas.shape[1] != draws:
+        raise ValueError(f"mixup::sample_mix_params: gammas must be a float64 tensor of shape (4, n) = (4, {draws}), got {gammas.dtype} {list(gammas.shape)}")
+    if not (mixup_on or cutmix_on):
+        raise ValueError("mixup::sample_mix_params: one of mixup_on, cutmix_on must be true")
+    if pair_index is not None:
+        leader = torch.minimum(torch.arange(draws, device=uniforms.device), pair_index)
+        uniforms, gammas = uniforms[leader], gammas[:, leader]
+    u = uniforms.unbind(1)
+    apply = u[APPLY] < mix_prob
+    use_cutmix = (u[SWITCH] < switch_prob) if (mixup_on and cutmix_on) else torch.full_like(apply, cutmix_on)
+    lam = torch.where(
+        use_cutmix,
+        _beta(gammas[CUTMIX_G1], gammas[CUTMIX_G2]),
+        _beta(gammas[MIXUP_G1], gammas[MIXUP_G2]),
+    )
+    box = torch.zeros(draws, 4, dtype=torch.int64, device=uniforms.device)
+    if cutmix_on:
+        if minmax is not None:
+            box = sampling.minmax_box(uniforms[:, 4:8], minmax, height, width)
+        else:
+            box = sampling.centred_box(lam, u[CENTRE_Y], u[CENTRE_X], height, width, full_side)
+        pasted = apply & use_cutmix
+        box = torch.where(pasted.unsqueeze(-1), box, torch.zeros_like(box))
+        if correct_lam or minmax is not None:
+            lam = torch.where(pasted, sampling.box_area_weight(box, height, width), lam)
+    lam = torch.where(apply, lam, torch.ones_like(lam)).float()
+    return lam, box
+
+
+def _beta(g1, g2):
+    total = g1 + g2
+    return torch.where(total > 0, g1 / total.clamp_min(torch.finfo(torch.float64).tiny), 0.5)

@@ -67,7 +67,12 @@ def test_backend_is_the_one_installed_or_asked_for():
 def test_python_schemas_match_the_compiled_library():
     if mixup_ext.backend() == "reference":
         pytest.skip("the reference backend defines the library from these very strings")
-    for op, text in ((torch.ops.mixup.fused_mix.default, _schema.FUSED_MIX), (torch.ops.mixup.fused_mix_backward.default, _schema.FUSED_MIX_BACKWARD)):
+    pairs = (
+        (torch.ops.mixup.fused_mix.default, _schema.FUSED_MIX),
+        (torch.ops.mixup.fused_mix_backward.default, _schema.FUSED_MIX_BACKWARD),
+        (torch.ops.mixup.sample_mix_params.default, _schema.SAMPLE_MIX_PARAMS),
+    )
+    for op, text in pairs:
         assert str(op._schema) == str(torch._C.parse_schema(f"{_schema.NAMESPACE}::{text}"))
 
 

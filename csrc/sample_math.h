@@ -1,0 +1,91 @@
+// Per-sample Mixup/CutMix parameters from pre-drawn random numbers, shared
+// by the CPU and CUDA kernels of mixup::sample_mix_params. The random numbers
+// come from torch (a generator-aware rand and _standard_gamma); this is only
+// the arithmetic, written once. mixup_ext/reference.py has the same rules in
+// torch ops (sample_mix_params), which the tests hold these kernels to.
+#pragma once
+
+#include <c10/macros/Macros.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace mixup {
+
+struct SampleConfig {
+  int64_t height, width;
+  double mix_prob, switch_prob;
+  bool mixup_on, cutmix_on;
+  bool use_minmax;
+  double minmax_lo, minmax_hi;
+  bool correct_lam;
+  bool full_side;  // timm >= 1.0.2x: a side of exactly int(H * sqrt(1 - lam))
+};
+
+// Uniforms per draw, in this order.
+enum UniformSlot : int { kApply = 0, kSwitch, kCentreY, kCentreX, kMinmaxH, kMinmaxW, kMinmaxY, kMinmaxX, kUniforms };
+// Gamma draws per draw: two for the Mixup Beta, two for the CutMix Beta.
+enum GammaSlot : int { kMixupG1 = 0, kMixupG2, kCutmixG1, kCutmixG2, kGammas };
+
+C10_HOST_DEVICE inline double beta_from_gammas(double g1, double g2) {
+  const double total = g1 + g2;
+  return total > 0 ? g1 / total : 0.5;  // both underflowed (tiny alpha): the mean
+}
+
+C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// One draw: `u` holds kUniforms uniforms, `gamma(k)` the k-th Gamma draw.
+// Writes the weight and the box [y0, y1, x0, x1) (all zero: no paste).
+template <typename GammaAt>
+C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const double* u, const GammaAt& gamma,
+                                       float* lam_out, int64_t* box_out) {
+  const bool apply = u[kApply] < c.mix_prob;
+  const bool use_cutmix = c.mixup_on && c.cutmix_on ? u[kSwitch] < c.switch_prob : c.cutmix_on;
+  double lam = use_cutmix ? beta_from_gammas(gamma(kCutmixG1), gamma(kCutmixG2))
+                          : beta_from_gammas(gamma(kMixupG1), gamma(kMixupG2));
+  int64_t box[4] = {0, 0, 0, 0};
+  if (c.cutmix_on && apply && use_cutmix) {
+    const int64_t h = c.height, w = c.width;
+    if (c.use_minmax) {  // timm's rand_bbox_minmax
+      const int64_t lo_h = static_cast<int64_t>(h * c.minmax_lo), hi_h = static_cast<int64_t>(h * c.minmax_hi);
+      const int64_t lo_w = static_cast<int64_t>(w * c.minmax_lo), hi_w = static_cast<int64_t>(w * c.minmax_hi);
+      const int64_t cut_h = lo_h + static_cast<int64_t>(std::floor(u[kMinmaxH] * (hi_h - lo_h)));
+      const int64_t cut_w = lo_w + static_cast<int64_t>(std::floor(u[kMinmaxW] * (hi_w - lo_w)));
+      box[0] = static_cast<int64_t>(std::floor(u[kMinmaxY] * (h - cut_h + 1)));
+      box[1] = box[0] + cut_h;
+      box[2] = static_cast<int64_t>(std::floor(u[kMinmaxX] * (w - cut_w + 1)));
+      box[3] = box[2] + cut_w;
+    } else {  // timm's rand_bbox
+      const double ratio = std::sqrt(lam < 1 ? 1 - lam : 0.0);
+      const int64_t cut_h = static_cast<int64_t>(std::floor(h * ratio));
+      const int64_t cut_w = static_cast<int64_t>(std::floor(w * ratio));
+      const int64_t cy = static_cast<int64_t>(std::floor(u[kCentreY] * h));
+      const int64_t cx = static_cast<int64_t>(std::floor(u[kCentreX] * w));
+      const int64_t extra = c.full_side ? 1 : 0;
+      box[0] = clamp64(cy - cut_h / 2, 0, h);
+      box[1] = clamp64(cy + (cut_h + extra) / 2, 0, h);
+      box[2] = clamp64(cx - cut_w / 2, 0, w);
+      box[3] = clamp64(cx + (cut_w + extra) / 2, 0, w);
+    }
+    if (c.correct_lam || c.use_minmax) {
+      const int64_t area = (box[1] > box[0] ? box[1] - box[0] : 0) * (box[3] > box[2] ? box[3] - box[2] : 0);
+      lam = 1.0 - static_cast<double>(area) / static_cast<double>(h * w);
+    }
+  }
+  *lam_out = apply ? static_cast<float>(lam) : 1.0f;
+  for (int k = 0; k < 4; ++k) box_out[k] = box[k];
+}
+
+// Output row i of a call: in pair mode it takes the draw of its pair's
+// leader (the smaller of i and its partner), so partners agree; with one
+// draw (batch mode) every output is that draw.
+C10_HOST_DEVICE inline int64_t draw_of(int64_t i, int64_t draws, const int64_t* pair_index) {
+  if (draws == 1) return 0;
+  if (pair_index == nullptr) return i;
+  const int64_t partner = pair_index[i];
+  return partner < i ? partner : i;
+}
+
+}  // namespace mixup
