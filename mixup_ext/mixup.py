@@ -157,8 +157,12 @@ class Mixup:
         """Gamma concentrations for both Beta draws, cached per batch size."""
         key = (draws, str(device))
         if self._concentration_key != key:
-            alphas = [self.mixup_alpha or 1.0] * 2 + [self.cutmix_alpha or 1.0] * 2  # an unused alpha: any valid value
-            self._concentration_cache = torch.tensor(alphas, dtype=torch.float64, device=device)[:, None].expand(4, draws).contiguous()
+            # Filled on the device: torch.tensor(..., device=cuda) would be a
+            # host-to-device copy, a sync. An unused alpha gets any valid value.
+            concentration = torch.empty((4, draws), dtype=torch.float64, device=device)
+            concentration[:2].fill_(self.mixup_alpha or 1.0)
+            concentration[2:].fill_(self.cutmix_alpha or 1.0)
+            self._concentration_cache = concentration
             self._concentration_key = key
         return self._concentration_cache
 
