@@ -27,4 +27,13 @@ TORCH_LIBRARY(mixup, m) {
       "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
       "bool correct_lam, bool full_side) -> (Tensor, Tensor)",
       {at::Tag::pt2_compliant_tag});
+  // The mixed cross-entropy lam * CE_eps(z, a) + (1 - lam) * CE_eps(z, b)
+  // per row, from class ids alone (no B x C targets), and the per-row
+  // log-sum-exp minus the row's first logit, which its backward reuses.
+  m.def("mixup_cross_entropy(Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, float smoothing) -> (Tensor, Tensor)",
+        {at::Tag::pt2_compliant_tag});
+  m.def(
+      "mixup_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
+      "Tensor shifted_lse, float smoothing) -> Tensor",
+      {at::Tag::pt2_compliant_tag});
 }

@@ -10,8 +10,19 @@ from ._loader import backend, load as _load
 _load()
 
 from . import reference, sampling, transforms  # noqa: E402
+from .loss import MixupCrossEntropy, mixup_cross_entropy  # noqa: E402
 from .mixup import MixParams, Mixup  # noqa: E402
 from .ops import fused_mix  # noqa: E402
 
-__all__ = ["MixParams", "Mixup", "backend", "fused_mix", "reference", "sampling", "transforms"]
+__all__ = [
+    "MixParams",
+    "Mixup",
+    "MixupCrossEntropy",
+    "backend",
+    "fused_mix",
+    "mixup_cross_entropy",
+    "reference",
+    "sampling",
+    "transforms",
+]
 __version__ = "0.1.0"

@@ -16,6 +16,8 @@ from ._validation import check_backward, check_forward, output_memory_format
 _FORWARD = f"{_schema.NAMESPACE}::fused_mix"
 _BACKWARD = f"{_schema.NAMESPACE}::fused_mix_backward"
 _SAMPLE = f"{_schema.NAMESPACE}::sample_mix_params"
+_LOSS = f"{_schema.NAMESPACE}::mixup_cross_entropy"
+_LOSS_BACKWARD = f"{_schema.NAMESPACE}::mixup_cross_entropy_backward"
 _registered = False
 _reference_library = None  # keeps the Python-defined library alive
 
@@ -39,6 +41,32 @@ def _sample_mix_params_fake(uniforms, gammas, pair_index, *_config):
         torch.empty((draws,), dtype=torch.float32, device=uniforms.device),
         torch.empty((draws, 4), dtype=torch.int64, device=uniforms.device),
     )
+
+
+def _loss_fake(logits, y_a, y_b, lam, smoothing):
+    reference._check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    rows = torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
+    return rows, torch.empty_like(rows)
+
+
+def _loss_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing):
+    return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+
+
+def _setup_loss_context(ctx, inputs, output):
+    logits, y_a, y_b, lam, smoothing = inputs
+    ctx.save_for_backward(logits, y_a, y_b, lam, output[1])
+    ctx.smoothing = smoothing
+    ctx.mark_non_differentiable(output[1])  # the shifted log-sum-exp is a by-product for the backward
+
+
+def _loss_backward(ctx, grad_loss, _grad_lse):
+    logits, y_a, y_b, lam, lse = ctx.saved_tensors
+    grad = None
+    if ctx.needs_input_grad[0]:
+        grad = torch.ops.mixup.mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, lse, ctx.smoothing)
+    return grad, None, None, None, None
 
 
 def _setup_context(ctx, inputs, output):
@@ -89,6 +117,9 @@ def register_compiled() -> None:
     torch.library.register_fake(_FORWARD)(_fused_mix_fake)
     torch.library.register_fake(_BACKWARD)(_fused_mix_backward_fake)
     torch.library.register_fake(_SAMPLE)(_sample_mix_params_fake)
+    torch.library.register_fake(_LOSS)(_loss_fake)
+    torch.library.register_fake(_LOSS_BACKWARD)(_loss_backward_fake)
+    torch.library.register_autograd(_LOSS, _loss_backward, setup_context=_setup_loss_context)
     torch.library.register_autograd(_FORWARD, _backward, setup_context=_setup_context)
     torch.library.register_autograd(_BACKWARD, _backward_of_backward, setup_context=_setup_backward_context)
     _registered = True
@@ -108,8 +139,12 @@ def register_reference() -> None:
     lib.define(_schema.FUSED_MIX, tags=tags)
     lib.define(_schema.FUSED_MIX_BACKWARD, tags=tags)
     lib.define(_schema.SAMPLE_MIX_PARAMS, tags=tags)
+    lib.define(_schema.MIXUP_CROSS_ENTROPY, tags=tags)
+    lib.define(_schema.MIXUP_CROSS_ENTROPY_BACKWARD, tags=tags)
     lib.impl("fused_mix", reference.fused_mix_op, "CompositeImplicitAutograd")
     lib.impl("fused_mix_backward", reference.fused_mix_backward, "CompositeImplicitAutograd")
     lib.impl("sample_mix_params", reference.sample_mix_params, "CompositeImplicitAutograd")
+    lib.impl("mixup_cross_entropy", reference.mixup_cross_entropy, "CompositeImplicitAutograd")
+    lib.impl("mixup_cross_entropy_backward", reference.mixup_cross_entropy_backward, "CompositeImplicitAutograd")
     _reference_library = lib
     _registered = True

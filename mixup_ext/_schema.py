@@ -16,3 +16,10 @@ SAMPLE_MIX_PARAMS = (
     "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
     "bool correct_lam, bool full_side) -> (Tensor, Tensor)"
 )
+MIXUP_CROSS_ENTROPY = (
+    "mixup_cross_entropy(Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, float smoothing) -> (Tensor, Tensor)"
+)
+MIXUP_CROSS_ENTROPY_BACKWARD = (
+    "mixup_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
+    "Tensor shifted_lse, float smoothing) -> Tensor"
+)

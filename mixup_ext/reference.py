@@ -20,8 +20,11 @@ Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from . import sampling
+from torch._subclasses.fake_tensor import is_fake
+
 from ._validation import (
     accumulation_dtype,
     as_lam_tensor,
@@ -32,7 +35,7 @@ from ._validation import (
     output_memory_format,
 )
 
-__all__ = ["fused_mix", "fused_mix_backward", "sample_mix_params"]
+__all__ = ["fused_mix", "fused_mix_backward", "sample_mix_params", "mixup_cross_entropy", "mixup_cross_entropy_backward"]
 
 
 def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
@@ -169,3 +172,51 @@ def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix
 def _beta(g1, g2):
     total = g1 + g2
     return torch.where(total > 0, g1 / total.clamp_min(torch.finfo(torch.float64).tiny), 0.5)
+
+
+def _check_loss(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
+    if logits.dim() != 2 or logits.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"{op}: logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got {logits.dtype} of shape {list(logits.shape)}")
+    batch, classes = logits.shape
+    if classes == 0:
+        raise ValueError(f"{op}: logits must have at least one class, got shape {list(logits.shape)}")
+    for name, y in (("y_a", y_a), ("y_b", y_b)):
+        if y.dtype != torch.int64 or y.dim() != 1 or y.shape[0] != batch or y.device != logits.device:
+            raise ValueError(f"{op}: {name} must be an int64 tensor of shape (B,) = ({batch},) on logits' device, got {y.dtype} of shape {list(y.shape)} on {y.device}")
+    if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)) or lam.device != logits.device:
+        raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got {lam.dtype} of shape {list(lam.shape)} on {lam.device}")
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {smoothing}")
+    if logits.device.type == "cpu" and not torch.compiler.is_compiling() and not is_fake(logits):
+        for name, y in (("y_a", y_a), ("y_b", y_b)):
+            bad = ((y < 0) | (y >= classes)).nonzero()
+            if bad.numel():
+                i = int(bad[0])
+                raise ValueError(f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}")
+
+
+def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
+    """``mixup::mixup_cross_entropy``: per-row ``lam * CE_eps(logits, y_a) +
+    (1 - lam) * CE_eps(logits, y_b)`` through F.cross_entropy, and the
+    per-row ``logsumexp(z) - z[:, 0]`` (shifted: see csrc/loss_math.h), both
+    in float32 (float64 for float64 logits)."""
+    _check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+    z = logits.to(accumulation_dtype(logits.dtype))
+    w = lam.to(z.dtype).expand(z.shape[0])
+    loss = w * F.cross_entropy(z, y_a, reduction="none", label_smoothing=smoothing) + (1 - w) * F.cross_entropy(
+        z, y_b, reduction="none", label_smoothing=smoothing
+    )
+    return loss, (z - z[:, :1]).logsumexp(dim=1)
+
+
+def mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float):
+    """``grad_loss[i] * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``."""
+    _check_loss("mixup::mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
+    z = logits.to(accumulation_dtype(logits.dtype))
+    classes = z.shape[1]
+    w = lam.to(z.dtype).expand(z.shape[0])[:, None]
+    s_a = (1 - smoothing) * F.one_hot(y_a, classes).to(z.dtype) + smoothing / classes
+    s_b = (1 - smoothing) * F.one_hot(y_b, classes).to(z.dtype) + smoothing / classes
+    softmax = ((z - z[:, :1]) - shifted_lse.to(z.dtype)[:, None]).exp()
+    grad = grad_loss.to(z.dtype)[:, None] * (softmax - (w * s_a + (1 - w) * s_b))
+    return grad.to(logits.dtype)
