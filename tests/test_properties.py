@@ -1,0 +1,122 @@
+"""Property tests: hypothesis draws shapes, dtypes, strides (views,
+channels_last, storage offsets that break 16-byte alignment), indices,
+weights, boxes and targets; the fused op must equal the reference every time,
+forward and backward, and NaN must reach exactly the rows that read it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import mixup_ext  # noqa: E402
+from mixup_ext import reference  # noqa: E402
+
+from .helpers import DEVICES, FLOAT_DTYPES, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def mix_case(draw, device):
+    batch = draw(st.integers(0, 9))
+    rank = draw(st.sampled_from([1, 2, 3, 4, 5]))
+    inner = [draw(st.integers(1, 7)) for _ in range(rank - 1)]
+    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    shape = (batch, *inner)
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
+
+    layout = draw(st.sampled_from(["contiguous", "channels_last", "offset", "sliced", "transposed"]))
+    if layout == "channels_last" and rank == 4:
+        x = base.contiguous(memory_format=torch.channels_last)
+    elif layout == "offset":  # a storage offset that breaks 16-byte alignment
+        shift = draw(st.integers(1, 7))
+        flat = torch.randn(base.numel() + shift, generator=g, dtype=torch.float64).to(dtype)
+        x = flat[shift:].view(shape)
+        x.copy_(base)
+    elif layout == "sliced" and rank >= 2:
+        big = torch.randn((batch, *inner[:-1], 2 * inner[-1] + 1), generator=g, dtype=torch.float64).to(dtype)
+        x = big[..., 1::2]
+    elif layout == "transposed" and rank >= 3:
+        x = base.transpose(-1, -2).contiguous().transpose(-1, -2)
+    else:
+        x = base
+    x = x.to(device)
+
+    index = torch.tensor(draw(st.lists(st.integers(0, max(batch - 1, 0)), min_size=batch, max_size=batch)), dtype=torch.int64)
+    if draw(st.booleans()):
+        lam = torch.tensor(draw(st.floats(-0.5, 1.5)), dtype=acc_dtype(dtype))
+    else:
+        lam = torch.tensor(draw(st.lists(st.floats(0, 1), min_size=batch, max_size=batch)), dtype=acc_dtype(dtype)).reshape(batch)
+
+    box = None
+    if rank >= 3 and draw(st.booleans()):
+        height, width = x.shape[-2], x.shape[-1]
+
+        def one_box():
+            y0, y1 = draw(st.integers(0, height)), draw(st.integers(0, height))
+            x0, x1 = draw(st.integers(0, width)), draw(st.integers(0, width))
+            return [y0, y1, x0, x1]  # y0 >= y1 or x0 >= x1: an empty box, a blend
+
+        box = torch.tensor(one_box() if draw(st.booleans()) else [one_box() for _ in range(batch)], dtype=torch.int64)
+        box = box.reshape(-1, 4) if box.dim() == 2 or batch == 0 else box
+        if box.dim() == 2 and box.shape[0] != batch:
+            box = box.reshape(4)
+
+    classes = draw(st.integers(1, 6))
+    if draw(st.booleans()):
+        target = torch.randint(0, classes, (batch,), generator=g)
+    else:
+        target = torch.rand(batch, classes, generator=g, dtype=torch.float64).to(draw(st.sampled_from(FLOAT_DTYPES)))
+    smoothing = draw(st.floats(0, 1))
+    to = lambda t: None if t is None else t.to(device)  # noqa: E731
+    return x, to(target), to(index), to(lam), to(box), classes, smoothing
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_equals_reference_forward_and_backward(device):
+    @SETTINGS
+    @given(mix_case(device))
+    def check(case):
+        x, target, index, lam, box, classes, smoothing = case
+        with poisoned_outputs():
+            out, mixed = torch.ops.mixup.fused_mix(x, target, index, lam, box, classes, smoothing)
+        ref_out, ref_mixed = reference.fused_mix_op(x, target, index, lam, box, classes, smoothing)
+        assert_close(out, ref_out)
+        assert out.stride() == ref_out.stride() or out.numel() <= 1
+        assert_close(mixed, ref_mixed, scale=4)
+        grad = torch.randn_like(ref_out)
+        with poisoned_outputs():
+            got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
+        assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0), scale=4)
+
+    check()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_nan_reaches_exactly_the_rows_the_reference_says(device):
+    @SETTINGS
+    @given(mix_case(device), st.data())
+    def check(case, data):
+        x, target, index, lam, box, classes, smoothing = case
+        if x.numel() == 0:
+            return
+        poisoned = x.clone()
+        flat = data.draw(st.integers(0, x.numel() - 1))
+        where = torch.unravel_index(torch.tensor(flat), x.shape)
+        poisoned[where] = float("nan")  # unravelled: works for any strides
+        source = int(where[0])
+        out, _ = torch.ops.mixup.fused_mix(poisoned, target, index, lam, box, classes, smoothing)
+        ref, _ = reference.fused_mix_op(poisoned, target, index, lam, box, classes, smoothing)
+        assert torch.equal(out.isnan(), ref.isnan())
+        assert_close(out, ref, equal_nan=True)
+        rows = torch.arange(x.shape[0], device=x.device)
+        readers = (rows == source) | (index == source)
+        assert not (out.isnan().reshape(x.shape[0], -1).any(1) & ~readers).any(), "NaN reached a row that never reads its sample"
+
+    check()
