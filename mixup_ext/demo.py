@@ -201,7 +201,7 @@ def _progress(iterable, description: str, world: World):
 
 def results_table(results: list[RunResult], backend: str, device, world: World) -> str:
     lines = [
-        f"| run | test accuracy | test NLL | ECE | s / epoch | backend |",
+        "| run | test accuracy | test NLL | ECE | s / epoch | backend |",
         "|---|---:|---:|---:|---:|---|",
     ]
     where = f"{backend}, {device.type}" + (f" x{world.size} ranks" if world.size > 1 else "")
