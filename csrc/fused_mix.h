@@ -56,11 +56,12 @@ struct BackwardPlan {
   RowMixPlan mix;
   at::Tensor grad_rows;
   at::Tensor grad_input;
-  // For each row j, the rows i with index[i] == j, as a CSR list built on the
-  // device with a stable sort: partners of j are order[offsets[j]:offsets[j+1]].
-  // Gathering through it keeps the backward free of atomics and deterministic.
-  at::Tensor order;
-  at::Tensor offsets;
+  // For each row j, the rows i with index[i] == j, in increasing order, as a
+  // CSR list: the readers of j are order[offsets[j] : offsets[j + 1]].
+  // Allocated here, filled by the backend before its kernel runs. Gathering
+  // through it keeps the backward free of atomics and bitwise reproducible.
+  at::Tensor order;    // (B,) int64
+  at::Tensor offsets;  // (B + 1,) int64
   double scale = 1.0;
 };
 
@@ -71,9 +72,16 @@ ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                            const std::optional<at::Tensor>& box, double scale);
 
+// Fills plan.order and plan.offsets with a stable sort of index (device
+// agnostic, a few library launches). Backends with a cheaper way to build the
+// lists (the CPU's counting sort, CUDA's one-block kernel) use it only as a
+// fallback.
+void fill_readers_by_sort(const BackwardPlan& plan);
+
 // Value checks (index range, label range, box inside the image). They read
 // the tensors' contents, so only the CPU backend calls them; on CUDA the same
 // conditions are device-side asserts in the kernels (MIXUP_DEVICE_ASSERT).
+void check_values_on_host(const char* op, const RowMixPlan& mix);
 void check_values_on_host(const ForwardPlan& plan);
 
 }  // namespace mixup

@@ -178,34 +178,28 @@ BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, cons
   plan.mix.geometry = geometry_of(plan.grad_input);
   plan.scale = scale;
 
-  // Stable sort: the rows that read row j sit next to each other, in
-  // increasing order, so every run sums them in the same order.
-  const auto sorted = at::sort(index, /*stable=*/true, /*dim=*/0, /*descending=*/false);
-  plan.order = std::get<1>(sorted).contiguous();
-  plan.offsets = at::searchsorted(std::get<0>(sorted), at::arange(plan.mix.batch + 1, index.options()));
+  plan.order = at::empty({plan.mix.batch}, index.options());
+  plan.offsets = at::empty({plan.mix.batch + 1}, plan.order.options());
   return plan;
 }
 
-void check_values_on_host(const ForwardPlan& plan) {
-  const RowMixPlan& mix = plan.mix;
+void fill_readers_by_sort(const BackwardPlan& plan) {
+  // Stable: the rows that read row j sit next to each other in increasing order.
+  const auto sorted = at::sort(plan.mix.index, /*stable=*/true, /*dim=*/0, /*descending=*/false);
+  plan.order.copy_(std::get<1>(sorted));
+  at::Tensor offsets = plan.offsets;  // a handle to the same storage
+  at::searchsorted_out(offsets, std::get<0>(sorted),
+                       at::arange(plan.mix.batch + 1, plan.mix.index.options()));
+}
+
+void check_values_on_host(const char* op, const RowMixPlan& mix) {
   const int64_t batch = mix.batch;
   const auto index = mix.index.accessor<int64_t, 1>();
   for (int64_t i = 0; i < batch; ++i) {
-    TORCH_CHECK_VALUE(index[i] >= 0 && index[i] < batch,
-                      "mixup::fused_mix: index values must be in [0, B) = [0, ", batch,
-                      "), found ", index[i], " at position ", i);
+    TORCH_CHECK_VALUE(index[i] >= 0 && index[i] < batch, op,
+                      ": index values must be in [0, B) = [0, ", batch, "), found ", index[i],
+                      " at position ", i);
   }
-
-  const TargetArgs& t = plan.target_args;
-  if (t.labels != nullptr) {
-    const auto labels = plan.target.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < batch; ++i) {
-      TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < t.num_classes,
-                        "mixup::fused_mix: target class ids must be in [0, num_classes) = [0, ",
-                        t.num_classes, "), found ", labels[i], " at position ", i);
-    }
-  }
-
   if (mix.box.defined()) {
     const RowGeometry& g = mix.geometry;
     const at::Tensor rows = mix.box.reshape({-1, 4});
@@ -215,9 +209,22 @@ void check_values_on_host(const ForwardPlan& plan) {
       const bool inside = b.y0 >= 0 && b.y1 >= 0 && b.x0 >= 0 && b.x1 >= 0 &&
                           b.y0 <= g.height && b.y1 <= g.height && b.x0 <= g.width &&
                           b.x1 <= g.width;
-      TORCH_CHECK_VALUE(inside, "mixup::fused_mix: box row ", r, " = [", b.y0, ", ", b.y1, ", ",
-                        b.x0, ", ", b.x1, "] lies outside the image: y0, y1 must be in [0, H=",
-                        g.height, "] and x0, x1 in [0, W=", g.width, "]");
+      TORCH_CHECK_VALUE(inside, op, ": box row ", r, " = [", b.y0, ", ", b.y1, ", ", b.x0, ", ",
+                        b.x1, "] lies outside the image: y0, y1 must be in [0, H=", g.height,
+                        "] and x0, x1 in [0, W=", g.width, "]");
+    }
+  }
+}
+
+void check_values_on_host(const ForwardPlan& plan) {
+  check_values_on_host("mixup::fused_mix", plan.mix);
+  const TargetArgs& t = plan.target_args;
+  if (t.labels != nullptr) {
+    const auto labels = plan.target.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < plan.mix.batch; ++i) {
+      TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < t.num_classes,
+                        "mixup::fused_mix: target class ids must be in [0, num_classes) = [0, ",
+                        t.num_classes, "), found ", labels[i], " at position ", i);
     }
   }
 }

@@ -159,13 +159,13 @@ C10_HOST_DEVICE inline acc_t mixed_target_value(const TargetArgs& t, acc_t lam, 
   return blend(lam, smoothed_target<acc_t>(t, row, c), smoothed_target<acc_t>(t, partner, c));
 }
 
-// Writes element `flat` (row-major over B x C) of the mixed target, computed
-// in float64 for float64 targets and float32 otherwise, and rounded once.
+// Writes element (row, c) of the mixed target, which sits at `flat` = row * C + c
+// of the contiguous output, computed in float64 for float64 targets and
+// float32 otherwise, and rounded once. The caller splits `flat`, so that a
+// backend can use whatever division is cheap on its hardware.
 template <typename lam_t>
 C10_HOST_DEVICE inline void mix_target_element(const TargetArgs& t, const Pairing<lam_t>& pairing,
-                                               int64_t flat) {
-  const int64_t row = flat / t.num_classes;
-  const int64_t c = flat - row * t.num_classes;
+                                               int64_t row, int64_t c, int64_t flat) {
   const int64_t partner = pairing.partner(row);
   if (t.out_dtype == c10::ScalarType::Double) {
     const double lam = static_cast<double>(pairing.weight(row));

@@ -99,27 +99,19 @@ def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float
         )
 
 
-def check_forward_values(x, target, index, box, num_classes: int) -> None:
-    """Value checks of mixup::fused_mix. They read the data, so they run only
-    on real CPU tensors: on CUDA the kernels assert the same conditions, and
-    while tracing (fake tensors) there are no values to read."""
-    if x.device.type != "cpu" or torch.compiler.is_compiling() or is_fake(x):
-        return
+def _values_readable(x: torch.Tensor) -> bool:
+    """Value checks read the data, so they run only on real CPU tensors: on
+    CUDA the kernels assert the same conditions, and while tracing (fake
+    tensors) there are no values to read."""
+    return x.device.type == "cpu" and not torch.compiler.is_compiling() and not is_fake(x)
+
+
+def _check_mix_values(op: str, x, index, box) -> None:
     batch = x.shape[0]
     bad = ((index < 0) | (index >= batch)).nonzero()
     if bad.numel():
         i = int(bad[0])
-        raise ValueError(
-            f"{FORWARD}: index values must be in [0, B) = [0, {batch}), found {int(index[i])} at position {i}"
-        )
-    if target.dtype == torch.int64:
-        bad = ((target < 0) | (target >= num_classes)).nonzero()
-        if bad.numel():
-            i = int(bad[0])
-            raise ValueError(
-                f"{FORWARD}: target class ids must be in [0, num_classes) = [0, {num_classes}), "
-                f"found {int(target[i])} at position {i}"
-            )
+        raise ValueError(f"{op}: index values must be in [0, B) = [0, {batch}), found {int(index[i])} at position {i}")
     if box is not None:
         height, width = x.shape[-2], x.shape[-1]
         rows = box.reshape(-1, 4)
@@ -128,14 +120,32 @@ def check_forward_values(x, target, index, box, num_classes: int) -> None:
         if bad.numel():
             r = int(bad[0])
             raise ValueError(
-                f"{FORWARD}: box row {r} = {rows[r].tolist()} lies outside the image: y0, y1 must be "
+                f"{op}: box row {r} = {rows[r].tolist()} lies outside the image: y0, y1 must be "
                 f"in [0, H={height}] and x0, x1 in [0, W={width}]"
             )
 
 
+def check_forward_values(x, target, index, box, num_classes: int) -> None:
+    """Value checks of mixup::fused_mix (CPU only, see _values_readable)."""
+    if not _values_readable(x):
+        return
+    _check_mix_values(FORWARD, x, index, box)
+    if target.dtype == torch.int64:
+        bad = ((target < 0) | (target >= num_classes)).nonzero()
+        if bad.numel():
+            i = int(bad[0])
+            raise ValueError(
+                f"{FORWARD}: target class ids must be in [0, num_classes) = [0, {num_classes}), "
+                f"found {int(target[i])} at position {i}"
+            )
+
+
 def check_backward(grad, index, lam, box) -> None:
+    """Metadata, and on CPU the values, of mixup::fused_mix_backward's arguments."""
     check_rows(BACKWARD, "grad", grad)
     check_mix(BACKWARD, grad, index, lam, box)
+    if _values_readable(grad):
+        _check_mix_values(BACKWARD, grad, index, box)
 
 
 def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 import mixup_ext
 from mixup_ext import reference
 
-from .helpers import assert_close, index_of, lam_of, randn, random_boxes
+from .helpers import assert_close, index_of, lam_of, poisoned_outputs, randn, random_boxes
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -129,6 +129,19 @@ def test_large_feature_batch_matches_reference():
     ref_out, ref_mixed = reference.fused_mix(x, target, index, lam, None, 1000, 0.1)
     assert_close(out, ref_out)
     assert_close(mixed, ref_mixed)
+
+
+@pytest.mark.parametrize("batch", [1, 8192, 8193], ids=["b1", "largest_one_block_readers", "library_sort_readers"])
+@pytest.mark.parametrize("index_kind", ["permutation", "repeats"])
+def test_backward_readers_lists_on_both_sides_of_the_shared_memory_limit(batch, index_kind):
+    """Up to 8192 rows the readers lists come from one block's counting sort,
+    above it from a library sort; both must give the reference's gradient."""
+    grad = randn((batch, 40), torch.float32, "cuda")
+    index = index_of(index_kind, batch, "cuda")
+    lam = lam_of("per_sample", batch, torch.float32, "cuda")
+    with poisoned_outputs():
+        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, None, 1.0)
+    assert_close(got, reference.fused_mix_backward(grad, index, lam, None, 1.0), scale=2.0)
 
 
 # The front end ---------------------------------------------------------------

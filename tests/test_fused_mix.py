@@ -108,6 +108,28 @@ def test_boxes_on_other_ranks_and_formats(device, dtype, shape, memory_format):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("shape", [(6, 3, 6, 10), (6, 2, 16, 24), (5, 4, 3, 2)], ids=lambda s: "x".join(map(str, s)))
+def test_box_edges_inside_vector_packs(device, dtype, memory_format, shape):
+    """Rows whose sizes allow 16-byte packs, with box edges that fall inside a
+    pack and lines that end inside one (W = 6 or 10 or 2 against 2 to 8 elements
+    per pack), forward and backward; plus a full-image and a one-pixel box."""
+    batch, height, width = shape[0], shape[-2], shape[-1]
+    x = randn(shape, dtype, device).contiguous(memory_format=memory_format)
+    box = random_boxes(batch, height, width, device, seed=3, empty_every=0)
+    box[0] = torch.tensor([0, height, 0, width])
+    box[1] = torch.tensor([height - 1, height, width - 1, width])
+    index = index_of("repeats", batch, device)
+    lam = lam_of("per_sample", batch, acc_dtype(dtype), device)
+    check_against_reference(x, labels(batch, device), index, lam, box)
+    grad = randn(shape, dtype, device, seed=5).contiguous(memory_format=memory_format)
+    with poisoned_outputs():
+        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
+    assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0), scale=2.0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("target_dtype", [torch.int64] + FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 1.0])
 @pytest.mark.parametrize("lam_kind", ["scalar", "per_sample"])

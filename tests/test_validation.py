@@ -143,6 +143,19 @@ def test_backward_op_validates_its_arguments(device):
                 fn(*args, 1.0)
 
 
+@pytest.mark.parametrize("fn", [torch.ops.mixup.fused_mix_backward, reference.fused_mix_backward], ids=["op", "reference"])
+@pytest.mark.parametrize("case,overrides,match", [c for c in VALUE_CASES if not c[0].startswith("label")], ids=lambda c: c if isinstance(c, str) else "")
+def test_backward_values_are_refused_on_cpu(fn, case, overrides, match):
+    """The backward reads index and box too; a bad value must not turn into a
+    silently wrong gradient."""
+    args = good_args("cpu")
+    args.update(overrides)
+    match = match.replace("mixup::fused_mix:", "mixup::fused_mix_backward:")
+    grad = torch.randn(B, 3, H, W)
+    with pytest.raises(ValueError, match=match):
+        fn(grad, args["index"], args["lam"], args["box"], 1.0)
+
+
 def test_wrapper_needs_num_classes_for_class_ids():
     with pytest.raises(ValueError, match="num_classes is required with integer class ids"):
         mixup_ext.fused_mix(torch.randn(2, 3), torch.tensor([0, 1]), torch.tensor([1, 0]), 0.5)

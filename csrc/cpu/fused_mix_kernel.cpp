@@ -197,6 +197,21 @@ void unmix_rows(const BackwardPlan& plan) {
   });
 }
 
+// The readers of every row (see BackwardPlan) by a stable counting sort:
+// count, prefix-sum, then place the rows in increasing order. O(B), and the
+// values were checked on the host first, so every index is in range.
+void fill_readers(const BackwardPlan& plan) {
+  const int64_t batch = plan.mix.batch;
+  const auto index = plan.mix.index.accessor<int64_t, 1>();
+  int64_t* order = plan.order.mutable_data_ptr<int64_t>();
+  int64_t* offsets = plan.offsets.mutable_data_ptr<int64_t>();
+  std::fill(offsets, offsets + batch + 1, 0);
+  for (int64_t i = 0; i < batch; ++i) ++offsets[index[i] + 1];
+  for (int64_t j = 0; j < batch; ++j) offsets[j + 1] += offsets[j];
+  std::vector<int64_t> cursor(offsets, offsets + batch);
+  for (int64_t i = 0; i < batch; ++i) order[cursor[index[i]]++] = i;
+}
+
 std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const at::Tensor& target,
                                                  const at::Tensor& index, const at::Tensor& lam,
                                                  const std::optional<at::Tensor>& box,
@@ -214,6 +229,8 @@ at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& inde
                                   const at::Tensor& lam, const std::optional<at::Tensor>& box,
                                   double scale) {
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale);
+  check_values_on_host("mixup::fused_mix_backward", plan.mix);
+  fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                   "mixup::fused_mix_backward", [&] { unmix_rows<scalar_t>(plan); });
   return plan.grad_input;

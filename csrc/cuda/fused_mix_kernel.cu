@@ -6,12 +6,22 @@
 // read the same column chunk of every row: a partner's chunk is then usually
 // still in L2 (50 MB on an H100), and a random pairing costs about one read of
 // x instead of two. Rows are read in 16-byte packs, kUnroll of them in flight
-// per thread and row, with a one-element fallback for misaligned views.
+// per thread and row, with a one-element fallback for misaligned views, and the
+// output is written with streaming (evict-first) stores so that it does not
+// push the partners' chunks out of L2.
+//
+// Boxed (CutMix) rows never load what they do not use: a pack wholly inside
+// the box skips its own row, a pack wholly outside skips the partner's.
+//
+// The backward runs the same block shape over grad, gathering each row's
+// readers through a CSR list that one small kernel builds (a stable counting
+// sort), so it needs neither atomics on the data nor a library sort.
 //
 // Nothing here synchronises with the host: lam, index and box are read on the
 // device, and their value checks are device-side asserts (MIXUP_DEVICE_ASSERT).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
+#include <ATen/cuda/detail/IntegerDivider.cuh>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -23,81 +33,154 @@
 
 #include "../fused_mix.h"
 
+// Block shape of the row kernels. The defaults come from the sweep in
+// bench/tune.py (bench/NOTES.md has the numbers); the macros exist so that the
+// sweep can build other shapes, not for users to set.
+#ifndef MIXUP_EXT_THREADS
+#define MIXUP_EXT_THREADS 256
+#endif
+#ifndef MIXUP_EXT_UNROLL
+#define MIXUP_EXT_UNROLL 2
+#endif
+
 namespace mixup {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kUnroll = 4;
+constexpr int kThreads = MIXUP_EXT_THREADS;
+constexpr int kUnroll = MIXUP_EXT_UNROLL;
 constexpr int kTargetsPerThread = 4;
+// Readers lists are built by one block with the per-row cursors in shared
+// memory up to this batch size; bigger batches use a library sort.
+constexpr int kReaderThreads = 512;
+constexpr int kReaderWarps = kReaderThreads / 32;
+constexpr int64_t kMaxSharedReaders = 8192;
 
 template <typename T, int N>
 struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
 
-// A box's test in row-offset form: line index h in [y0, y1) and offset within
-// the line in [x0 * w_stride, x1 * w_stride) -- no division per element.
+// Evict-first stores: the output is not read again by this kernel, and
+// keeping it out of L2 leaves room for the partner chunks that are.
+template <typename pack_t>
+__device__ inline void store_streaming(pack_t* dst, const pack_t& value) {
+  if constexpr (sizeof(pack_t) == 16) {
+    __stcs(reinterpret_cast<int4*>(dst), *reinterpret_cast<const int4*>(&value));
+  } else {
+    *dst = value;
+  }
+}
+
+// i -> (i / d, i % d) for the index arithmetic of the kernels: a multiply and
+// a shift when every i is below 2^31 (nearly always), 64-bit division beyond.
+struct Divider {
+  at::cuda::detail::IntDivider<uint32_t> narrow;
+  int64_t divisor;
+  bool is_narrow;
+
+  Divider() = default;
+  Divider(int64_t d, int64_t max_dividend)
+      : narrow(max_dividend <= INT32_MAX ? static_cast<uint32_t>(d) : 1u),
+        divisor(d),
+        is_narrow(max_dividend <= INT32_MAX) {}
+
+  __device__ void divmod(int64_t i, int64_t& q, int64_t& r) const {
+    if (is_narrow) {
+      const auto qr = narrow.divmod(static_cast<uint32_t>(i));
+      q = qr.div;
+      r = qr.mod;
+    } else {
+      q = i / divisor;
+      r = i - q * divisor;
+    }
+  }
+};
+
+// Where element e of a row sits in the (line, offset-in-line) grid of
+// RowGeometry: h = (e / line) % H and r = e % line.
+struct LineMap {
+  Divider line, height;
+  int64_t line_length;
+
+  LineMap() = default;
+  explicit LineMap(const RowGeometry& g)
+      : line(g.line(), g.numel), height(g.height, g.numel), line_length(g.line()) {}
+
+  __device__ void locate(int64_t e, int64_t& h, int64_t& r) const {
+    int64_t q, unused;
+    line.divmod(e, q, r);
+    height.divmod(q, unused, h);
+  }
+};
+
+// A box in (line, offset-in-line) form: lines [y0, y1), offsets [lo, hi).
 struct BoxSpan {
   int64_t y0, y1, lo, hi;
   __device__ BoxSpan(const Box& b, const RowGeometry& g)
       : y0(b.y0), y1(b.y1), lo(b.x0 * g.w_stride), hi(b.x1 * g.w_stride) {}
 };
 
-// The (h, offset-in-line) coordinates of an element, stepped one element at a
-// time, so a pack costs two divisions, not two per element.
-struct Cursor {
+// Bit k set <=> element e + k lies inside the box, for the VEC elements of the
+// pack starting at row offset e. One division per pack; the per-element walk
+// is only needed where a pack straddles two lines (line % VEC != 0).
+template <int VEC>
+__device__ inline uint32_t inside_mask(const LineMap& lines, const BoxSpan& box, int64_t e) {
   int64_t h, r;
-
-  __device__ Cursor(const RowGeometry& g, int64_t e) {
-    const int64_t line = g.line();
-    if (g.numel <= UINT32_MAX) {  // 32-bit division is several times cheaper
-      const uint32_t q = static_cast<uint32_t>(e) / static_cast<uint32_t>(line);
-      r = static_cast<uint32_t>(e) - q * static_cast<uint32_t>(line);
-      h = q % static_cast<uint32_t>(g.height);
-    } else {
-      const int64_t q = e / line;
-      r = e - q * line;
-      h = q % g.height;
-    }
+  lines.locate(e, h, r);
+  if (r + VEC <= lines.line_length) {
+    if (h < box.y0 || h >= box.y1) return 0;
+    const int64_t from = min(max(box.lo - r, int64_t(0)), int64_t(VEC));
+    const int64_t to = min(max(box.hi - r, int64_t(0)), int64_t(VEC));
+    return ((1u << to) - 1u) & ~((1u << from) - 1u);
   }
-  __device__ bool inside(const BoxSpan& b) const {
-    return h >= b.y0 && h < b.y1 && r >= b.lo && r < b.hi;
-  }
-  __device__ void advance(const RowGeometry& g) {
-    if (++r == g.line()) {
+  const int64_t height = lines.height.divisor;
+  uint32_t mask = 0;
+#pragma unroll
+  for (int k = 0; k < VEC; ++k) {
+    if (h >= box.y0 && h < box.y1 && r >= box.lo && r < box.hi) mask |= 1u << k;
+    if (++r == lines.line_length) {
       r = 0;
-      if (++h == g.height) h = 0;
+      if (++h == height) h = 0;
     }
   }
-};
+  return mask;
+}
+
+template <int VEC>
+constexpr uint32_t kFullMask = (1u << VEC) - 1u;
 
 template <typename scalar_t, typename acc_t>
 struct ForwardArgs {
+  using acc_type = acc_t;
   const scalar_t* x;
   scalar_t* out;
   int64_t batch_stride;
   RowGeometry geometry;
+  LineMap lines;
   Pairing<acc_t> pairing;
   int64_t row_blocks;  // blocks that mix x; the rest mix the targets
   TargetArgs targets;
+  Divider classes;  // flat target offset -> (row, class)
   int64_t target_numel;
 };
 
 template <typename scalar_t, typename acc_t>
 struct BackwardArgs {
+  using acc_type = acc_t;
   const scalar_t* grad;
   scalar_t* out;
   int64_t batch_stride;
   RowGeometry geometry;
+  LineMap lines;
   Pairing<acc_t> pairing;
-  const int64_t* order;    // rows sorted by the row they read (stable)
-  const int64_t* offsets;  // readers of row j: order[offsets[j] : offsets[j + 1]]
+  const int64_t* order;    // the readers of row j: order[offsets[j] : offsets[j + 1]]
+  const int64_t* offsets;
   acc_t scale;
 };
 
 // Splits a block id into (row, first element of this thread's first pack).
 template <int VEC>
-__device__ inline void locate(int64_t block, int64_t batch, int64_t& row, int64_t& first) {
+__device__ inline void locate_block(int64_t block, int64_t batch, int64_t& row, int64_t& first) {
   constexpr int64_t kChunk = int64_t(kThreads) * VEC * kUnroll;
   row = block % batch;
   first = (block / batch) * kChunk + int64_t(threadIdx.x) * VEC;
@@ -108,42 +191,60 @@ __device__ inline int64_t pack_offset(int64_t first, int u) {
   return first + int64_t(u) * kThreads * VEC;
 }
 
+// The per-pack box masks of this thread (all zero for an unboxed row).
+template <int VEC>
+__device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, const RowGeometry& g,
+                                 const LineMap& lines, int64_t first) {
+  const BoxSpan span(box, g);
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t e = pack_offset<VEC>(first, u);
+    mask[u] = e < g.numel ? inside_mask<VEC>(lines, span, e) : 0u;
+  }
+}
+
+template <typename scalar_t, typename acc_t>
+__device__ inline void mix_target_block(const ForwardArgs<scalar_t, acc_t>& args, int64_t block) {
+  const int64_t first = block * kThreads * kTargetsPerThread + threadIdx.x;
+#pragma unroll
+  for (int u = 0; u < kTargetsPerThread; ++u) {
+    const int64_t flat = first + int64_t(u) * kThreads;
+    if (flat >= args.target_numel) return;
+    int64_t row, c;
+    args.classes.divmod(flat, row, c);
+    mix_target_element(args.targets, args.pairing, row, c, flat);
+  }
+}
+
 template <typename scalar_t, int VEC>
 __global__ void __launch_bounds__(kThreads)
     fused_mix_kernel(const ForwardArgs<scalar_t, at::opmath_type<scalar_t>> args) {
   using acc_t = at::opmath_type<scalar_t>;
   using pack_t = Pack<scalar_t, VEC>;
 
-  const int64_t block = blockIdx.x;
-  if (block >= args.row_blocks) {
-    const int64_t first = (block - args.row_blocks) * kThreads * kTargetsPerThread + threadIdx.x;
-#pragma unroll
-    for (int u = 0; u < kTargetsPerThread; ++u) {
-      const int64_t flat = first + int64_t(u) * kThreads;
-      if (flat < args.target_numel) mix_target_element(args.targets, args.pairing, flat);
-    }
+  if (blockIdx.x >= args.row_blocks) {
+    mix_target_block(args, blockIdx.x - args.row_blocks);
     return;
   }
 
-  const RowGeometry g = args.geometry;
+  const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate<VEC>(block, args.pairing.batch, row, first);
+  locate_block<VEC>(blockIdx.x, args.pairing.batch, row, first);
   const scalar_t* own = args.x + row * args.batch_stride;
   const scalar_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
   scalar_t* dst = args.out + row * g.numel;
-
-  pack_t a[kUnroll], b[kUnroll];
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const int64_t e = pack_offset<VEC>(first, u);
-    if (e < g.numel) {
-      a[u] = *reinterpret_cast<const pack_t*>(own + e);
-      b[u] = *reinterpret_cast<const pack_t*>(partner + e);
-    }
-  }
-
   const Box box = args.pairing.box_of(row, g);
+
   if (box.empty()) {
+    pack_t a[kUnroll], b[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t e = pack_offset<VEC>(first, u);
+      if (e < g.numel) {
+        a[u] = *reinterpret_cast<const pack_t*>(own + e);
+        b[u] = *reinterpret_cast<const pack_t*>(partner + e);
+      }
+    }
     const acc_t lam = args.pairing.weight(row);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -155,42 +256,50 @@ __global__ void __launch_bounds__(kThreads)
         o.v[k] = static_cast<scalar_t>(
             blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])));
       }
-      *reinterpret_cast<pack_t*>(dst + e) = o;
+      store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
     }
-  } else {
-    // CutMix: a select, not a blend, so every element is bit-exact (NaN too).
-    const BoxSpan span(box, g);
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t e = pack_offset<VEC>(first, u);
-      if (e >= g.numel) continue;
-      Cursor cursor(g, e);
-      pack_t o;
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) {
-        o.v[k] = cursor.inside(span) ? b[u].v[k] : a[u].v[k];
-        cursor.advance(g);
-      }
-      *reinterpret_cast<pack_t*>(dst + e) = o;
-    }
+    return;
   }
-}
 
-// Adds coefficient * grad[src] to acc for this thread's packs, where the
-// coefficient is `weight` for a blended row and the box mask (or its
-// complement, for the row's own term) for a boxed one.
-template <typename scalar_t, int VEC, typename acc_t>
-__device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t* src,
-                                      const RowGeometry& g, int64_t first, const Box& box,
-                                      acc_t weight, bool take_inside, bool overwrite) {
-  using pack_t = Pack<scalar_t, VEC>;
-  pack_t p[kUnroll];
+  // CutMix: a select, not a blend, so every element is bit-exact (NaN too).
+  uint32_t mask[kUnroll];
+  box_masks<VEC>(mask, box, g, args.lines, first);
+  pack_t a[kUnroll] = {}, b[kUnroll] = {};
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
-    if (e < g.numel) p[u] = *reinterpret_cast<const pack_t*>(src + e);
+    if (e >= g.numel) continue;
+    if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const pack_t*>(own + e);
+    if (mask[u] != 0u) b[u] = *reinterpret_cast<const pack_t*>(partner + e);
   }
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t e = pack_offset<VEC>(first, u);
+    if (e >= g.numel) continue;
+    pack_t o;
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) o.v[k] = (mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k];
+    store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
+  }
+}
+
+// Adds one row's term to acc for this thread's packs: `weight * src` for a
+// blended row, and for a boxed one src where it lies inside the box
+// (take_inside, the partner's term) or outside it (the row's own term), and 0
+// elsewhere. Packs whose term is all zero are not loaded.
+template <typename scalar_t, int VEC, typename acc_t>
+__device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t* src,
+                                      const RowGeometry& g, const LineMap& lines, int64_t first,
+                                      const Box& box, acc_t weight, bool take_inside,
+                                      bool overwrite) {
+  using pack_t = Pack<scalar_t, VEC>;
+  pack_t p[kUnroll] = {};
   if (box.empty()) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t e = pack_offset<VEC>(first, u);
+      if (e < g.numel) p[u] = *reinterpret_cast<const pack_t*>(src + e);
+    }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
@@ -201,43 +310,49 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
     }
     return;
   }
-  const BoxSpan span(box, g);
+  uint32_t mask[kUnroll];
+  box_masks<VEC>(mask, box, g, lines, first);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
+    if (!take_inside) mask[u] = ~mask[u] & kFullMask<VEC>;  // now: bit set <=> term is src
     const int64_t e = pack_offset<VEC>(first, u);
-    if (e >= g.numel) continue;
-    Cursor cursor(g, e);
+    if (e < g.numel && mask[u] != 0u) p[u] = *reinterpret_cast<const pack_t*>(src + e);
+  }
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
-      const acc_t term = cursor.inside(span) == take_inside ? static_cast<acc_t>(p[u].v[k]) : acc_t(0);
+      const acc_t term = (mask[u] >> k) & 1u ? static_cast<acc_t>(p[u].v[k]) : acc_t(0);
       acc[u][k] = overwrite ? term : acc[u][k] + term;
-      cursor.advance(g);
     }
   }
 }
 
 // grad_input[j] = scale * (own_j * grad[j] + sum over readers i of j of partner_i * grad[i]).
-// Readers are gathered through the sorted inverse of index: no atomics, and
-// the summation order is fixed, so the result is bitwise reproducible.
+// The readers come in increasing order, so the sum has a fixed order and the
+// result is bitwise reproducible.
 template <typename scalar_t, int VEC>
 __global__ void __launch_bounds__(kThreads)
     fused_mix_backward_kernel(const BackwardArgs<scalar_t, at::opmath_type<scalar_t>> args) {
   using acc_t = at::opmath_type<scalar_t>;
   using pack_t = Pack<scalar_t, VEC>;
 
-  const RowGeometry g = args.geometry;
+  const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate<VEC>(blockIdx.x, args.pairing.batch, row, first);
+  locate_block<VEC>(blockIdx.x, args.pairing.batch, row, first);
+  // Asserts index[row] is in range, as the forward does. The readers lists
+  // of big batches come from a library sort, which would silently drop it.
+  (void)args.pairing.partner(row);
 
   acc_t acc[kUnroll][VEC];
-  accumulate_row<scalar_t, VEC>(acc, args.grad + row * args.batch_stride, g, first,
+  accumulate_row<scalar_t, VEC>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
                                 args.pairing.box_of(row, g), args.pairing.weight(row),
                                 /*take_inside=*/false, /*overwrite=*/true);
   const int64_t end = args.offsets[row + 1];
   for (int64_t t = args.offsets[row]; t < end; ++t) {
     const int64_t reader = args.order[t];
-    accumulate_row<scalar_t, VEC>(acc, args.grad + reader * args.batch_stride, g, first,
-                                  args.pairing.box_of(reader, g),
+    accumulate_row<scalar_t, VEC>(acc, args.grad + reader * args.batch_stride, g, args.lines,
+                                  first, args.pairing.box_of(reader, g),
                                   acc_t(1) - args.pairing.weight(reader),
                                   /*take_inside=*/true, /*overwrite=*/false);
   }
@@ -250,7 +365,78 @@ __global__ void __launch_bounds__(kThreads)
     pack_t o;
 #pragma unroll
     for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<scalar_t>(args.scale * acc[u][k]);
-    *reinterpret_cast<pack_t*>(dst + e) = o;
+    store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
+  }
+}
+
+// The readers lists of the backward (see BackwardPlan), by a stable counting
+// sort in one block: count the readers of every row (shared-memory atomics;
+// counts do not depend on their order), prefix-sum the counts into offsets,
+// then place the rows 32 at a time in increasing order. Within a warp, lanes
+// with the same partner find each other with __match_any_sync and take
+// consecutive slots by rank, so the placement is deterministic.
+__global__ void __launch_bounds__(kReaderThreads)
+    build_readers_kernel(const int64_t* index, int64_t index_stride, int64_t batch,
+                         int64_t* order, int64_t* offsets) {
+  __shared__ int cursor[kMaxSharedReaders];
+  __shared__ int64_t warp_sums[kReaderWarps];
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+
+  for (int64_t j = threadIdx.x; j < batch; j += kReaderThreads) cursor[j] = 0;
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < batch; i += kReaderThreads) {
+    const int64_t p = index[i * index_stride];
+    MIXUP_DEVICE_ASSERT(p >= 0 && p < batch);  // index out of [0, B)
+    atomicAdd(&cursor[p], 1);
+  }
+  __syncthreads();
+
+  // Exclusive prefix sum, kReaderThreads counts per round.
+  int64_t carry = 0;
+  for (int64_t base = 0; base < batch; base += kReaderThreads) {
+    const int64_t j = base + threadIdx.x;
+    const int64_t count = j < batch ? cursor[j] : 0;
+    int64_t sum = count;  // inclusive scan within the warp
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const int64_t below = __shfl_up_sync(0xffffffffu, sum, d);
+      if (lane >= d) sum += below;
+    }
+    if (lane == 31) warp_sums[warp] = sum;
+    __syncthreads();
+    if (warp == 0) {
+      int64_t w = lane < kReaderWarps ? warp_sums[lane] : 0;
+#pragma unroll
+      for (int d = 1; d < 32; d <<= 1) {
+        const int64_t below = __shfl_up_sync(0xffffffffu, w, d);
+        if (lane >= d) w += below;
+      }
+      if (lane < kReaderWarps) warp_sums[lane] = w;
+    }
+    __syncthreads();
+    const int64_t start = carry + (warp > 0 ? warp_sums[warp - 1] : 0) + sum - count;
+    if (j < batch) {
+      offsets[j] = start;
+      cursor[j] = static_cast<int>(start);
+    }
+    carry += warp_sums[kReaderWarps - 1];
+    __syncthreads();  // warp_sums is rewritten next round
+  }
+  if (threadIdx.x == 0) offsets[batch] = carry;
+  __syncthreads();
+
+  if (warp != 0) return;
+  for (int64_t base = 0; base < batch; base += 32) {
+    const int64_t i = base + lane;
+    const bool valid = i < batch;
+    const int64_t p = valid ? index[i * index_stride] : -1;
+    const unsigned peers = __match_any_sync(0xffffffffu, static_cast<unsigned long long>(p));
+    const int rank = __popc(peers & ((1u << lane) - 1u));
+    if (valid) order[cursor[p] + rank] = i;
+    __syncwarp();
+    if (valid && rank == 0) cursor[p] += __popc(peers);
+    __syncwarp();
   }
 }
 
@@ -279,61 +465,72 @@ int64_t row_blocks_for(int64_t batch, int64_t numel, int vec) {
   return numel == 0 ? 0 : batch * ceil_div(numel, int64_t(kThreads) * vec * kUnroll);
 }
 
-void check_grid(int64_t blocks) {
-  TORCH_CHECK(blocks <= INT_MAX, "mixup: tensor too large for one launch (", blocks,
-              " blocks of ", kThreads, " threads)");
+template <typename Kernel, typename... Args>
+void launch(Kernel kernel, int64_t blocks, int threads, const Args&... args) {
+  if (blocks == 0) return;
+  TORCH_CHECK(blocks <= INT_MAX, "mixup: tensor too large for one launch (", blocks, " blocks of ",
+              threads, " threads)");
+  kernel<<<static_cast<unsigned>(blocks), threads, 0, c10::cuda::getCurrentCUDAStream()>>>(args...);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// The fields the forward and backward arguments share.
+template <typename Args>
+void fill_row_args(Args& args, const RowMixPlan& mix) {
+  using acc_t = typename Args::acc_type;
+  args.batch_stride = mix.batch_stride;
+  args.geometry = mix.geometry;
+  args.lines = LineMap(mix.geometry);
+  args.pairing = mix.pairing<acc_t>();
 }
 
 template <typename scalar_t>
 void launch_forward(const ForwardPlan& plan) {
-  using acc_t = at::opmath_type<scalar_t>;
   const RowMixPlan& mix = plan.mix;
-  ForwardArgs<scalar_t, acc_t> args{};
+  ForwardArgs<scalar_t, at::opmath_type<scalar_t>> args{};
+  fill_row_args(args, mix);
   args.x = plan.x_rows.const_data_ptr<scalar_t>();
   args.out = plan.out.mutable_data_ptr<scalar_t>();
-  args.batch_stride = mix.batch_stride;
-  args.geometry = mix.geometry;
-  args.pairing = mix.pairing<acc_t>();
   args.targets = plan.target_args;
   args.target_numel = plan.out_target.numel();
+  args.classes = Divider(plan.target_args.num_classes, args.target_numel);
 
   const bool wide = packs_fit<scalar_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
   with_pack_width<scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
     const int64_t target_blocks = ceil_div(args.target_numel, int64_t(kThreads) * kTargetsPerThread);
-    const int64_t blocks = args.row_blocks + target_blocks;
-    if (blocks == 0) return;
-    check_grid(blocks);
-    fused_mix_kernel<scalar_t, VEC><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                      c10::cuda::getCurrentCUDAStream()>>>(args);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    launch(fused_mix_kernel<scalar_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
   });
+}
+
+void fill_readers(const BackwardPlan& plan) {
+  const RowMixPlan& mix = plan.mix;
+  if (mix.batch > kMaxSharedReaders) {
+    fill_readers_by_sort(plan);
+    return;
+  }
+  launch(build_readers_kernel, mix.batch == 0 ? 0 : 1, kReaderThreads,
+         mix.index.const_data_ptr<int64_t>(), mix.index.stride(0), mix.batch,
+         plan.order.mutable_data_ptr<int64_t>(), plan.offsets.mutable_data_ptr<int64_t>());
 }
 
 template <typename scalar_t>
 void launch_backward(const BackwardPlan& plan) {
-  using acc_t = at::opmath_type<scalar_t>;
   const RowMixPlan& mix = plan.mix;
-  BackwardArgs<scalar_t, acc_t> args{};
+  BackwardArgs<scalar_t, at::opmath_type<scalar_t>> args{};
+  fill_row_args(args, mix);
   args.grad = plan.grad_rows.const_data_ptr<scalar_t>();
   args.out = plan.grad_input.mutable_data_ptr<scalar_t>();
-  args.batch_stride = mix.batch_stride;
-  args.geometry = mix.geometry;
-  args.pairing = mix.pairing<acc_t>();
   args.order = plan.order.const_data_ptr<int64_t>();
   args.offsets = plan.offsets.const_data_ptr<int64_t>();
-  args.scale = static_cast<acc_t>(plan.scale);
+  args.scale = static_cast<at::opmath_type<scalar_t>>(plan.scale);
 
   const bool wide = packs_fit<scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
   with_pack_width<scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
-    const int64_t blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
-    if (blocks == 0) return;
-    check_grid(blocks);
-    fused_mix_backward_kernel<scalar_t, VEC><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                               c10::cuda::getCurrentCUDAStream()>>>(args);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    launch(fused_mix_backward_kernel<scalar_t, VEC>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
+           kThreads, args);
   });
 }
 
@@ -353,6 +550,7 @@ at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& ind
                                    double scale) {
   const c10::cuda::CUDAGuard guard(grad.device());
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale);
+  fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                   "mixup::fused_mix_backward", [&] { launch_backward<scalar_t>(plan); });
   return plan.grad_input;
