@@ -9,72 +9,14 @@ fused op, the pure-PyTorch reference, and torch.compile of the reference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 import mixup_ext
 from mixup_ext import reference
 
-NUM_CLASSES = 1000
-SMOOTHING = 0.1
+from .case_data import CPU_CASES, CUDA_CASES, NUM_CLASSES, SMOOTHING, Case, setup
 
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    shape: tuple
-    dtype: torch.dtype
-    channels_last: bool = False
-    cutmix: bool = False  # per-sample boxes instead of a plain blend
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}-{'cutmix' if self.cutmix else 'mixup'}"
-
-    def bytes_moved(self, x: torch.Tensor) -> int:
-        """The floor's bytes: x read once and the output written once."""
-        return 2 * x.numel() * x.element_size()
-
-
-CUDA_CASES = [
-    Case("256x3x224x224-fp32", (256, 3, 224, 224), torch.float32),
-    Case("256x3x224x224-fp32", (256, 3, 224, 224), torch.float32, cutmix=True),
-    Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True),
-    Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True, cutmix=True),
-    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
-    Case("1024x4096-bf16", (1024, 4096), torch.bfloat16),
-]
-CPU_CASES = [
-    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
-    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32, cutmix=True),
-    Case("64x3x224x224-fp32", (64, 3, 224, 224), torch.float32),
-]
-
-
-def setup(case: Case, device: str, seed: int = 0) -> dict:
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    batch = case.shape[0]
-    x = torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype)
-    if case.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    box = None
-    if case.cutmix:
-        height, width = case.shape[-2], case.shape[-1]
-        side = (torch.rand(batch, generator=g) * 0.8 * min(height, width)).long()
-        y0 = (torch.rand(batch, generator=g) * (height - side)).long()
-        x0 = (torch.rand(batch, generator=g) * (width - side)).long()
-        box = torch.stack([y0, y0 + side, x0, x0 + side], 1).to(device)
-    return dict(
-        x=x,
-        target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
-        index=torch.randperm(batch, generator=g).to(device),
-        lam=torch.rand(batch, generator=g).to(device),
-        box=box,
-        grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(
-            memory_format=torch.channels_last if case.channels_last else torch.contiguous_format
-        ),
-    )
+__all__ = ["CPU_CASES", "CUDA_CASES", "Case", "PROVIDERS", "setup"]
 
 
 def _args(a):
@@ -162,11 +104,21 @@ PROVIDERS = {
     "compiled_reference": lambda a: lambda: _compiled()(*_args(a)),
     "fused_fwd_bwd": lambda a: _forward_backward(torch.ops.mixup.fused_mix, a),
     "reference_fwd_bwd": lambda a: _forward_backward(reference.fused_mix_op, a),
+    "eager_formula_fwd_bwd": lambda a: _forward_backward(_eager_formula, a),
+    "compiled_formula_fwd_bwd": lambda a: _forward_backward(_compiled_eager(), a),
 }
 FORWARD_PROVIDERS = ["clone", "fused", "reference", "compiled_reference", "mixup_elem"]
 #: Other libraries and hand-written code; a provider whose library is missing is skipped.
-PEER_PROVIDERS = ["eager_formula", "compiled_formula", "timm_batch", "timm_batch_cutmix", "timm_elem", "tv_mixup", "tv_cutmix"]
-BACKWARD_PROVIDERS = ["fused_fwd_bwd", "reference_fwd_bwd"]
+PEER_PROVIDERS = [
+    "eager_formula", "compiled_formula", "eager_formula_fwd_bwd", "compiled_formula_fwd_bwd",
+    "timm_batch", "timm_batch_cutmix", "timm_elem", "tv_mixup", "tv_cutmix",
+]
+#: This project's forward+backward providers.
+OWN_BACKWARD_PROVIDERS = ["fused_fwd_bwd", "reference_fwd_bwd"]
+#: Every provider that also runs the backward (it moves the floor's bytes twice).
+BACKWARD_PROVIDERS = OWN_BACKWARD_PROVIDERS + ["eager_formula_fwd_bwd", "compiled_formula_fwd_bwd"]
+#: Everything, in report order.
+ALL_PROVIDERS = FORWARD_PROVIDERS + OWN_BACKWARD_PROVIDERS + PEER_PROVIDERS
 
 
 def backend() -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .cases import BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, FORWARD_PROVIDERS, PEER_PROVIDERS, PROVIDERS, backend, setup
+from .cases import ALL_PROVIDERS, BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, backend, setup
 
 
 def time_cuda_ms(fn) -> float:
@@ -104,11 +104,42 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], meta: dict, path: Path) -> None:
+    """One group of bars per case, one bar per provider: time as a multiple of
+    x.clone() on a log axis (the peers span 1x to over 100x)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    providers = [p for p in dict.fromkeys(r["provider"] for r in rows) if p != "clone"]
+    ratio = {(r["case"], r["provider"]): r["x_clone"] for r in rows}
+    width = 0.8 / len(providers)
+    fig, ax = plt.subplots(figsize=(max(10, 1.6 * len(cases)), 5.5))
+    cmap = plt.get_cmap("tab20")
+    for k, provider in enumerate(providers):
+        xs = [i + (k - (len(providers) - 1) / 2) * width for i, c in enumerate(cases) if (c, provider) in ratio]
+        ys = [ratio[(c, provider)] for c in cases if (c, provider) in ratio]
+        bold = provider.startswith("fused") or provider == "mixup_elem"
+        ax.bar(xs, ys, width, label=provider, color=cmap(k % 20), edgecolor="black" if bold else "none", linewidth=1.2)
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="x.clone() (the floor)")
+    ax.set_yscale("log")
+    ax.set_ylabel("time / x.clone() time (log; lower is better)")
+    ax.set_xticks(range(len(cases)), cases, rotation=20, ha="right", fontsize=8)
+    ax.set_title(f"mixup_ext vs peers -- {meta['device']}, torch {meta['torch']}, commit {meta['commit']}", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--providers", default=",".join(FORWARD_PROVIDERS + BACKWARD_PROVIDERS + PEER_PROVIDERS))
+    parser.add_argument("--providers", default=",".join(ALL_PROVIDERS))
     parser.add_argument("--json", type=Path, help="also write the rows and the environment here")
+    parser.add_argument("--plot", type=Path, help="also draw the ratios to clone as a bar chart (PNG, needs matplotlib)")
     args = parser.parse_args()
     rows = run(args.device, args.providers.split(","))
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
@@ -117,6 +148,8 @@ def main() -> None:
     print(markdown(rows))
     if args.json:
         args.json.write_text(json.dumps(dict(meta, rows=rows), indent=2))
+    if args.plot:
+        plot(rows, meta, args.plot)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""The benchmark cases and their inputs. Imports only torch, so that a
+process that loads its own build of the kernels (bench/tune.py) can use the
+same cases without importing mixup_ext (which would register the operator
+library a second time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NUM_CLASSES = 1000
+SMOOTHING = 0.1
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    shape: tuple
+    dtype: torch.dtype
+    channels_last: bool = False
+    cutmix: bool = False  # per-sample boxes instead of a plain blend
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{'cutmix' if self.cutmix else 'mixup'}"
+
+    def bytes_moved(self, x: torch.Tensor) -> int:
+        """The floor's bytes: x read once and the output written once."""
+        return 2 * x.numel() * x.element_size()
+
+
+CUDA_CASES = [
+    Case("256x3x224x224-fp32", (256, 3, 224, 224), torch.float32),
+    Case("256x3x224x224-fp32", (256, 3, 224, 224), torch.float32, cutmix=True),
+    Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True),
+    Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True, cutmix=True),
+    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
+    Case("1024x4096-bf16", (1024, 4096), torch.bfloat16),
+]
+CPU_CASES = [
+    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
+    Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32, cutmix=True),
+    Case("64x3x224x224-fp32", (64, 3, 224, 224), torch.float32),
+]
+
+
+def setup(case: Case, device: str, seed: int = 0) -> dict:
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    batch = case.shape[0]
+    x = torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype)
+    if case.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    box = None
+    if case.cutmix:
+        height, width = case.shape[-2], case.shape[-1]
+        side = (torch.rand(batch, generator=g) * 0.8 * min(height, width)).long()
+        y0 = (torch.rand(batch, generator=g) * (height - side)).long()
+        x0 = (torch.rand(batch, generator=g) * (width - side)).long()
+        box = torch.stack([y0, y0 + side, x0, x0 + side], 1).to(device)
+    return dict(
+        x=x,
+        target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
+        index=torch.randperm(batch, generator=g).to(device),
+        lam=torch.rand(batch, generator=g).to(device),
+        box=box,
+        grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(
+            memory_format=torch.channels_last if case.channels_last else torch.contiguous_format
+        ),
+    )
+
+
