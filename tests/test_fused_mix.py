@@ -181,10 +181,15 @@ def test_batch_sizes(device, batch, box_mode):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_empty_rows_still_mix_targets(device):
-    x = torch.empty((4, 0), device=device)
-    _, mixed = check_against_reference(x, labels(4, device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), None)
+@pytest.mark.parametrize("shape", [(4, 0), (4, 3, 0, 5), (4, 3, 5, 0)], ids=["features0", "h0", "w0"])
+def test_empty_rows_still_mix_targets(device, shape):
+    x = torch.empty(shape, device=device)
+    box = torch.zeros(4, dtype=torch.int64, device=device) if len(shape) > 2 else None
+    _, mixed = check_against_reference(x, labels(4, device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), box)
     assert mixed.shape == (4, NUM_CLASSES)
+    grad = torch.empty(shape, device=device)
+    lam = lam_of("per_sample", 4, torch.float32, device)
+    assert torch.ops.mixup.fused_mix_backward(grad, index_of("flip", 4, device), lam, box, 1.0).shape == shape
 
 
 # ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@
 // bench/tune.py (bench/NOTES.md has the numbers); the macros exist so that the
 // sweep can build other shapes, not for users to set.
 #ifndef MIXUP_EXT_THREADS
-#define MIXUP_EXT_THREADS 256
+#define MIXUP_EXT_THREADS 128
 #endif
 #ifndef MIXUP_EXT_UNROLL
 #define MIXUP_EXT_UNROLL 2
@@ -48,7 +48,7 @@ namespace {
 
 constexpr int kThreads = MIXUP_EXT_THREADS;
 constexpr int kUnroll = MIXUP_EXT_UNROLL;
-constexpr int kTargetsPerThread = 4;
+constexpr int kWarpsPerBlock = kThreads / 32;  // target rows per block
 // Readers lists are built by one block with the per-row cursors in shared
 // memory up to this batch size; bigger batches use a library sort.
 constexpr int kReaderThreads = 512;
@@ -80,7 +80,8 @@ struct Divider {
 
   Divider() = default;
   Divider(int64_t d, int64_t max_dividend)
-      : narrow(max_dividend <= INT32_MAX ? static_cast<uint32_t>(d) : 1u),
+      // d is 0 only for empty rows, where no block ever divides.
+      : narrow(max_dividend <= INT32_MAX && d >= 1 ? static_cast<uint32_t>(d) : 1u),
         divisor(d),
         is_narrow(max_dividend <= INT32_MAX) {}
 
@@ -160,8 +161,6 @@ struct ForwardArgs {
   Pairing<acc_t> pairing;
   int64_t row_blocks;  // blocks that mix x; the rest mix the targets
   TargetArgs targets;
-  Divider classes;  // flat target offset -> (row, class)
-  int64_t target_numel;
 };
 
 template <typename scalar_t, typename acc_t>
@@ -203,16 +202,32 @@ __device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, cons
   }
 }
 
+// The targets: one warp per row, so the row's partner, weight and labels are
+// loaded once and the lanes write consecutive classes. With class ids every
+// class but (at most) two has the same value; those three values come from
+// the shared per-element formula, so the bits equal the CPU's.
 template <typename scalar_t, typename acc_t>
-__device__ inline void mix_target_block(const ForwardArgs<scalar_t, acc_t>& args, int64_t block) {
-  const int64_t first = block * kThreads * kTargetsPerThread + threadIdx.x;
-#pragma unroll
-  for (int u = 0; u < kTargetsPerThread; ++u) {
-    const int64_t flat = first + int64_t(u) * kThreads;
-    if (flat >= args.target_numel) return;
-    int64_t row, c;
-    args.classes.divmod(flat, row, c);
-    mix_target_element(args.targets, args.pairing, row, c, flat);
+__device__ inline void mix_target_row(const ForwardArgs<scalar_t, acc_t>& args, int64_t block) {
+  const TargetArgs& t = args.targets;
+  const int64_t row = block * kWarpsPerBlock + threadIdx.x / 32;
+  if (row >= args.pairing.batch) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t classes = t.num_classes;
+  const int64_t base = row * classes;
+  if (t.labels == nullptr) {
+    for (int64_t c = lane; c < classes; c += 32) mix_target_element(t, args.pairing, row, c, base + c);
+    return;
+  }
+  const int64_t partner = args.pairing.partner(row);
+  const float lam = static_cast<float>(args.pairing.weight(row));  // class ids mix into float32
+  const int64_t label = t.labels[row * t.label_stride];
+  const int64_t partner_label = t.labels[partner * t.label_stride];
+  const float elsewhere = mixed_target_value<float>(t, lam, row, partner, -1);
+  const float at_label = mixed_target_value<float>(t, lam, row, partner, label);
+  const float at_partner_label = mixed_target_value<float>(t, lam, row, partner, partner_label);
+  float* out = static_cast<float*>(t.out) + base;
+  for (int64_t c = lane; c < classes; c += 32) {
+    out[c] = c == label ? at_label : (c == partner_label ? at_partner_label : elsewhere);
   }
 }
 
@@ -223,7 +238,7 @@ __global__ void __launch_bounds__(kThreads)
   using pack_t = Pack<scalar_t, VEC>;
 
   if (blockIdx.x >= args.row_blocks) {
-    mix_target_block(args, blockIdx.x - args.row_blocks);
+    mix_target_row(args, blockIdx.x - args.row_blocks);
     return;
   }
 
@@ -492,14 +507,12 @@ void launch_forward(const ForwardPlan& plan) {
   args.x = plan.x_rows.const_data_ptr<scalar_t>();
   args.out = plan.out.mutable_data_ptr<scalar_t>();
   args.targets = plan.target_args;
-  args.target_numel = plan.out_target.numel();
-  args.classes = Divider(plan.target_args.num_classes, args.target_numel);
 
   const bool wide = packs_fit<scalar_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
   with_pack_width<scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
-    const int64_t target_blocks = ceil_div(args.target_numel, int64_t(kThreads) * kTargetsPerThread);
+    const int64_t target_blocks = ceil_div(mix.batch, kWarpsPerBlock);
     launch(fused_mix_kernel<scalar_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
   });
 }
