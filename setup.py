@@ -7,6 +7,9 @@ Ampere and Hopper ("8.0;9.0"). Install without build isolation, which would
 otherwise download a second torch:
 
     pip install --no-build-isolation -e .
+
+MIXUP_EXT_SANITIZE=1 builds a CPU-only test build under AddressSanitizer and
+UndefinedBehaviorSanitizer (see .ci/sanitize_cpu).
 """
 
 import importlib.util
@@ -38,7 +41,8 @@ extension = (CUDAExtension if with_cuda else CppExtension)(
     name="mixup_ext._C",
     sources=[os.path.relpath(s, ROOT) for s in build.sources(csrc, with_cuda)],
     include_dirs=[str(csrc)],
-    extra_compile_args={"cxx": build.CXX_FLAGS, "nvcc": build.NVCC_FLAGS},
+    extra_compile_args={"cxx": build.cxx_flags(), "nvcc": build.NVCC_FLAGS},
+    extra_link_args=build.link_flags(),
 )
 
 setup(ext_modules=[extension], cmdclass={"build_ext": BuildExtension})

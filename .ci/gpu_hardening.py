@@ -129,7 +129,8 @@ def check_sanitize() -> str:
                "--kernel-name", "kns=mixup", sys.executable, __file__, "workload"]
         result = subprocess.run(cmd, capture_output=True, text=True, env=env)
         output = result.stdout + result.stderr
-        summary = re.findall(r"ERROR SUMMARY: (\d+) error", output)
+        # "ERROR SUMMARY: 0 errors"; racecheck: "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"
+        summary = re.findall(r"SUMMARY: .*?(\d+) errors?", output)
         if result.returncode != 0 or not summary or summary[-1] != "0":
             print(output[-6000:])
             raise AssertionError(f"compute-sanitizer {tool}: exit {result.returncode}, summary {summary}")

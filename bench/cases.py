@@ -45,6 +45,22 @@ def _forward_backward(fn, a):
     return run
 
 
+def _graphed(run):
+    """`run` captured once in a CUDA graph and replayed: the GPU's time alone,
+    without the Python dispatch and autograd overhead of each eager call
+    (what a captured or compiled training step pays)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):  # warm-up outside the capture, as CUDA graphs require
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return graph.replay
+
+
 def _eager_formula(x, target, index, lam, box, num_classes, smoothing):
     """What users write by hand: the peer every library's batch mode reduces to."""
     w = lam.view(-1, *([1] * (x.dim() - 1)))
@@ -104,6 +120,7 @@ PROVIDERS = {
     "compiled_reference": lambda a: lambda: _compiled()(*_args(a)),
     "fused_fwd_bwd": lambda a: _forward_backward(torch.ops.mixup.fused_mix, a),
     "reference_fwd_bwd": lambda a: _forward_backward(reference.fused_mix_op, a),
+    "fused_fwd_bwd_graphed": lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)),
     "eager_formula_fwd_bwd": lambda a: _forward_backward(_eager_formula, a),
     "compiled_formula_fwd_bwd": lambda a: _forward_backward(_compiled_eager(), a),
 }
@@ -114,7 +131,9 @@ PEER_PROVIDERS = [
     "timm_batch", "timm_batch_cutmix", "timm_elem", "tv_mixup", "tv_cutmix",
 ]
 #: This project's forward+backward providers.
-OWN_BACKWARD_PROVIDERS = ["fused_fwd_bwd", "reference_fwd_bwd"]
+OWN_BACKWARD_PROVIDERS = ["fused_fwd_bwd", "fused_fwd_bwd_graphed", "reference_fwd_bwd"]
+#: Providers that exist only on CUDA.
+CUDA_ONLY_PROVIDERS = ["fused_fwd_bwd_graphed"]
 #: Every provider that also runs the backward (it moves the floor's bytes twice).
 BACKWARD_PROVIDERS = OWN_BACKWARD_PROVIDERS + ["eager_formula_fwd_bwd", "compiled_formula_fwd_bwd"]
 #: Everything, in report order.

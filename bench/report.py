@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .cases import ALL_PROVIDERS, BACKWARD_PROVIDERS, CPU_CASES, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, backend, setup
+from .cases import ALL_PROVIDERS, BACKWARD_PROVIDERS, CUDA_ONLY_PROVIDERS, CPU_CASES, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, backend, setup
 
 
 def time_cuda_ms(fn) -> float:
@@ -71,6 +71,8 @@ def run(device: str, providers: list[str]) -> list[dict]:
         clone_ms = timer(PROVIDERS["clone"](inputs))
         fused_ms = None
         for provider in providers:
+            if device != "cuda" and provider in CUDA_ONLY_PROVIDERS:
+                continue
             if provider == "clone":
                 ms = clone_ms
             else:

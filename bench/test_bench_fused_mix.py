@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .cases import ALL_PROVIDERS, CPU_CASES, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, setup
+from .cases import ALL_PROVIDERS, CPU_CASES, CUDA_ONLY_PROVIDERS, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, setup
 
 PARAMS = [("cpu", c) for c in CPU_CASES] + ([("cuda", c) for c in CUDA_CASES] if torch.cuda.is_available() else [])
 
@@ -22,6 +22,8 @@ PARAMS = [("cpu", c) for c in CPU_CASES] + ([("cuda", c) for c in CUDA_CASES] if
 @pytest.mark.parametrize("provider", ALL_PROVIDERS)
 @pytest.mark.parametrize("device,case", PARAMS, ids=[f"{d}-{c.id}" for d, c in PARAMS])
 def test_mix(benchmark, device, case, provider):
+    if device != "cuda" and provider in CUDA_ONLY_PROVIDERS:
+        pytest.skip(f"{provider} needs CUDA")
     inputs = setup(case, device)
     try:
         fn = PROVIDERS[provider](inputs)

@@ -26,6 +26,24 @@ CXX_FLAGS = ["-O3"]
 NVCC_FLAGS = ["-O3", "-lineinfo"]
 
 
+#: MIXUP_EXT_SANITIZE=1 builds the CPU kernels with AddressSanitizer and
+#: UndefinedBehaviorSanitizer (a test build: .ci/sanitize_cpu runs the kernel
+#: tests against it). UBSan findings abort instead of printing and going on.
+SANITIZE_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+
+
+def sanitize() -> bool:
+    return os.environ.get("MIXUP_EXT_SANITIZE") == "1"
+
+
+def cxx_flags() -> list[str]:
+    return CXX_FLAGS + (SANITIZE_FLAGS if sanitize() else [])
+
+
+def link_flags() -> list[str]:
+    return ["-fsanitize=address,undefined"] if sanitize() else []
+
+
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
@@ -52,6 +70,6 @@ def cuda_toolkit_usable() -> bool:
     import torch
     from torch.utils.cpp_extension import CUDA_HOME
 
-    if os.environ.get("MIXUP_EXT_FORCE_CPU") == "1":
+    if os.environ.get("MIXUP_EXT_FORCE_CPU") == "1" or sanitize():  # the sanitizers are host-side
         return False
     return torch.version.cuda is not None and CUDA_HOME is not None
