@@ -72,10 +72,10 @@ ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                            const std::optional<at::Tensor>& box, double scale);
 
-// Fills plan.order and plan.offsets with a stable sort of index (device
-// agnostic, a few library launches). Backends with a cheaper way to build the
-// lists (the CPU's counting sort, CUDA's one-block kernel) use it only as a
-// fallback.
+// Fills plan.order and plan.offsets with a stable library sort of index
+// (device agnostic, a few launches). The CPU builds its lists with a counting
+// sort instead; CUDA builds them in one block and uses this only for batches
+// above that block's shared-memory limit.
 void fill_readers_by_sort(const BackwardPlan& plan);
 
 // Value checks (index range, label range, box inside the image). They read
