@@ -47,8 +47,8 @@ struct ForwardPlan {
   RowMixPlan mix;
   at::Tensor x_rows;      // x, or a contiguous copy when x's rows are not dense
   at::Tensor out;         // like x, in x's memory format (or contiguous)
-  at::Tensor target;      // as given
-  at::Tensor out_target;  // (B, num_classes), contiguous
+  at::Tensor target;      // as given, or undefined for none
+  at::Tensor out_target;  // (B, num_classes), contiguous; (B, 0) without a target
   TargetArgs target_args;
 };
 
@@ -66,9 +66,10 @@ struct BackwardPlan {
 };
 
 // Validates the arguments' metadata, allocates the outputs, and fills the plan.
-ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at::Tensor& index,
-                         const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                         int64_t num_classes, double smoothing);
+ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
+                         const at::Tensor& index, const at::Tensor& lam,
+                         const std::optional<at::Tensor>& box, int64_t num_classes,
+                         double smoothing);
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                            const std::optional<at::Tensor>& box, double scale);
 

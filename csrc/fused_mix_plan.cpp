@@ -113,9 +113,20 @@ void check_smoothing_and_classes(int64_t num_classes, double smoothing) {
                     "mixup::fused_mix: smoothing must be in [0, 1], got ", smoothing);
 }
 
-TargetArgs plan_targets(const at::Tensor& x, const at::Tensor& target, int64_t num_classes,
-                        double smoothing, at::Tensor& out_target) {
+// The target side of the plan. No target: an empty (B, 0) output and no
+// target work at all (the kernels see num_classes == 0).
+TargetArgs plan_targets(const at::Tensor& x, const std::optional<at::Tensor>& maybe_target,
+                        int64_t num_classes, double smoothing, at::Tensor& out_target) {
   const int64_t batch = x.size(0);
+  TargetArgs args{};
+  if (!maybe_target.has_value() || !maybe_target->defined()) {
+    out_target = at::empty({batch, 0}, x.options().dtype(at::kFloat));
+    args.out = out_target.mutable_data_ptr();
+    args.out_dtype = at::kFloat;
+    return args;
+  }
+  const at::Tensor& target = *maybe_target;
+  check_smoothing_and_classes(num_classes, smoothing);
   check_device("mixup::fused_mix", "target", target, x);
   const bool labels = target.scalar_type() == at::kLong && target.dim() == 1 &&
                       target.size(0) == batch;
@@ -129,7 +140,6 @@ TargetArgs plan_targets(const at::Tensor& x, const at::Tensor& target, int64_t n
   const at::ScalarType out_dtype = labels ? at::kFloat : target.scalar_type();
   out_target = at::empty({batch, num_classes}, x.options().dtype(out_dtype));
 
-  TargetArgs args{};
   args.labels = labels ? target.const_data_ptr<int64_t>() : nullptr;
   args.label_stride = labels ? target.stride(0) : 0;
   args.soft = soft ? target.const_data_ptr() : nullptr;
@@ -145,12 +155,12 @@ TargetArgs plan_targets(const at::Tensor& x, const at::Tensor& target, int64_t n
 
 }  // namespace
 
-ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at::Tensor& index,
-                         const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                         int64_t num_classes, double smoothing) {
+ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
+                         const at::Tensor& index, const at::Tensor& lam,
+                         const std::optional<at::Tensor>& box, int64_t num_classes,
+                         double smoothing) {
   constexpr const char* op = "mixup::fused_mix";
   check_rows_tensor(op, "x", x);
-  check_smoothing_and_classes(num_classes, smoothing);
 
   ForwardPlan plan;
   plan.mix = plan_mix(op, x, index, lam, box);
@@ -159,7 +169,7 @@ ForwardPlan plan_forward(const at::Tensor& x, const at::Tensor& target, const at
   plan.mix.batch_stride = rows.batch_stride;
   plan.out = at::empty(x.sizes(), x.options().memory_format(rows.format));
   plan.mix.geometry = geometry_of(plan.out);
-  plan.target = target;
+  plan.target = target.value_or(at::Tensor());
   plan.target_args = plan_targets(x, target, num_classes, smoothing, plan.out_target);
   return plan;
 }

@@ -123,7 +123,8 @@ C10_HOST_DEVICE inline void store_as(void* p, c10::ScalarType t, int64_t offset,
 }
 
 // The targets: either int64 class ids (`labels`) or soft rows (`soft`), mixed
-// into a contiguous (B, C) output of dtype `out_dtype`.
+// into a contiguous (B, C) output of dtype `out_dtype`; or none at all
+// (num_classes == 0), when the loss mixes class ids itself.
 struct TargetArgs {
   const int64_t* labels;  // (B,) class ids, or null for soft targets
   int64_t label_stride;
@@ -134,6 +135,8 @@ struct TargetArgs {
   c10::ScalarType out_dtype;
   int64_t num_classes;
   double smoothing;
+
+  C10_HOST_DEVICE bool empty() const { return num_classes == 0; }
 };
 
 // s(t) = (1 - eps) * t + eps / C, for a one-hot or a soft target row.

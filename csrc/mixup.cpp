@@ -1,6 +1,7 @@
 // The one definition of the `mixup` operator library. Kernels are registered
-// per backend in cpu/ and cuda/; autograd and fake (meta) kernels are
-// registered from Python, in mixup_ext/_registrations.py.
+// per backend in cpu/ and cuda/, autograd in autograd/ (C++, under the
+// Autograd key); fake (meta) kernels are registered from Python, in
+// mixup_ext/_registrations.py. ops.h is the C++ API over these schemas.
 //
 // Keep these strings in sync with mixup_ext/_schema.py, which defines the same
 // schemas when no compiled library is available (tests/test_loading.py checks).
@@ -9,8 +10,10 @@
 TORCH_LIBRARY(mixup, m) {
   // out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]] (or a CutMix paste
   // inside box[i]), and the label-smoothed targets mixed with the same lam.
+  // Without a target (a loss that mixes class ids itself) the second output
+  // is an empty (B, 0) tensor and num_classes and smoothing are unused.
   m.def(
-      "fused_mix(Tensor x, Tensor target, Tensor index, Tensor lam, Tensor? box, "
+      "fused_mix(Tensor x, Tensor? target, Tensor index, Tensor lam, Tensor? box, "
       "int num_classes, float smoothing) -> (Tensor, Tensor)",
       {at::Tag::pt2_compliant_tag});
   // The adjoint of the mix for one tensor: the gradient of x (box given,
@@ -27,6 +30,16 @@ TORCH_LIBRARY(mixup, m) {
       "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
       "bool correct_lam, bool full_side) -> (Tensor, Tensor)",
       {at::Tag::pt2_compliant_tag});
+  // Everything random about one Mixup/CutMix call -- partners (flip, roll or
+  // a random permutation or matching), weights, boxes -- in one launch, drawn
+  // with Philox on x's device from `generator` (CUDA-graph safe, no sync).
+  // Outputs: index (B,) int64; lam (B,) float32, () in batch mode; box
+  // (B, 4) int64 rows [y0, y1, x0, x1), (4,) in batch mode, empty: a blend.
+  m.def(
+      "draw_mix_params(Tensor x, str mode, str pairing, float mixup_alpha, float cutmix_alpha, "
+      "float mix_prob, float switch_prob, float[]? minmax, bool correct_lam, bool full_side, "
+      "Generator? generator=None) -> (Tensor, Tensor, Tensor)",
+      {at::Tag::pt2_compliant_tag, at::Tag::nondeterministic_seeded});
   // The mixed cross-entropy lam * CE_eps(z, a) + (1 - lam) * CE_eps(z, b)
   // per row, from class ids alone (no B x C targets), and the per-row
   // log-sum-exp minus the row's first logit, which its backward reuses.

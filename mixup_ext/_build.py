@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 #: Compiled kernels come from one folder per backend, as in torchvision's csrc/ops.
-CPU_SOURCE_GLOBS = ("*.cpp", "cpu/*.cpp")
+CPU_SOURCE_GLOBS = ("*.cpp", "cpu/*.cpp", "autograd/*.cpp")
 CUDA_SOURCE_GLOBS = ("cuda/*.cu",)
 
 #: Default GPU targets for ahead-of-time builds: Ampere and Hopper. Override

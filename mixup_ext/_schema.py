@@ -5,7 +5,7 @@ same strings in csrc/mixup.cpp; tests/test_loading.py checks they agree."""
 NAMESPACE = "mixup"
 
 FUSED_MIX = (
-    "fused_mix(Tensor x, Tensor target, Tensor index, Tensor lam, Tensor? box, "
+    "fused_mix(Tensor x, Tensor? target, Tensor index, Tensor lam, Tensor? box, "
     "int num_classes, float smoothing) -> (Tensor, Tensor)"
 )
 FUSED_MIX_BACKWARD = (
@@ -15,6 +15,11 @@ SAMPLE_MIX_PARAMS = (
     "sample_mix_params(Tensor uniforms, Tensor gammas, Tensor? pair_index, int height, int width, "
     "float mix_prob, float switch_prob, bool mixup_on, bool cutmix_on, float[]? minmax, "
     "bool correct_lam, bool full_side) -> (Tensor, Tensor)"
+)
+DRAW_MIX_PARAMS = (
+    "draw_mix_params(Tensor x, str mode, str pairing, float mixup_alpha, float cutmix_alpha, "
+    "float mix_prob, float switch_prob, float[]? minmax, bool correct_lam, bool full_side, "
+    "Generator? generator=None) -> (Tensor, Tensor, Tensor)"
 )
 MIXUP_CROSS_ENTROPY = (
     "mixup_cross_entropy(Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, float smoothing) -> (Tensor, Tensor)"

@@ -8,6 +8,8 @@ argument and what was expected, and every refusal is a ValueError.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch._subclasses.fake_tensor import is_fake
 
@@ -76,13 +78,16 @@ def check_mix(op: str, x: torch.Tensor, index: torch.Tensor, lam: torch.Tensor, 
 
 
 def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float) -> None:
-    """Metadata checks of mixup::fused_mix: dtypes, shapes, devices, scalars."""
+    """Metadata checks of mixup::fused_mix: dtypes, shapes, devices, scalars.
+    Without a target, num_classes and smoothing are unused and unchecked."""
     check_rows(FORWARD, "x", x)
+    check_mix(FORWARD, x, index, lam, box)
+    if target is None:
+        return
     if num_classes <= 0:
         raise ValueError(f"{FORWARD}: num_classes must be > 0, got {num_classes}")
     if not 0.0 <= smoothing <= 1.0:  # also refuses NaN
         raise ValueError(f"{FORWARD}: smoothing must be in [0, 1], got {smoothing}")
-    check_mix(FORWARD, x, index, lam, box)
     batch = x.shape[0]
     _check_device(FORWARD, "target", target, x)
     labels = target.dtype == torch.int64 and target.dim() == 1 and target.shape[0] == batch
@@ -130,7 +135,7 @@ def check_forward_values(x, target, index, box, num_classes: int) -> None:
     if not _values_readable(x):
         return
     _check_mix_values(FORWARD, x, index, box)
-    if target.dtype == torch.int64:
+    if target is not None and target.dtype == torch.int64:
         bad = ((target < 0) | (target >= num_classes)).nonzero()
         if bad.numel():
             i = int(bad[0])
@@ -157,12 +162,47 @@ def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:
     return torch.full((), float(lam), dtype=accumulation_dtype(x.dtype), device=x.device)
 
 
-def infer_num_classes(target: torch.Tensor, num_classes) -> int:
+def infer_num_classes(target, num_classes) -> int:
     if num_classes is not None:
         return int(num_classes)
+    if target is None:
+        return 0  # no targets to mix: unused
     if target.is_floating_point() and target.dim() == 2:
         return int(target.shape[1])
     raise ValueError(
         f"{FORWARD}: num_classes is required with integer class ids; it can only be inferred "
         f"from (B, num_classes) soft targets, got {_describe(target)}"
     )
+
+
+DRAW = "mixup::draw_mix_params"
+MODES = ("batch", "pair", "elem")
+PAIRINGS = ("flip", "roll", "random")
+
+
+def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, generator) -> None:
+    """Argument checks of mixup::draw_mix_params (csrc/draw_mix_params_plan.cpp's twin)."""
+    if x.dim() < 1:
+        raise ValueError(f"{DRAW}: x must have a batch dimension (B, ...), got a 0-d tensor")
+    if mode not in MODES:
+        raise ValueError(f"{DRAW}: mode must be one of {', '.join(MODES)}, got '{mode}'")
+    if pairing not in PAIRINGS:
+        raise ValueError(f"{DRAW}: pairing must be one of {', '.join(PAIRINGS)}, got '{pairing}'")
+    if mode == "pair" and pairing == "roll":
+        raise ValueError(
+            f"{DRAW}: mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
+            "i-1 takes i-2); use 'flip' or 'random'"
+        )
+    if not (0 <= mixup_alpha < math.inf and 0 <= cutmix_alpha < math.inf):
+        raise ValueError(f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {mixup_alpha} and {cutmix_alpha}")
+    if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):
+        raise ValueError(f"{DRAW}: minmax must be an increasing pair inside (0, 1], got {list(minmax)}")
+    if not (mixup_alpha > 0 or cutmix_alpha > 0 or minmax is not None):
+        raise ValueError(f"{DRAW}: one of mixup_alpha > 0, cutmix_alpha > 0 or minmax must be set")
+    for name, p in (("mix_prob", mix_prob), ("switch_prob", switch_prob)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{DRAW}: {name} must be in [0, 1], got {p}")
+    if (cutmix_alpha > 0 or minmax is not None) and x.dim() < 3:
+        raise ValueError(f"{DRAW}: CutMix needs x with at least 3 dims (B, ..., H, W), got x of shape {list(x.shape)}")
+    if generator is not None and generator.device.type != x.device.type:
+        raise ValueError(f"{DRAW}: generator must be on x's device type ({x.device.type}), got one on {generator.device}")

@@ -8,13 +8,17 @@ from ._validation import as_lam_tensor, infer_num_classes
 
 __all__ = ["fused_mix"]
 
+_fused_mix = torch.ops.mixup.fused_mix.default  # the overload itself: no resolution per call
+
 
 def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
     """Mixes a batch and its targets in one pass (``torch.ops.mixup.fused_mix``).
 
     Args:
         x: ``(B, ...)`` float64/32/16 or bfloat16 samples; never modified.
-        target: ``(B,)`` int64 class ids, or ``(B, num_classes)`` soft targets.
+        target: ``(B,)`` int64 class ids, ``(B, num_classes)`` soft targets, or
+            None when a loss mixes the class ids itself (then the second output
+            is an empty ``(B, 0)`` tensor and no target work is done).
         index: ``(B,)`` int64; sample i is mixed with sample ``index[i]``.
         lam: weight of each sample itself: a float, or a ``()`` or ``(B,)``
             floating tensor on x's device (pass a tensor under torch.compile).
@@ -28,6 +32,6 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
         contiguous or channels_last); mixed_target ``(B, num_classes)``, float32
         for class ids, else the soft targets' dtype.
     """
-    return torch.ops.mixup.fused_mix(
+    return _fused_mix(
         x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing)
     )

@@ -29,13 +29,21 @@ from ._validation import (
     accumulation_dtype,
     as_lam_tensor,
     check_backward,
+    check_draw,
     check_forward,
     check_forward_values,
     infer_num_classes,
     output_memory_format,
 )
 
-__all__ = ["fused_mix", "fused_mix_backward", "sample_mix_params", "mixup_cross_entropy", "mixup_cross_entropy_backward"]
+__all__ = [
+    "fused_mix",
+    "fused_mix_backward",
+    "draw_mix_params",
+    "sample_mix_params",
+    "mixup_cross_entropy",
+    "mixup_cross_entropy_backward",
+]
 
 
 def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
@@ -58,6 +66,8 @@ def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float)
         paste, keep = _box_masks(box, x)
         out = torch.where(paste, partner, torch.where(keep, own, out))
     out = out.to(x.dtype).contiguous(memory_format=output_memory_format(x))
+    if target is None:  # the loss mixes class ids itself: nothing to mix here
+        return out, torch.empty((x.shape[0], 0), dtype=torch.float32, device=x.device)
     return out, _mix_targets(target, index, lam, num_classes, smoothing)
 
 
@@ -163,10 +173,35 @@ def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix
             box = sampling.centred_box(lam, u[CENTRE_Y], u[CENTRE_X], height, width, full_side)
         pasted = apply & use_cutmix
         box = torch.where(pasted.unsqueeze(-1), box, torch.zeros_like(box))
-        if correct_lam or minmax is not None:
+        if (correct_lam or minmax is not None) and height * width > 0:  # an empty image has nothing to correct by
             lam = torch.where(pasted, sampling.box_area_weight(box, height, width), lam)
     lam = torch.where(apply, lam, torch.ones_like(lam)).float()
     return lam, box
+
+
+def draw_mix_params(x, mode: str, pairing: str, mixup_alpha: float, cutmix_alpha: float, mix_prob: float,
+                    switch_prob: float, minmax, correct_lam: bool, full_side: bool, generator=None):
+    """``mixup::draw_mix_params`` in torch ops: the same distributions as the
+    kernels (partners, Beta weights, timm's boxes), drawn from torch's own
+    random streams (``randperm``, ``rand``, ``_standard_gamma``) rather than the
+    kernels' Philox streams, so the values differ for one seed. Returns
+    ``(index, lam, box)``; lam ``()`` and box ``(4,)`` in batch mode."""
+    check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, generator)
+    batch, device = x.shape[0], x.device
+    index = sampling.pairing_index(pairing, batch, device, generator, symmetric=mode == "pair")
+    draws = 1 if mode == "batch" else batch
+    height, width = (x.shape[-2], x.shape[-1]) if x.dim() >= 3 else (1, 1)
+    uniforms = sampling.uniform((draws, 8), device, generator)
+    concentration = torch.empty((4, draws), dtype=torch.float64, device=device)
+    concentration[:2].fill_(mixup_alpha or 1.0)  # an unused alpha gets any valid value
+    concentration[2:].fill_(cutmix_alpha or 1.0)
+    gammas = torch._standard_gamma(concentration, generator=generator)
+    cutmix_on = cutmix_alpha > 0 or minmax is not None
+    lam, box = sample_mix_params(uniforms, gammas, index if mode == "pair" else None, height, width, mix_prob,
+                                 switch_prob, mixup_alpha > 0, cutmix_on, minmax, correct_lam, full_side)
+    if mode == "batch":
+        lam, box = lam.reshape(()), box.reshape(4)
+    return index, lam, box
 
 
 def _beta(g1, g2):

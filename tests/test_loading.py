@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import mixup_ext
-from mixup_ext import _schema
+from mixup_ext import _build, _schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +64,42 @@ def test_backend_is_the_one_installed_or_asked_for():
     assert mixup_ext.backend() == os.environ.get("MIXUP_EXT_BACKEND", "aot")
 
 
+def _python_schemas():
+    return {name: text for name, text in vars(_schema).items() if name.isupper() and name != "NAMESPACE"}
+
+
 def test_python_schemas_match_the_compiled_library():
+    """Every schema string of mixup_ext/_schema.py against csrc/mixup.cpp's, and
+    no compiled op without a Python twin (the reference backend needs it)."""
     if mixup_ext.backend() == "reference":
         pytest.skip("the reference backend defines the library from these very strings")
-    pairs = (
-        (torch.ops.mixup.fused_mix.default, _schema.FUSED_MIX),
-        (torch.ops.mixup.fused_mix_backward.default, _schema.FUSED_MIX_BACKWARD),
-        (torch.ops.mixup.sample_mix_params.default, _schema.SAMPLE_MIX_PARAMS),
-    )
-    for op, text in pairs:
-        assert str(op._schema) == str(torch._C.parse_schema(f"{_schema.NAMESPACE}::{text}"))
+    texts = _python_schemas()
+    for text in texts.values():
+        name = text.split("(", 1)[0]
+        op = getattr(torch.ops.mixup, name).default
+        assert str(op._schema) == str(torch._C.parse_schema(f"{_schema.NAMESPACE}::{text}")), name
+    compiled = {s.name.split("::", 1)[1] for s in torch._C._jit_get_all_schemas() if s.name.startswith("mixup::")}
+    assert compiled == {text.split("(", 1)[0] for text in texts.values()}
+
+
+def test_jit_sources_have_distinct_object_names():
+    """torch's JIT build puts every object file in one folder, named after the
+    source's stem: cpu/x.cpp and autograd/x.cpp would overwrite each other."""
+    for with_cuda in (False, True):
+        stems = [Path(p).name.rsplit(".", 1)[0] + (".cuda" if p.endswith(".cu") else "")
+                 for p in _build.sources(_build.csrc_dir(), with_cuda)]
+        assert len(stems) == len(set(stems)), sorted(stems)
+
+
+def test_autograd_is_the_cpp_kernel():
+    """No Python on the autograd path of the compiled ops (csrc/autograd/)."""
+    if mixup_ext.backend() == "reference":
+        pytest.skip("the reference backend's autograd is PyTorch's own")
+    for op in ("fused_mix", "fused_mix_backward", "mixup_cross_entropy", "draw_mix_params"):
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(f"mixup::{op}", "Autograd"), op
+    x = torch.randn(4, 3, requires_grad=True)
+    out, _ = torch.ops.mixup.fused_mix(x, torch.arange(4), torch.tensor([1, 0, 3, 2]), torch.rand(4), None, 4, 0.0)
+    assert "FusedMixFunction" in out.grad_fn.name()
 
 
 @pytest.mark.slow

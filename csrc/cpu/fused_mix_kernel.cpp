@@ -132,6 +132,7 @@ void mix_target_row(const TargetArgs& t, acc_t lam, int64_t row, int64_t partner
 template <typename lam_t>
 void mix_targets(const ForwardPlan& plan) {
   const TargetArgs t = plan.target_args;
+  if (t.empty()) return;
   const Pairing<lam_t> pairing = plan.mix.pairing<lam_t>();
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / t.num_classes);
   at::parallel_for(0, pairing.batch, grain, [&](int64_t first, int64_t last) {
@@ -212,7 +213,7 @@ void fill_readers(const BackwardPlan& plan) {
   for (int64_t i = 0; i < batch; ++i) order[cursor[index[i]]++] = i;
 }
 
-std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const at::Tensor& target,
+std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                                  const at::Tensor& index, const at::Tensor& lam,
                                                  const std::optional<at::Tensor>& box,
                                                  int64_t num_classes, double smoothing) {

@@ -512,7 +512,7 @@ void launch_forward(const ForwardPlan& plan) {
   with_pack_width<scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
-    const int64_t target_blocks = ceil_div(mix.batch, kWarpsPerBlock);
+    const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div(mix.batch, kWarpsPerBlock);
     launch(fused_mix_kernel<scalar_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
   });
 }
@@ -547,7 +547,7 @@ void launch_backward(const BackwardPlan& plan) {
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> fused_mix_cuda(const at::Tensor& x, const at::Tensor& target,
+std::tuple<at::Tensor, at::Tensor> fused_mix_cuda(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                                   const at::Tensor& index, const at::Tensor& lam,
                                                   const std::optional<at::Tensor>& box,
                                                   int64_t num_classes, double smoothing) {

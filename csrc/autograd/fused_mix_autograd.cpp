@@ -1,0 +1,120 @@
+// Autograd for mixup::fused_mix and mixup::fused_mix_backward, in C++ under
+// the Autograd key (as torchvision's csrc/ops/autograd/ does), so that a
+// training step pays no Python on the way in or back, and libtorch programs
+// get gradients too. Fake kernels stay in Python (mixup_ext/_registrations.py).
+//
+// The mix is linear in x and in soft targets:
+//   forward   out = A x,              A = the blend or paste of (index, lam, box)
+//   backward  grad_x = A^T grad_out   (mixup::fused_mix_backward, scale 1)
+//             grad_t = (1 - eps) M^T grad_mixed   (M = A without the box)
+//   and the backward's own adjoint is A again, which gives double backward
+//   (gradient penalties through a mixed batch) for free.
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "../ops.h"
+
+namespace mixup {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool defined(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+std::optional<at::Tensor> optional_of(const at::Tensor& t) {
+  return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
+}
+
+class FusedMixBackwardFunction : public torch::autograd::Function<FusedMixBackwardFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& index,
+                               const at::Tensor& lam, const std::optional<at::Tensor>& box, double scale) {
+    ctx->set_materialize_grads(false);
+    ctx->save_for_backward({index, lam, box.value_or(at::Tensor())});
+    ctx->saved_data["scale"] = scale;
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    return {mixup::fused_mix_backward(grad, index, lam, box, scale)};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor& grad_grad_input = grads[0];
+    at::Tensor grad;
+    if (grad_grad_input.defined() && ctx->needs_input_grad(0)) {
+      const auto saved = ctx->get_saved_variables();
+      const double scale = ctx->saved_data["scale"].toDouble();
+      grad = std::get<0>(mixup::fused_mix(grad_grad_input, std::nullopt, saved[0], saved[1], optional_of(saved[2]),
+                                          /*num_classes=*/0, /*smoothing=*/0.0));
+      if (scale != 1.0) grad = grad.mul(scale);
+    }
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+class FusedMixFunction : public torch::autograd::Function<FusedMixFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const std::optional<at::Tensor>& target,
+                               const at::Tensor& index, const at::Tensor& lam, const std::optional<at::Tensor>& box,
+                               int64_t num_classes, double smoothing) {
+    ctx->set_materialize_grads(false);
+    ctx->save_for_backward({index, lam, box.value_or(at::Tensor())});
+    ctx->saved_data["smoothing"] = smoothing;
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    auto [out, mixed] = mixup::fused_mix(x, target, index, lam, box, num_classes, smoothing);
+    // Class ids (or no target) have no gradient, so neither do their mixed rows.
+    if (!defined(target) || !target->is_floating_point()) ctx->mark_non_differentiable({mixed});
+    return {out, mixed};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &index = saved[0], &lam = saved[1];
+    at::Tensor grad_x, grad_target;
+    if (grads[0].defined() && ctx->needs_input_grad(0)) {
+      grad_x = mixup::fused_mix_backward(grads[0], index, lam, optional_of(saved[2]), 1.0);
+    }
+    if (grads[1].defined() && ctx->needs_input_grad(1)) {
+      // d mixed / d target = (1 - smoothing) * the same mix, without the box.
+      const double smoothing = ctx->saved_data["smoothing"].toDouble();
+      grad_target = mixup::fused_mix_backward(grads[1], index, lam, std::nullopt, 1.0 - smoothing);
+    }
+    // index, lam, box, num_classes and smoothing get no gradient, by contract.
+    return {grad_x, grad_target, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// Nothing to record when no input needs a gradient (mixing a data batch, the
+// common case): go straight to the kernel, skipping the graph node.
+bool records_graph(const at::Tensor& t, const std::optional<at::Tensor>& other = std::nullopt) {
+  return at::GradMode::is_enabled() && (t.requires_grad() || (defined(other) && other->requires_grad()));
+}
+
+std::tuple<at::Tensor, at::Tensor> fused_mix_autograd(const at::Tensor& x, const std::optional<at::Tensor>& target,
+                                                      const at::Tensor& index, const at::Tensor& lam,
+                                                      const std::optional<at::Tensor>& box, int64_t num_classes,
+                                                      double smoothing) {
+  if (!records_graph(x, target)) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    return mixup::fused_mix(x, target, index, lam, box, num_classes, smoothing);
+  }
+  const auto out = FusedMixFunction::apply(x, target, index, lam, box, num_classes, smoothing);
+  return {out[0], out[1]};
+}
+
+at::Tensor fused_mix_backward_autograd(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                                       const std::optional<at::Tensor>& box, double scale) {
+  if (!records_graph(grad)) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    return mixup::fused_mix_backward(grad, index, lam, box, scale);
+  }
+  return FusedMixBackwardFunction::apply(grad, index, lam, box, scale)[0];
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(mixup, Autograd, m) {
+  m.impl("fused_mix", &fused_mix_autograd);
+  m.impl("fused_mix_backward", &fused_mix_backward_autograd);
+}
+
+}  // namespace mixup

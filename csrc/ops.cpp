@@ -1,0 +1,53 @@
+// Dispatcher calls behind ops.h. Each typed handle is looked up once.
+#include "ops.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+namespace mixup {
+namespace {
+
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> op_handle(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::optional<at::Tensor>& target,
+                                             const at::Tensor& index, const at::Tensor& lam,
+                                             const std::optional<at::Tensor>& box, int64_t num_classes,
+                                             double smoothing) {
+  static const auto op = op_handle<decltype(fused_mix)>("mixup::fused_mix");
+  return op.call(x, target, index, lam, box, num_classes, smoothing);
+}
+
+at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                              const std::optional<at::Tensor>& box, double scale) {
+  static const auto op = op_handle<decltype(fused_mix_backward)>("mixup::fused_mix_backward");
+  return op.call(grad, index, lam, box, scale);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
+    const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
+    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
+    bool full_side, std::optional<at::Generator> generator) {
+  static const auto op = op_handle<decltype(draw_mix_params)>("mixup::draw_mix_params");
+  return op.call(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, correct_lam,
+                 full_side, std::move(generator));
+}
+
+std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
+                                                       const at::Tensor& y_b, const at::Tensor& lam,
+                                                       double smoothing) {
+  static const auto op = op_handle<decltype(mixup_cross_entropy)>("mixup::mixup_cross_entropy");
+  return op.call(logits, y_a, y_b, lam, smoothing);
+}
+
+at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                        const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                        const at::Tensor& shifted_lse, double smoothing) {
+  static const auto op = op_handle<decltype(mixup_cross_entropy_backward)>("mixup::mixup_cross_entropy_backward");
+  return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing);
+}
+
+}  // namespace mixup

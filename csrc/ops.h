@@ -1,0 +1,47 @@
+// The C++ entry points of the `mixup` operators: each one calls its op
+// through the dispatcher, so autograd, the CPU/CUDA kernels and any other
+// registered key run exactly as they do from Python (torch.ops.mixup.*).
+// libtorch programs include this header and link libmixup_ext
+// (examples/cpp/fused_mix_example.cpp); the autograd kernels in autograd/
+// use it to call the ops below the Autograd key.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+#include <c10/util/string_view.h>
+
+#include <optional>
+#include <tuple>
+
+namespace mixup {
+
+// Mixes x and (optionally) its targets with the same weights; see the schema
+// in mixup.cpp. Without a target the second output is an empty (B, 0) tensor.
+std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::optional<at::Tensor>& target,
+                                             const at::Tensor& index, const at::Tensor& lam,
+                                             const std::optional<at::Tensor>& box, int64_t num_classes,
+                                             double smoothing);
+
+// The adjoint of the mix, times `scale`: the gradient of fused_mix's x (box
+// given, scale 1) or of its soft targets (no box, scale 1 - smoothing).
+at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                              const std::optional<at::Tensor>& box, double scale);
+
+// One Mixup/CutMix call's partners, weights and boxes, drawn on x's device.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
+    const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
+    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
+    bool full_side, std::optional<at::Generator> generator);
+
+// Per-row lam * CE_eps(logits, y_a) + (1 - lam) * CE_eps(logits, y_b), and
+// the shifted log-sum-exp its backward reuses.
+std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
+                                                       const at::Tensor& y_b, const at::Tensor& lam,
+                                                       double smoothing);
+
+at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                        const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                        const at::Tensor& shifted_lse, double smoothing);
+
+}  // namespace mixup
