@@ -32,44 +32,55 @@ C10_HOST_DEVICE inline double beta_from_gammas(double g1, double g2) {
   return total > 0 ? g1 / total : 0.5;  // both underflowed (tiny alpha): the mean
 }
 
+// Beta from the Gamma draws `first` and `first + 1`, taken in that order (a
+// random source may draw them lazily; argument order is unspecified in C++).
+template <typename GammaAt>
+C10_HOST_DEVICE inline double beta_of(const GammaAt& gamma, int first) {
+  const double g1 = gamma(first);
+  const double g2 = gamma(first + 1);
+  return beta_from_gammas(g1, g2);
+}
+
 C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-// One draw: `u` holds kUniforms uniforms, `gamma(k)` the k-th Gamma draw.
+// One draw: `u(slot)` is the uniform of a UniformSlot and `gamma(k)` the k-th
+// Gamma draw. Each is asked for only when this draw needs it, in the order of
+// the code below (apply, switch, the Beta's two Gammas, then the box's
+// slots), so a sequential random source may draw them lazily.
 // Writes the weight and the box [y0, y1, x0, x1) (all zero: no paste).
-template <typename GammaAt>
-C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const double* u, const GammaAt& gamma,
+template <typename UniformAt, typename GammaAt>
+C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const GammaAt& gamma,
                                        float* lam_out, int64_t* box_out) {
-  const bool apply = u[kApply] < c.mix_prob;
-  const bool use_cutmix = c.mixup_on && c.cutmix_on ? u[kSwitch] < c.switch_prob : c.cutmix_on;
-  double lam = use_cutmix ? beta_from_gammas(gamma(kCutmixG1), gamma(kCutmixG2))
-                          : beta_from_gammas(gamma(kMixupG1), gamma(kMixupG2));
+  const bool apply = u(kApply) < c.mix_prob;
+  const bool use_cutmix = c.mixup_on && c.cutmix_on ? u(kSwitch) < c.switch_prob : c.cutmix_on;
+  double lam = use_cutmix ? beta_of(gamma, kCutmixG1) : beta_of(gamma, kMixupG1);
   int64_t box[4] = {0, 0, 0, 0};
   if (c.cutmix_on && apply && use_cutmix) {
     const int64_t h = c.height, w = c.width;
     if (c.use_minmax) {  // timm's rand_bbox_minmax
       const int64_t lo_h = static_cast<int64_t>(h * c.minmax_lo), hi_h = static_cast<int64_t>(h * c.minmax_hi);
       const int64_t lo_w = static_cast<int64_t>(w * c.minmax_lo), hi_w = static_cast<int64_t>(w * c.minmax_hi);
-      const int64_t cut_h = lo_h + static_cast<int64_t>(std::floor(u[kMinmaxH] * (hi_h - lo_h)));
-      const int64_t cut_w = lo_w + static_cast<int64_t>(std::floor(u[kMinmaxW] * (hi_w - lo_w)));
-      box[0] = static_cast<int64_t>(std::floor(u[kMinmaxY] * (h - cut_h + 1)));
+      const int64_t cut_h = lo_h + static_cast<int64_t>(std::floor(u(kMinmaxH) * (hi_h - lo_h)));
+      const int64_t cut_w = lo_w + static_cast<int64_t>(std::floor(u(kMinmaxW) * (hi_w - lo_w)));
+      box[0] = static_cast<int64_t>(std::floor(u(kMinmaxY) * (h - cut_h + 1)));
       box[1] = box[0] + cut_h;
-      box[2] = static_cast<int64_t>(std::floor(u[kMinmaxX] * (w - cut_w + 1)));
+      box[2] = static_cast<int64_t>(std::floor(u(kMinmaxX) * (w - cut_w + 1)));
       box[3] = box[2] + cut_w;
     } else {  // timm's rand_bbox
       const double ratio = std::sqrt(lam < 1 ? 1 - lam : 0.0);
       const int64_t cut_h = static_cast<int64_t>(std::floor(h * ratio));
       const int64_t cut_w = static_cast<int64_t>(std::floor(w * ratio));
-      const int64_t cy = static_cast<int64_t>(std::floor(u[kCentreY] * h));
-      const int64_t cx = static_cast<int64_t>(std::floor(u[kCentreX] * w));
+      const int64_t cy = static_cast<int64_t>(std::floor(u(kCentreY) * h));
+      const int64_t cx = static_cast<int64_t>(std::floor(u(kCentreX) * w));
       const int64_t extra = c.full_side ? 1 : 0;
       box[0] = clamp64(cy - cut_h / 2, 0, h);
       box[1] = clamp64(cy + (cut_h + extra) / 2, 0, h);
       box[2] = clamp64(cx - cut_w / 2, 0, w);
       box[3] = clamp64(cx + (cut_w + extra) / 2, 0, w);
     }
-    if (c.correct_lam || c.use_minmax) {
+    if ((c.correct_lam || c.use_minmax) && h * w > 0) {  // an empty image has nothing to correct by
       const int64_t area = (box[1] > box[0] ? box[1] - box[0] : 0) * (box[3] > box[2] ? box[3] - box[2] : 0);
       lam = 1.0 - static_cast<double>(area) / static_cast<double>(h * w);
     }

@@ -13,8 +13,9 @@ differences, all on purpose:
   its own partner);
 * ``pairing='flip'`` (timm), ``'roll'`` (torchvision) or ``'random'``;
 * ``generator=`` makes every draw reproducible;
-* every draw happens on x's device, with no host synchronisation, and the
-  mixing is exactly one ``fused_mix`` launch;
+* a call is two launches on x's device, with no host synchronisation: one
+  draws every partner, weight and box (``mixup::draw_mix_params``, Philox,
+  CUDA-graph safe), one mixes (``mixup::fused_mix``);
 * ``target_form='index'`` returns ``(target, index, lam)`` instead of dense
   ``(B, num_classes)`` rows, for :func:`mixup_ext.mixup_cross_entropy`-style
   losses that never build them.
@@ -30,6 +31,7 @@ from . import sampling
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
+_draw_mix_params = torch.ops.mixup.draw_mix_params.default  # the overload itself: no resolution per call
 TARGET_FORMS = ("dense", "index")
 
 
@@ -119,61 +121,32 @@ class Mixup:
         self.generator = generator
         self.target_form = target_form
         self.mixup_enabled = True  # set to False to turn mixing off (timm's switch)
-        self._concentration_key = None
-        self._concentration_cache = None
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
         if not self.mixup_enabled:
             return x, self._unmixed_target(x, target)
-        params = self.sample(x)
-        return self.apply(x, target, params)
+        return self.apply(x, target, self.sample(x))
 
     def sample(self, x: torch.Tensor) -> MixParams:
-        """Draws this call's weights, partners and boxes for a batch like x."""
-        batch, device, g = x.shape[0], x.device, self.generator
-        cutmix_on, mixup_on = self.cutmix_alpha > 0, self.mixup_alpha > 0
-        if cutmix_on and x.dim() < 3:
-            raise ValueError(f"Mixup: CutMix needs x with at least 3 dims (B, ..., H, W), got shape {tuple(x.shape)}")
-        index = sampling.pairing_index(self.pairing, batch, device, g, symmetric=self.mode == "pair")
-
-        draws = 1 if self.mode == "batch" else batch
-        height, width = (x.shape[-2], x.shape[-1]) if x.dim() >= 3 else (1, 1)
-        uniforms = sampling.uniform((draws, 8), device, g)
-        gammas = torch._standard_gamma(self._concentration(draws, device), generator=g)
-        # Everything else is arithmetic on those draws: one small launch.
-        lam, box = torch.ops.mixup.sample_mix_params(
-            uniforms, gammas, index if self.mode == "pair" else None, height, width,
-            float(self.mix_prob), float(self.switch_prob), mixup_on, cutmix_on,
-            None if self.cutmix_minmax is None else [float(v) for v in self.cutmix_minmax],
-            bool(self.correct_lam), True,
+        """Draws this call's partners, weights and boxes for a batch like x:
+        one launch (``mixup::draw_mix_params``), on x's device, no sync."""
+        index, lam, box = _draw_mix_params(
+            x, self.mode, self.pairing, float(self.mixup_alpha), float(self.cutmix_alpha), float(self.mix_prob),
+            float(self.switch_prob), self._minmax, bool(self.correct_lam), True, self.generator,
         )
-        if self.mode == "batch":  # one weight and one box for the batch: views, no copies
-            lam, box = lam.view(()), box.view(4)
-        if not cutmix_on:
-            box = None
-        return MixParams(lam=lam, index=index, box=box)
+        return MixParams(lam=lam, index=index, box=box if self.cutmix_alpha > 0 else None)
 
-    def _concentration(self, draws: int, device) -> torch.Tensor:
-        """Gamma concentrations for both Beta draws, cached per batch size."""
-        key = (draws, str(device))
-        if self._concentration_key != key:
-            # Filled on the device: torch.tensor(..., device=cuda) would be a
-            # host-to-device copy, a sync. An unused alpha gets any valid value.
-            concentration = torch.empty((4, draws), dtype=torch.float64, device=device)
-            concentration[:2].fill_(self.mixup_alpha or 1.0)
-            concentration[2:].fill_(self.cutmix_alpha or 1.0)
-            self._concentration_cache = concentration
-            self._concentration_key = key
-        return self._concentration_cache
+    @property
+    def _minmax(self):
+        return None if self.cutmix_minmax is None else [float(v) for v in self.cutmix_minmax]
 
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""
         if self.target_form == "index":
-            # The loss mixes the labels itself, so the op's target rows are not
-            # wanted: mix against one dummy class (B floats, no B x C work).
-            dummy = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
-            mixed_x, _ = fused_mix(x, dummy, params.index, params.lam, params.box, 1, 0.0)
-            return mixed_x, (target, params.index, params.lam.expand(x.shape[0]))
+            # The loss mixes the class ids itself: no target work here at all.
+            mixed_x, _ = fused_mix(x, None, params.index, params.lam, params.box)
+            lam = params.lam if params.lam.dim() == 1 else params.lam.expand(x.shape[0])
+            return mixed_x, (target, params.index, lam)
         return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, self.label_smoothing)
 
     def _unmixed_target(self, x: torch.Tensor, target: torch.Tensor):

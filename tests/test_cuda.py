@@ -186,3 +186,22 @@ def test_whole_mixup_call_captures_in_a_cuda_graph():
         outs.append(out.clone())
         torch.testing.assert_close(target.sum(1), torch.ones(16, device="cuda"))
     assert not torch.equal(outs[0], outs[1]) and not torch.equal(outs[1], outs[2])
+
+
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+@pytest.mark.parametrize("target_form", ["dense", "index"])
+def test_mixup_call_is_two_kernel_launches(mode, target_form):
+    from torch.profiler import ProfilerActivity, profile
+
+    from mixup_ext import Mixup
+
+    x = make_inputs(0)[0]
+    labels = torch.randint(0, 10, (16,), device="cuda")
+    mixup = Mixup(0.8, 1.0, mode=mode, pairing="random", num_classes=10, target_form=target_form)
+    mixup(x, labels)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        mixup(x, labels)
+        torch.cuda.synchronize()
+    kernels = [e.name for e in prof.events() if e.device_type.name == "CUDA"]
+    assert len(kernels) == 2, kernels

@@ -368,3 +368,44 @@ def test_compiles_with_fullgraph(device):
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Mixup(**{"num_classes": C, **kwargs})
+
+
+# ---------------------------------------------------------------------------
+# The host path: two operators a call
+# ---------------------------------------------------------------------------
+
+
+class _OpLog(torch.utils._python_dispatch.TorchDispatchMode):
+    """Every operator a call dispatches (below autograd), by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+VIEWS = {"aten.expand", "aten.view", "aten.alias"}  # metadata only: no kernel runs
+
+
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+@pytest.mark.parametrize("target_form", ["dense", "index"])
+@pytest.mark.parametrize("minmax", [None, (0.2, 0.8)])
+def test_a_call_is_one_draw_and_one_mix(mode, target_form, minmax):
+    """All randomness in one op, the mix in one more, in every mode and target
+    form; the index form does no target work (no target reaches the op)."""
+    x, y = images(6, "cpu"), labels(6, "cpu")
+    mixup = Mixup(0.8, 1.0, cutmix_minmax=minmax, mode=mode, pairing="random", num_classes=C, target_form=target_form)
+    with _OpLog() as log:
+        mixup(x, y)
+    assert [op for op in log.ops if op not in VIEWS] == ["mixup.draw_mix_params", "mixup.fused_mix"]
+
+
+def test_alpha_changes_after_construction_are_honoured():
+    x = images(4000, "cpu", size=(1, 2, 2))
+    mixup = Mixup(mixup_alpha=0.2, num_classes=C, mode="elem", generator=gen("cpu"))
+    spread_low_alpha = mixup.sample(x).lam.std()
+    mixup.mixup_alpha = 50.0  # Beta(50, 50) sits close to 0.5
+    assert mixup.sample(x).lam.std() < spread_low_alpha / 4
