@@ -22,6 +22,15 @@ class Case:
     cutmix: bool = False  # per-sample boxes instead of a plain blend
 
     @property
+    def hidden_mix(self) -> bool:
+        """Small enough per row to stand for hidden features in a model (the
+        hidden_mix_* providers put a Linear layer on each side of the mix)."""
+        per_row = 1
+        for size in self.shape[1:]:
+            per_row *= size
+        return per_row <= 4096 and not self.cutmix
+
+    @property
     def id(self) -> str:
         return f"{self.name}-{'cutmix' if self.cutmix else 'mixup'}"
 
@@ -39,6 +48,7 @@ CUDA_CASES = [
     Case("1024x4096-bf16", (1024, 4096), torch.bfloat16),
 ]
 CPU_CASES = [
+    Case("16x3x8x8-fp32", (16, 3, 8, 8), torch.float32),  # all overhead: the host path
     Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
     Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32, cutmix=True),
     Case("64x3x224x224-fp32", (64, 3, 224, 224), torch.float32),

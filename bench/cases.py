@@ -105,6 +105,35 @@ def _torchvision(a, cutmix):
     return lambda: transform(a["x"], a["target"])
 
 
+class _HiddenMixNet(torch.nn.Module):
+    """Manifold Mixup in miniature: x -> Linear -> ReLU -> mix the hidden
+    features -> Linear -> soft-target cross-entropy. The mix sits inside a
+    real autograd graph, so its marginal cost (host and GPU) shows against
+    the same step written with the formula."""
+
+    def __init__(self, features: int, hidden: int = 512, classes: int = NUM_CLASSES):
+        super().__init__()
+        self.inner = torch.nn.Linear(features, hidden)
+        self.outer = torch.nn.Linear(hidden, classes)
+
+
+def _hidden_mix_step(a, fused: bool):
+    x = a["x"].flatten(1)
+    net = _HiddenMixNet(x.shape[1]).to(device=x.device, dtype=x.dtype)
+    target, index, lam = a["target"], a["index"], a["lam"]
+
+    def step():
+        h = torch.relu(net.inner(x))
+        if fused:
+            h, soft = torch.ops.mixup.fused_mix(h, target, index, lam, None, NUM_CLASSES, SMOOTHING)
+        else:
+            h, soft = _eager_formula(h, target, index, lam, None, NUM_CLASSES, SMOOTHING)
+        loss = torch.sum(-soft * torch.log_softmax(net.outer(h).float(), dim=-1), dim=-1).mean()
+        return torch.autograd.grad(loss, list(net.parameters()))
+
+    return step
+
+
 PROVIDERS = {
     "clone": lambda a: lambda: a["x"].clone(),
     "eager_formula": lambda a: lambda: _eager_formula(*_args(a)),
@@ -123,6 +152,8 @@ PROVIDERS = {
     "fused_fwd_bwd_graphed": lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)),
     "eager_formula_fwd_bwd": lambda a: _forward_backward(_eager_formula, a),
     "compiled_formula_fwd_bwd": lambda a: _forward_backward(_compiled_eager(), a),
+    "hidden_mix_fused": lambda a: _hidden_mix_step(a, fused=True),
+    "hidden_mix_formula": lambda a: _hidden_mix_step(a, fused=False),
 }
 FORWARD_PROVIDERS = ["clone", "fused", "reference", "compiled_reference", "mixup_elem"]
 #: Other libraries and hand-written code; a provider whose library is missing is skipped.
@@ -134,10 +165,13 @@ PEER_PROVIDERS = [
 OWN_BACKWARD_PROVIDERS = ["fused_fwd_bwd", "fused_fwd_bwd_graphed", "reference_fwd_bwd"]
 #: Providers that exist only on CUDA.
 CUDA_ONLY_PROVIDERS = ["fused_fwd_bwd_graphed"]
+#: A whole small training step with the mix on hidden features (its own floor
+#: is the step, not x.clone(): compare the two to each other).
+HIDDEN_MIX_PROVIDERS = ["hidden_mix_fused", "hidden_mix_formula"]
 #: Every provider that also runs the backward (it moves the floor's bytes twice).
 BACKWARD_PROVIDERS = OWN_BACKWARD_PROVIDERS + ["eager_formula_fwd_bwd", "compiled_formula_fwd_bwd"]
 #: Everything, in report order.
-ALL_PROVIDERS = FORWARD_PROVIDERS + OWN_BACKWARD_PROVIDERS + PEER_PROVIDERS
+ALL_PROVIDERS = FORWARD_PROVIDERS + OWN_BACKWARD_PROVIDERS + PEER_PROVIDERS + HIDDEN_MIX_PROVIDERS
 
 
 def backend() -> str:

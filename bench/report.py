@@ -5,7 +5,11 @@ same tensor, measured in the same run, plus the bandwidth of the floor's bytes.
     python -m bench.report --device cpu --json results.json
 
 CUDA times come from ``triton.testing.do_bench`` (CUDA events, median after
-warm-up); CPU times are the median of repeated wall-clock runs.
+warm-up); CPU times are the median of repeated wall-clock runs. ``host ms`` is
+the CPU time a call costs the host (on CUDA: calls enqueued back to back with
+no sync, see time_host_ms), which bounds small steps however fast the kernels.
+The ``hidden_mix_*`` rows time a whole small training step (Manifold Mixup:
+the mix inside the model), so compare them with each other, not with clone.
 """
 
 from __future__ import annotations
@@ -20,7 +24,18 @@ from pathlib import Path
 
 import torch
 
-from .cases import ALL_PROVIDERS, BACKWARD_PROVIDERS, CUDA_ONLY_PROVIDERS, CPU_CASES, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, backend, setup
+from .cases import (
+    ALL_PROVIDERS,
+    BACKWARD_PROVIDERS,
+    CPU_CASES,
+    CUDA_CASES,
+    CUDA_ONLY_PROVIDERS,
+    HIDDEN_MIX_PROVIDERS,
+    PEER_PROVIDERS,
+    PROVIDERS,
+    backend,
+    setup,
+)
 
 
 def time_cuda_ms(fn) -> float:
@@ -41,14 +56,37 @@ def time_cuda_ms(fn) -> float:
     return do_bench(fn, warmup=50, rep=300, return_mode="median")
 
 
-def time_cpu_ms(fn, repeats: int = 15) -> float:
+def time_cpu_ms(fn, repeats: int = 21) -> float:
+    """Median over repeats of the mean time of a run of calls, each run at
+    least ~2 ms long, so microsecond calls are not lost in timer noise."""
+    start = time.perf_counter()
     for _ in range(3):
         fn()
+    estimate_ms = (time.perf_counter() - start) * 1e3 / 3
+    calls = max(1, min(2000, int(2.0 / max(estimate_ms, 1e-4))))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - start) * 1e3 / calls)
+    return statistics.median(times)
+
+
+def time_host_ms(fn, device_ms: float, rounds: int = 15) -> float:
+    """Host (CPU) time per call: calls issued back to back right after a sync,
+    with no sync among them, median over rounds. Few enough calls that the
+    launch queue never fills, so the host never waits for the GPU: what is
+    measured is the Python, dispatch, autograd and launch cost of a call."""
+    calls = max(3, min(50, int(20.0 / max(device_ms, 1e-3))))
+    times = []
+    for _ in range(rounds):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - start) * 1e3 / calls)
+    torch.cuda.synchronize()
     return statistics.median(times)
 
 
@@ -73,6 +111,8 @@ def run(device: str, providers: list[str]) -> list[dict]:
         for provider in providers:
             if device != "cuda" and provider in CUDA_ONLY_PROVIDERS:
                 continue
+            if provider in HIDDEN_MIX_PROVIDERS and not case.hidden_mix:
+                continue
             if provider == "clone":
                 ms = clone_ms
             else:
@@ -86,12 +126,14 @@ def run(device: str, providers: list[str]) -> list[dict]:
                     print(f"skipping {provider} on {case.id}: {type(e).__name__}: {e}")
                     continue
                 ms = timer(fn)
+            # On the CPU the host time is the time; on CUDA it is measured apart.
+            host_ms = ms if device != "cuda" else time_host_ms(PROVIDERS[provider](inputs) if provider == "clone" else fn, ms)
             if provider == "fused":
                 fused_ms = ms
             # forward+backward moves the floor's bytes twice (x in/out, grad in/out)
             moved = floor_bytes * (2 if provider in BACKWARD_PROVIDERS else 1)
-            rows.append(dict(case=case.id, provider=provider, ms=ms, gbps=moved / (ms * 1e-3) / 1e9, x_clone=ms / clone_ms,
-                             x_fused=ms / fused_ms if fused_ms else None))
+            rows.append(dict(case=case.id, provider=provider, ms=ms, host_ms=host_ms, gbps=moved / (ms * 1e-3) / 1e9,
+                             x_clone=ms / clone_ms, x_fused=ms / fused_ms if fused_ms else None))
         del inputs
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -99,10 +141,12 @@ def run(device: str, providers: list[str]) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| case | provider | ms | GB/s | × clone | × fused |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| case | provider | ms | host ms | GB/s | × clone | × fused |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         vs_fused = f"{r['x_fused']:.2f}" if r["x_fused"] is not None else ""
-        lines.append(f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['gbps']:.0f} | {r['x_clone']:.2f} | {vs_fused} |")
+        lines.append(
+            f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['host_ms']:.4f} | {r['gbps']:.0f} | {r['x_clone']:.2f} | {vs_fused} |"
+        )
     return "\n".join(lines)
 
 
@@ -115,7 +159,7 @@ def plot(rows: list[dict], meta: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    providers = [p for p in dict.fromkeys(r["provider"] for r in rows) if p != "clone"]
+    providers = [p for p in dict.fromkeys(r["provider"] for r in rows) if p != "clone" and p not in HIDDEN_MIX_PROVIDERS]
     ratio = {(r["case"], r["provider"]): r["x_clone"] for r in rows}
     width = 0.8 / len(providers)
     fig, ax = plt.subplots(figsize=(max(10, 1.6 * len(cases)), 5.5))
@@ -142,9 +186,14 @@ def main() -> None:
     parser.add_argument("--providers", default=",".join(ALL_PROVIDERS))
     parser.add_argument("--json", type=Path, help="also write the rows and the environment here")
     parser.add_argument("--plot", type=Path, help="also draw the ratios to clone as a bar chart (PNG, needs matplotlib)")
+    parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads); default: torch's")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = run(args.device, args.providers.split(","))
-    device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    device_name = (
+        torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
     meta = dict(device=device_name, torch=torch.__version__, commit=commit(), backend=backend())
     print(f"\n{meta}\n")
     print(markdown(rows))

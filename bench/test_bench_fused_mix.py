@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .cases import ALL_PROVIDERS, CPU_CASES, CUDA_ONLY_PROVIDERS, CUDA_CASES, PEER_PROVIDERS, PROVIDERS, setup
+from .cases import ALL_PROVIDERS, CPU_CASES, CUDA_ONLY_PROVIDERS, CUDA_CASES, HIDDEN_MIX_PROVIDERS, PEER_PROVIDERS, PROVIDERS, setup
 
 PARAMS = [("cpu", c) for c in CPU_CASES] + ([("cuda", c) for c in CUDA_CASES] if torch.cuda.is_available() else [])
 
@@ -24,6 +24,8 @@ PARAMS = [("cpu", c) for c in CPU_CASES] + ([("cuda", c) for c in CUDA_CASES] if
 def test_mix(benchmark, device, case, provider):
     if device != "cuda" and provider in CUDA_ONLY_PROVIDERS:
         pytest.skip(f"{provider} needs CUDA")
+    if provider in HIDDEN_MIX_PROVIDERS and not case.hidden_mix:
+        pytest.skip(f"{provider} runs on feature-sized cases only")
     inputs = setup(case, device)
     try:
         fn = PROVIDERS[provider](inputs)
