@@ -109,6 +109,12 @@ def workload() -> None:
             out, mixed = mixup_ext.Mixup(0.8, 1.0, cutmix_minmax=minmax, mode=mode, num_classes=5, pairing="random", generator=gen)(x, y)
             if not LIGHT:
                 assert torch.isfinite(out).all() and torch.allclose(mixed.sum(1), torch.ones(7, device=DEVICE))
+    # The one-launch sampler: the shared-memory sort at its limit, the randperm path past it.
+    for batch in (4096, 4097):
+        for mode in ("elem", "pair"):
+            index, lam, box = torch.ops.mixup.draw_mix_params(torch.empty(batch, 1, 4, 4, device=DEVICE), mode, "random", 0.8, 1.0, 0.9, 0.5, None, True, True, gen)
+            if not LIGHT:
+                assert torch.equal(index.sort().values, torch.arange(batch, device=DEVICE))
     # The loss, forward and backward, odd and large class counts.
     for dtype in FLOATS:
         for batch, classes in ((5, 7), (3, 1001), (2, 32003)):
