@@ -128,6 +128,7 @@ def _hidden_mix_step(a, fused: bool):
             h, soft = torch.ops.mixup.fused_mix(h, target, index, lam, None, NUM_CLASSES, SMOOTHING)
         else:
             h, soft = _eager_formula(h, target, index, lam, None, NUM_CLASSES, SMOOTHING)
+            h = h.to(x.dtype)  # float32 lam promotes a bf16 blend; the next layer is bf16
         loss = torch.sum(-soft * torch.log_softmax(net.outer(h).float(), dim=-1), dim=-1).mean()
         return torch.autograd.grad(loss, list(net.parameters()))
 
