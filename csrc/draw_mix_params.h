@@ -30,8 +30,8 @@ enum class MixMode : int { kBatch, kPair, kElem };
 enum class PartnerRule : int { kFlip, kRoll, kRandom };
 
 // 128-bit Philox blocks each draw may read before it runs into the next
-// call's stream: at most 8 uniforms (4 blocks), and per Gamma draw ~1.1
-// Marsaglia-Tsang rounds of 1.5 blocks (plus half a block below alpha 1). Running past it (odds far below 1e-9) only reuses
+// call's stream: at most 8 uniforms (2 blocks), and per Gamma draw ~1.05
+// Marsaglia-Tsang rounds of 3 values (plus one below alpha 1). Running past it (odds far below 1e-9) only reuses
 // numbers of another call, as torch's own Gamma sampler accepts.
 constexpr uint64_t kBlocksPerDraw = 16;
 constexpr uint64_t kValuesPerCall = 4 * kBlocksPerDraw;  // 32-bit values, as torch's generators count
@@ -48,47 +48,57 @@ struct DrawConfig {
   C10_HOST_DEVICE bool symmetric() const { return mode == MixMode::kPair; }
 };
 
-// A Philox subsequence read as doubles: uniforms, normals and Gamma draws.
+// A Philox subsequence read as single-precision uniforms, normals and
+// Beta draws. Single precision on purpose: the weights are float32 anyway,
+// and a draw is a chain of logs, a cosine and a power that one thread runs
+// alone, so its length in double-precision latency was the sampler's whole
+// GPU time. Gammas are kept as logarithms, so the Beta never divides two
+// underflowed Gammas, however small alpha is.
 class DrawStream {
  public:
   C10_HOST_DEVICE DrawStream(uint64_t seed, uint64_t subsequence, uint64_t offset_blocks)
       : engine_(seed, subsequence, offset_blocks) {}
 
-  // [0, 1), with all 53 bits of a double random.
-  C10_HOST_DEVICE double uniform() {
-    const uint64_t hi = engine_() >> 5, lo = engine_() >> 6;
-    return (static_cast<double>(hi) * 67108864.0 + static_cast<double>(lo)) * (1.0 / 9007199254740992.0);
-  }
+  // [0, 1) on a grid of 2^-24: every float of that grid equally likely.
+  C10_HOST_DEVICE float uniform() { return static_cast<float>(engine_() >> 8) * (1.0f / 16777216.0f); }
 
   // Box-Muller; 1 - u is in (0, 1], so the log is finite.
-  C10_HOST_DEVICE double normal() {
-    const double radius = std::sqrt(-2.0 * std::log(1.0 - uniform()));
-    return radius * std::cos(6.283185307179586 * uniform());
+  C10_HOST_DEVICE float normal() {
+    const float radius = std::sqrt(-2.0f * std::log(1.0f - uniform()));
+    return radius * std::cos(6.2831853f * uniform());
   }
 
-  // Gamma(alpha, 1) by Marsaglia and Tsang (2000), with the usual boost
-  // Gamma(a) = Gamma(a + 1) * U^(1 / a) for a < 1, as torch's sampler does.
-  // For tiny alpha the boost underflows to 0; beta_from_gammas handles 0 / 0.
-  C10_HOST_DEVICE double gamma(double alpha) {
-    double boost = 1.0;
-    if (alpha < 1.0) {
-      boost = std::pow(1.0 - uniform(), 1.0 / alpha);
-      alpha += 1.0;
+  // log Gamma(alpha, 1) by Marsaglia and Tsang (2000), with the boost
+  // Gamma(a) = Gamma(a + 1) * U^(1 / a) for a < 1 (as torch's sampler) taken
+  // in the log domain.
+  C10_HOST_DEVICE float log_gamma(float alpha) {
+    float log_boost = 0.0f;
+    if (alpha < 1.0f) {
+      log_boost = std::log(1.0f - uniform()) / alpha;
+      alpha += 1.0f;
     }
-    const double d = alpha - 1.0 / 3.0;
-    const double c = 1.0 / std::sqrt(9.0 * d);
+    const float d = alpha - 1.0f / 3.0f;
+    const float c = 1.0f / std::sqrt(9.0f * d);
     for (;;) {
-      double x, v;
+      float x, v;
       do {
         x = normal();
-        v = 1.0 + c * x;
-      } while (v <= 0.0);
+        v = 1.0f + c * x;
+      } while (v <= 0.0f);
       v = v * v * v;
-      const double u = 1.0 - uniform();
-      const double x2 = x * x;
-      if (u < 1.0 - 0.0331 * x2 * x2) return d * v * boost;
-      if (std::log(u) < 0.5 * x2 + d * (1.0 - v + std::log(v))) return d * v * boost;
+      const float u = 1.0f - uniform();
+      const float x2 = x * x;
+      if (u < 1.0f - 0.0331f * x2 * x2 || std::log(u) < 0.5f * x2 + d * (1.0f - v + std::log(v))) {
+        return std::log(d * v) + log_boost;
+      }
     }
+  }
+
+  // Beta(alpha, alpha) = G1 / (G1 + G2) = 1 / (1 + exp(log G2 - log G1)).
+  C10_HOST_DEVICE double beta(float alpha) {
+    const float first = log_gamma(alpha);
+    const float second = log_gamma(alpha);
+    return 1.0 / (1.0 + std::exp(static_cast<double>(second) - static_cast<double>(first)));
   }
 
  private:
@@ -131,9 +141,11 @@ C10_HOST_DEVICE inline void draw_one(const DrawConfig& c, uint64_t seed, uint64_
   DrawStream stream(seed, static_cast<uint64_t>(d), offset + 1);
   // Both on demand, in sample_one's order: a draw reads only what it uses
   // (four uniforms and one Beta, typically).
-  const auto uniform = [&](int /*slot*/) { return stream.uniform(); };
-  const auto gamma = [&](int k) { return stream.gamma(k < kCutmixG1 ? c.mixup_alpha : c.cutmix_alpha); };
-  sample_one(c.sample, uniform, gamma, lam_out, box_out);
+  const auto uniform = [&](int /*slot*/) { return static_cast<double>(stream.uniform()); };
+  const auto beta = [&](int first) {
+    return stream.beta(static_cast<float>(first == kMixupG1 ? c.mixup_alpha : c.cutmix_alpha));
+  };
+  sample_one(c.sample, uniform, beta, lam_out, box_out);
 }
 
 struct DrawPlan {

@@ -1,8 +1,8 @@
-// Per-sample Mixup/CutMix parameters from pre-drawn random numbers, shared
-// by the CPU and CUDA kernels of mixup::sample_mix_params. The random numbers
-// come from torch (a generator-aware rand and _standard_gamma); this is only
-// the arithmetic, written once. mixup_ext/reference.py has the same rules in
-// torch ops (sample_mix_params), which the tests hold these kernels to.
+// Per-sample Mixup/CutMix parameters from random numbers: the arithmetic
+// (timm's rules), written once for four kernels. mixup::draw_mix_params (CPU
+// and CUDA) feeds it its own Philox draws; mixup::sample_mix_params (CPU and
+// CUDA) feeds it given uniforms and Gamma draws, which is how the tests hold
+// this arithmetic to mixup_ext/reference.py's torch-op version bit for bit.
 #pragma once
 
 #include <c10/macros/Macros.h>
@@ -32,30 +32,29 @@ C10_HOST_DEVICE inline double beta_from_gammas(double g1, double g2) {
   return total > 0 ? g1 / total : 0.5;  // both underflowed (tiny alpha): the mean
 }
 
-// Beta from the Gamma draws `first` and `first + 1`, taken in that order (a
-// random source may draw them lazily; argument order is unspecified in C++).
+// The Beta of the given Gamma draws: Gammas `first` and `first + 1` of a
+// pre-drawn table (what mixup::sample_mix_params is given).
 template <typename GammaAt>
-C10_HOST_DEVICE inline double beta_of(const GammaAt& gamma, int first) {
-  const double g1 = gamma(first);
-  const double g2 = gamma(first + 1);
-  return beta_from_gammas(g1, g2);
+C10_HOST_DEVICE inline double beta_of_gammas(const GammaAt& gamma, int first) {
+  return beta_from_gammas(gamma(first), gamma(first + 1));
 }
 
 C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-// One draw: `u(slot)` is the uniform of a UniformSlot and `gamma(k)` the k-th
-// Gamma draw. Each is asked for only when this draw needs it, in the order of
-// the code below (apply, switch, the Beta's two Gammas, then the box's
-// slots), so a sequential random source may draw them lazily.
-// Writes the weight and the box [y0, y1, x0, x1) (all zero: no paste).
-template <typename UniformAt, typename GammaAt>
-C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const GammaAt& gamma,
+// One draw: `u(slot)` is the uniform of a UniformSlot and `beta(first)` the
+// Beta weight of the Mixup (first = kMixupG1) or the CutMix (kCutmixG1). Each
+// is asked for only when this draw needs it, in the order of the code below
+// (apply, switch, the Beta, then the box's slots), so a sequential random
+// source may draw them lazily. Writes the weight and the box
+// [y0, y1, x0, x1) (all zero: no paste).
+template <typename UniformAt, typename BetaAt>
+C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const BetaAt& beta,
                                        float* lam_out, int64_t* box_out) {
   const bool apply = u(kApply) < c.mix_prob;
   const bool use_cutmix = c.mixup_on && c.cutmix_on ? u(kSwitch) < c.switch_prob : c.cutmix_on;
-  double lam = use_cutmix ? beta_of(gamma, kCutmixG1) : beta_of(gamma, kMixupG1);
+  double lam = use_cutmix ? beta(kCutmixG1) : beta(kMixupG1);
   int64_t box[4] = {0, 0, 0, 0};
   if (c.cutmix_on && apply && use_cutmix) {
     const int64_t h = c.height, w = c.width;

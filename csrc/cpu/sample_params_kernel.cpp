@@ -26,7 +26,7 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
   }
   for (int64_t i = 0; i < p.draws; ++i) {
     const int64_t d = draw_of(i, p.draws, pairs);
-    sample_one(p.config, [&](int k) { return u[d * kUniforms + k]; }, [&](int k) { return g[k * p.draws + d]; }, lam + i, box + 4 * i);
+    sample_one(p.config, [&](int k) { return u[d * kUniforms + k]; }, [&](int first) { return beta_of_gammas([&](int k) { return g[k * p.draws + d]; }, first); }, lam + i, box + 4 * i);
   }
   return {p.lam, p.box};
 }

@@ -17,7 +17,7 @@ __global__ void sample_mix_params_kernel(SampleConfig config, const double* unif
   if (i >= draws) return;
   if (pair_index != nullptr) CUDA_KERNEL_ASSERT(pair_index[i] >= 0 && pair_index[i] < draws);
   const int64_t d = draw_of(i, draws, pair_index);
-  sample_one(config, [&](int k) { return uniforms[d * kUniforms + k]; }, [&](int k) { return gammas[k * draws + d]; }, lam + i, box + 4 * i);
+  sample_one(config, [&](int k) { return uniforms[d * kUniforms + k]; }, [&](int first) { return beta_of_gammas([&](int k) { return gammas[k * draws + d]; }, first); }, lam + i, box + 4 * i);
 }
 
 std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
