@@ -216,12 +216,14 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
     const auto boxes = rows.accessor<int64_t, 2>();
     for (int64_t r = 0; r < boxes.size(0); ++r) {
       const Box b{boxes[r][0], boxes[r][1], boxes[r][2], boxes[r][3]};
+      constexpr int64_t kNo = Box::kNoBox;
+      const bool no_box = b.y0 == kNo && b.y1 == kNo && b.x0 == kNo && b.x1 == kNo;
       const bool inside = b.y0 >= 0 && b.y1 >= 0 && b.x0 >= 0 && b.x1 >= 0 &&
                           b.y0 <= g.height && b.y1 <= g.height && b.x0 <= g.width &&
                           b.x1 <= g.width;
-      TORCH_CHECK_VALUE(inside, op, ": box row ", r, " = [", b.y0, ", ", b.y1, ", ", b.x0, ", ",
-                        b.x1, "] lies outside the image: y0, y1 must be in [0, H=", g.height,
-                        "] and x0, x1 in [0, W=", g.width, "]");
+      TORCH_CHECK_VALUE(no_box || inside, op, ": box row ", r, " = [", b.y0, ", ", b.y1, ", ", b.x0,
+                        ", ", b.x1, "] is neither a box inside the image (y0, y1 in [0, H=", g.height,
+                        "], x0, x1 in [0, W=", g.width, "]) nor [-1, -1, -1, -1] (no box: blend)");
     }
   }
 }

@@ -23,10 +23,19 @@
 
 namespace mixup {
 
-// A CutMix box: rows [y0, y1) and columns [x0, x1) of the last two dims.
+// A CutMix box: rows [y0, y1) and columns [x0, x1) of the last two dims, or
+// the row [-1, -1, -1, -1] (kNoBox): no box, the sample is blended.
+//
+// A box is always a paste, never a blend: an empty box pastes nothing and the
+// sample is copied whole. Blend rows must say so with kNoBox rather than with
+// an empty box, because a CutMix draw can be empty too (a side that rounds to
+// zero), and timm then keeps the image and weights the labels by the
+// uncorrected lam -- a blend with that lam would leak the partner into x.
 struct Box {
+  static constexpr int64_t kNoBox = -1;
   int64_t y0, y1, x0, x1;
 
+  C10_HOST_DEVICE bool blends() const { return y0 == kNoBox; }
   C10_HOST_DEVICE bool empty() const { return y0 >= y1 || x0 >= x1; }
   C10_HOST_DEVICE bool contains(int64_t h, int64_t w) const {
     return h >= y0 && h < y1 && w >= x0 && w < x1;
@@ -66,9 +75,14 @@ struct Pairing {
   }
   C10_HOST_DEVICE lam_t weight(int64_t row) const { return lam[row * lam_stride]; }
   C10_HOST_DEVICE Box box_of(int64_t row, const RowGeometry& g) const {
-    if (box == nullptr) return Box{0, 0, 0, 0};
+    constexpr int64_t kNo = Box::kNoBox;
+    if (box == nullptr) return Box{kNo, kNo, kNo, kNo};
     const int64_t* p = box + row * box_stride;
     const Box b{p[0], p[1], p[2], p[3]};
+    if (b.blends()) {
+      MIXUP_DEVICE_ASSERT(b.y1 == kNo && b.x0 == kNo && b.x1 == kNo);  // a half-marked no-box row
+      return b;
+    }
     MIXUP_DEVICE_ASSERT(b.y0 >= 0 && b.y1 >= 0 && b.x0 >= 0 && b.x1 >= 0);
     MIXUP_DEVICE_ASSERT(b.y0 <= g.height && b.y1 <= g.height);  // box past the image
     MIXUP_DEVICE_ASSERT(b.x0 <= g.width && b.x1 <= g.width);

@@ -34,7 +34,8 @@ TORCH_LIBRARY(mixup, m) {
   // a random permutation or matching), weights, boxes -- in one launch, drawn
   // with Philox on x's device from `generator` (CUDA-graph safe, no sync).
   // Outputs: index (B,) int64; lam (B,) float32, () in batch mode; box
-  // (B, 4) int64 rows [y0, y1, x0, x1), (4,) in batch mode, empty: a blend.
+  // (B, 4) int64 rows [y0, y1, x0, x1), (4,) in batch mode: a CutMix box, a
+  // row of -1 (Box::kNoBox) for a blend, [0, 0, 0, 0] for a sample not mixed.
   m.def(
       "draw_mix_params(Tensor x, str mode, str pairing, float mixup_alpha, float cutmix_alpha, "
       "float mix_prob, float switch_prob, float[]? minmax, bool correct_lam, bool full_side, "

@@ -7,6 +7,8 @@
 
 #include <c10/macros/Macros.h>
 
+#include "mix_math.h"
+
 #include <cmath>
 #include <cstdint>
 
@@ -47,16 +49,21 @@ C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
 // Beta weight of the Mixup (first = kMixupG1) or the CutMix (kCutmixG1). Each
 // is asked for only when this draw needs it, in the order of the code below
 // (apply, switch, the Beta, then the box's slots), so a sequential random
-// source may draw them lazily. Writes the weight and the box
-// [y0, y1, x0, x1) (all zero: no paste).
+// source may draw them lazily. Writes the weight and the box row that
+// mixup::fused_mix reads: [y0, y1, x0, x1) for a CutMix draw (a paste even
+// when empty), Box::kNoBox for a Mixup draw (a blend), and the empty box
+// [0, 0, 0, 0] for a sample left unmixed, which the kernel copies exactly.
 template <typename UniformAt, typename BetaAt>
 C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const BetaAt& beta,
                                        float* lam_out, int64_t* box_out) {
   const bool apply = u(kApply) < c.mix_prob;
   const bool use_cutmix = c.mixup_on && c.cutmix_on ? u(kSwitch) < c.switch_prob : c.cutmix_on;
   double lam = use_cutmix ? beta(kCutmixG1) : beta(kMixupG1);
-  int64_t box[4] = {0, 0, 0, 0};
-  if (c.cutmix_on && apply && use_cutmix) {
+  constexpr int64_t kNo = Box::kNoBox;
+  int64_t box[4] = {kNo, kNo, kNo, kNo};
+  if (!apply) {
+    for (int k = 0; k < 4; ++k) box[k] = 0;
+  } else if (c.cutmix_on && use_cutmix) {
     const int64_t h = c.height, w = c.width;
     if (c.use_minmax) {  // timm's rand_bbox_minmax
       const int64_t lo_h = static_cast<int64_t>(h * c.minmax_lo), hi_h = static_cast<int64_t>(h * c.minmax_hi);

@@ -12,6 +12,7 @@ import math
 
 import torch
 from torch._subclasses.fake_tensor import is_fake
+from .sampling import NO_BOX
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 FORWARD = "mixup::fused_mix"
@@ -121,12 +122,13 @@ def _check_mix_values(op: str, x, index, box) -> None:
         height, width = x.shape[-2], x.shape[-1]
         rows = box.reshape(-1, 4)
         limit = torch.tensor([height, height, width, width])
-        bad = ((rows < 0) | (rows > limit)).any(dim=1).nonzero()
+        no_box = (rows == NO_BOX).all(dim=1)
+        bad = (((rows < 0) | (rows > limit)).any(dim=1) & ~no_box).nonzero()
         if bad.numel():
             r = int(bad[0])
             raise ValueError(
-                f"{op}: box row {r} = {rows[r].tolist()} lies outside the image: y0, y1 must be "
-                f"in [0, H={height}] and x0, x1 in [0, W={width}]"
+                f"{op}: box row {r} = {rows[r].tolist()} is neither a box inside the image (y0, y1 in "
+                f"[0, H={height}], x0, x1 in [0, W={width}]) nor [-1, -1, -1, -1] (no box: blend)"
             )
 
 

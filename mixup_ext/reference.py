@@ -9,8 +9,10 @@ Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
 
 * ``out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]]``, computed in float32
   (float64 for float64 input) and rounded once to x's dtype.
-* With a non-empty ``box[i] = [y0, y1, x0, x1)`` over the last two dims, sample
-  i is not blended: inside the box it is ``x[index[i]]``, outside it is ``x[i]``.
+* With a ``box[i] = [y0, y1, x0, x1)`` over the last two dims, sample i is not
+  blended: inside the box it is ``x[index[i]]``, outside it is ``x[i]``; an
+  empty box pastes nothing (``x[i]`` exactly). Rows of ``NO_BOX`` (-1) mark
+  blended samples in a batch that also has boxes.
 * ``s(t) = (1 - smoothing) * t + smoothing / num_classes`` with ``t`` one-hot
   (int64 class ids) or soft, and ``mixed[i] = lam[i] * s(t_i) + (1 - lam[i]) *
   s(t_index[i])``, always weighted by ``lam`` (pass the area-corrected weight
@@ -104,14 +106,15 @@ def _per_row(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def _box_masks(box: torch.Tensor, like: torch.Tensor):
     """(paste, keep) masks broadcastable to like: paste marks the elements taken
-    from the partner (inside a non-empty box), keep the rest of a boxed row."""
+    from the partner (inside the box), keep the rest of a boxed row; rows
+    marked NO_BOX are in neither (they blend)."""
     batch, height, width = like.shape[0], like.shape[-2], like.shape[-1]
     y0, y1, x0, x1 = box.reshape(-1, 4).expand(batch, 4).unbind(1)
     rows = torch.arange(height, device=like.device)
     cols = torch.arange(width, device=like.device)
     in_y = (rows >= y0[:, None]) & (rows < y1[:, None])  # (B, H)
     in_x = (cols >= x0[:, None]) & (cols < x1[:, None])  # (B, W)
-    boxed = ((y0 < y1) & (x0 < x1))[:, None, None]  # (B, 1, 1)
+    boxed = (y0 != sampling.NO_BOX)[:, None, None]  # (B, 1, 1): a paste, even of an empty box
     inside = in_y[:, :, None] & in_x[:, None, :]  # (B, H, W)
     shape = (batch,) + (1,) * (like.dim() - 3) + (height, width)
     return (boxed & inside).reshape(shape), (boxed & ~inside).reshape(shape)
@@ -144,7 +147,8 @@ MIXUP_G1, MIXUP_G2, CUTMIX_G1, CUTMIX_G2 = 0, 1, 2, 3
 def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
                       mixup_on: bool, cutmix_on: bool, minmax, correct_lam: bool, full_side: bool):
     """``mixup::sample_mix_params`` in torch ops: per-draw weights (float32)
-    and boxes (int64, zero rows for no paste) from uniforms ``(n, 8)`` and
+    and boxes (int64 rows as fused_mix reads them: a CutMix box, ``NO_BOX``
+    rows for a blend, empty rows for an unmixed sample) from uniforms ``(n, 8)`` and
     Gamma draws ``(4, n)``. With ``pair_index``, row i takes the draw of
     ``min(i, pair_index[i])`` so that partners agree."""
     if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != 8:
@@ -165,14 +169,16 @@ def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix
         _beta(gammas[CUTMIX_G1], gammas[CUTMIX_G2]),
         _beta(gammas[MIXUP_G1], gammas[MIXUP_G2]),
     )
-    box = torch.zeros(draws, 4, dtype=torch.int64, device=uniforms.device)
+    # A blended draw gets the no-box row, an unmixed one the empty box (copied
+    # whole), a CutMix draw its box: a paste even when empty.
+    box = torch.where(apply, sampling.NO_BOX, 0).to(torch.int64).unsqueeze(-1).expand(draws, 4)
     if cutmix_on:
         if minmax is not None:
-            box = sampling.minmax_box(uniforms[:, 4:8], minmax, height, width)
+            cut = sampling.minmax_box(uniforms[:, 4:8], minmax, height, width)
         else:
-            box = sampling.centred_box(lam, u[CENTRE_Y], u[CENTRE_X], height, width, full_side)
+            cut = sampling.centred_box(lam, u[CENTRE_Y], u[CENTRE_X], height, width, full_side)
         pasted = apply & use_cutmix
-        box = torch.where(pasted.unsqueeze(-1), box, torch.zeros_like(box))
+        box = torch.where(pasted.unsqueeze(-1), cut, box)
         if (correct_lam or minmax is not None) and height * width > 0:  # an empty image has nothing to correct by
             lam = torch.where(pasted, sampling.box_area_weight(box, height, width), lam)
     lam = torch.where(apply, lam, torch.ones_like(lam)).float()

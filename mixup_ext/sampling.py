@@ -17,6 +17,11 @@ import torch
 
 PAIRINGS = ("flip", "roll", "random")
 
+#: The box row ``[-1, -1, -1, -1]`` tells ``fused_mix`` that a sample has no
+#: box and is blended. Any other row is a paste, an empty one included (it
+#: pastes nothing): a CutMix sample is never blended.
+NO_BOX = -1
+
 
 def beta(alpha: float, shape, device, generator=None) -> torch.Tensor:
     """Beta(alpha, alpha) samples in float64, as G1 / (G1 + G2) with Gi ~ Gamma(alpha).

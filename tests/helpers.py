@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import importlib.util
+import os
 
 import pytest
 import torch
+
+from mixup_ext.sampling import NO_BOX
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FLOAT_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -92,17 +98,22 @@ def with_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
 LAYOUTS = ["contiguous", "channels_last", "batch_slice", "strided_w", "transposed", "unaligned"]
 
 
-def random_boxes(batch: int, height: int, width: int, device, seed: int = 0, empty_every: int = 3) -> torch.Tensor:
-    """(B, 4) boxes [y0, y1, x0, x1) inside the image, every `empty_every`-th one empty."""
+def random_boxes(batch: int, height: int, width: int, device, seed: int = 0, blend_every: int = 3,
+                 empty_every: int = 4) -> torch.Tensor:
+    """(B, 4) box rows as Mixup draws them: boxes [y0, y1, x0, x1) inside the
+    image, every `blend_every`-th row NO_BOX (a blended sample), and every
+    `empty_every`-th row from row 1 an empty box (a paste of nothing)."""
     g = generator("cpu", seed)
     y = torch.randint(0, height + 1, (batch, 2), generator=g).sort(dim=1).values
     x = torch.randint(0, width + 1, (batch, 2), generator=g).sort(dim=1).values
     boxes = torch.stack([y[:, 0], y[:, 1], x[:, 0], x[:, 1]], dim=1)
-    # Make the non-empty ones really non-empty, and some rows empty on purpose.
+    # Make the boxes really non-empty, then mark some rows on purpose.
     boxes[:, 1] = torch.maximum(boxes[:, 1], (boxes[:, 0] + 1).clamp(max=height))
     boxes[:, 3] = torch.maximum(boxes[:, 3], (boxes[:, 2] + 1).clamp(max=width))
     if empty_every:
-        boxes[::empty_every, 1] = boxes[::empty_every, 0]
+        boxes[1::empty_every, 1] = boxes[1::empty_every, 0]
+    if blend_every:
+        boxes[::blend_every] = NO_BOX
     return boxes.to(device)
 
 
@@ -137,3 +148,35 @@ def lam_of(kind: str, batch: int, dtype, device, seed: int = 0) -> torch.Tensor:
 
 def acc_dtype(dtype):
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+@functools.cache
+def _load_timm_mixup():
+    try:
+        return importlib.import_module("timm.data.mixup")
+    except ImportError:
+        pass
+    # timm installed without its dependencies (`pip install --no-deps timm`, as
+    # the README's test command does on CPU machines): its package __init__
+    # imports torchvision, but timm/data/mixup.py needs only numpy and torch,
+    # so load that one file by path.
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "mixup.py")
+    file_spec = importlib.util.spec_from_file_location("_timm_data_mixup", path)
+    module = importlib.util.module_from_spec(file_spec)
+    file_spec.loader.exec_module(module)
+    return module
+
+
+def timm_mixup_module():
+    """timm's own ``timm/data/mixup.py``, however timm is installed. Skips when
+    timm is absent, except under CI, whose test command installs it: there a
+    missing timm fails, so the parity tests cannot be skipped unnoticed."""
+    module = _load_timm_mixup()
+    if module is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("timm is missing: the README's test command installs it (pip install --no-deps timm)")
+        pytest.skip("timm is not installed: pip install --no-deps timm")
+    return module

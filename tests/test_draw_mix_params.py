@@ -19,6 +19,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from mixup_ext import reference
+from mixup_ext.sampling import NO_BOX
 
 from .helpers import DEVICES, requires_cuda
 
@@ -62,8 +63,12 @@ def test_outputs_have_the_contract_shapes_and_structure(impl, device, mode, pair
         assert torch.equal(lam[index], lam) and torch.equal(box[index], box), "partners share their draw"
     assert ((lam >= 0) & (lam <= 1)).all()
     boxes = box.reshape(-1, 4)
-    assert ((boxes >= 0).all(1) & (boxes[:, 1] <= 13) & (boxes[:, 3] <= 9)).all()
-    assert ((boxes[:, 0] <= boxes[:, 1]) & (boxes[:, 2] <= boxes[:, 3])).all()
+    blended = (boxes == NO_BOX).all(1)
+    inside = (boxes >= 0).all(1) & (boxes[:, 1] <= 13) & (boxes[:, 3] <= 9)
+    ordered = (boxes[:, 0] <= boxes[:, 1]) & (boxes[:, 2] <= boxes[:, 3])
+    assert (blended | (inside & ordered)).all(), "every row is NO_BOX or an ordered box inside the image"
+    unmixed = (boxes == 0).all(1)
+    assert (lam.expand(len(boxes))[unmixed & ~blended] <= 1).all()
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -83,13 +88,14 @@ def test_prob_and_switch_prob_are_honoured(impl, device):
     stats = pytest.importorskip("scipy.stats")
     n = 4000
     _, lam, box = draw(impl, batch_like(n, device, size=(1, 16, 16)), prob=0.7, switch_prob=0.25, generator=gen(device, 5))
-    unmixed = lam == 1
-    pasted = (box[:, 1] > box[:, 0]) & (box[:, 3] > box[:, 2])
-    assert not (unmixed & pasted).any(), "an unmixed row pastes nothing"
-    # P(mixed) = 0.7; among mixed rows P(CutMix) = 0.25 (a pasted box, or lam = 1 - 0 for an empty cut).
+    blended = (box == NO_BOX).all(1)
+    unmixed = (box == 0).all(1)  # the empty box at the origin: the sample is copied whole
+    assert (lam[unmixed] == 1).all(), "an unmixed row keeps all of itself"
+    cut = ~blended & ~unmixed
+    # P(mixed) = 0.7; among mixed rows P(CutMix) = 0.25. (A CutMix draw whose
+    # box is empty at the origin would count as unmixed: probability ~1e-5.)
     assert stats.binomtest(int((~unmixed).sum()), n, 0.7).pvalue > 1e-4
-    mixed = int((~unmixed).sum())
-    assert stats.binomtest(int(pasted.sum()), mixed, 0.25).pvalue > 1e-4
+    assert stats.binomtest(int(cut.sum()), int((~unmixed).sum()), 0.25).pvalue > 1e-4
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -9,6 +9,7 @@ import torch
 
 import mixup_ext
 from mixup_ext import reference
+from mixup_ext.sampling import NO_BOX
 
 from .helpers import (
     DEVICES,
@@ -204,14 +205,17 @@ def test_blend_and_paste_formulas(device, memory_format):
     x = randn((batch, channels, height, width), torch.float64, device).contiguous(memory_format=memory_format)
     index = torch.tensor([3, 0, 4, 1, 2], device=device)
     lam = torch.tensor([0.1, 0.5, 0.9, 0.3, 0.7], dtype=torch.float64, device=device)
-    box = torch.tensor([[2, 7, 3, 10], [0, 0, 0, 0], [0, 9, 0, 11], [4, 5, 6, 7], [3, 3, 1, 8]], device=device)
+    box = torch.tensor([[2, 7, 3, 10], [-1, -1, -1, -1], [0, 9, 0, 11], [4, 5, 6, 7], [3, 3, 1, 8]], device=device)
     with poisoned_outputs():
         out, _ = mixup_ext.fused_mix(x, torch.zeros(batch, dtype=torch.int64, device=device), index, lam, box, 2)
     for i in range(batch):
         j = int(index[i])
         y0, y1, x0, x1 = box[i].tolist()
-        if y0 >= y1 or x0 >= x1:  # empty box: a plain blend
+        if y0 == NO_BOX:  # no box: a plain blend
             torch.testing.assert_close(out[i], lam[i] * x[i] + (1 - lam[i]) * x[j], rtol=1e-15, atol=1e-15)
+            continue
+        if y0 >= y1 or x0 >= x1:  # an empty box pastes nothing, whatever lam says
+            assert torch.equal(out[i], x[i])
             continue
         inside = torch.zeros(height, width, dtype=torch.bool, device=device)
         inside[y0:y1, x0:x1] = True
@@ -268,7 +272,7 @@ def test_nan_reaches_only_the_rows_that_read_it(device):
     x[2, 1, 1, 1] = float("nan")
     x[4, 0, 3, 4] = float("inf")
     index = torch.tensor([2, 2, 5, 0, 1, 4], device=device)
-    box = torch.tensor([[0, 0, 0, 0], [0, 4, 0, 2], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [3, 4, 4, 5]], device=device)
+    box = torch.tensor([[-1] * 4, [0, 4, 0, 2], [-1] * 4, [-1] * 4, [-1] * 4, [3, 4, 4, 5]], device=device)
     lam = lam_of("per_sample", batch, torch.float32, device)
     (out, _), (ref, _) = run_both(x, labels(batch, device), index, lam, box)
     assert_close(out, ref, equal_nan=True)

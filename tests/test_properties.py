@@ -14,6 +14,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import mixup_ext  # noqa: E402
 from mixup_ext import reference  # noqa: E402
+from mixup_ext.sampling import NO_BOX  # noqa: E402
 
 from .helpers import DEVICES, FLOAT_DTYPES, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
 
@@ -59,9 +60,11 @@ def mix_case(draw, device):
         height, width = x.shape[-2], x.shape[-1]
 
         def one_box():
+            if draw(st.integers(0, 3)) == 0:
+                return [NO_BOX] * 4  # no box: a blend
             y0, y1 = draw(st.integers(0, height)), draw(st.integers(0, height))
             x0, x1 = draw(st.integers(0, width)), draw(st.integers(0, width))
-            return [y0, y1, x0, x1]  # y0 >= y1 or x0 >= x1: an empty box, a blend
+            return [y0, y1, x0, x1]  # y0 >= y1 or x0 >= x1: an empty box, pasting nothing
 
         box = torch.tensor(one_box() if draw(st.booleans()) else [one_box() for _ in range(batch)], dtype=torch.int64)
         box = box.reshape(-1, 4) if box.dim() == 2 or batch == 0 else box

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mixup_ext import reference
+from mixup_ext.sampling import NO_BOX
 
 from .helpers import DEVICES
 
@@ -41,7 +42,17 @@ def test_kernel_matches_reference_bit_for_bit(device, config, full_side, paired,
     assert lam.dtype == torch.float32 and box.dtype == torch.int64
     assert torch.equal(lam, ref_lam) and torch.equal(box, ref_box)
     assert torch.isfinite(lam).all() and ((lam >= 0) & (lam <= 1)).all()
-    assert ((box[:, 0] <= box[:, 1]) & (box[:, 1] <= 13) & (box[:, 2] <= box[:, 3]) & (box[:, 3] <= 17) & (box >= 0).all(dim=1)).all()
+    blended = (box == NO_BOX).all(dim=1)
+    boxed = (box[:, 0] <= box[:, 1]) & (box[:, 1] <= 13) & (box[:, 2] <= box[:, 3]) & (box[:, 3] <= 17) & (box >= 0).all(dim=1)
+    assert (blended | boxed).all()
+    rows = torch.arange(n, device=device)
+    leader = torch.minimum(rows, pair_index) if paired else rows
+    applied = uniforms[leader, 0] < 0.8
+    assert (box[~applied] == 0).all() and (lam[~applied] == 1).all(), "unmixed rows: the empty box, weight 1"
+    if not config["cutmix_on"]:
+        assert blended[applied].all(), "without CutMix every mixed row blends"
+    if not config["mixup_on"]:
+        assert not blended.any(), "without Mixup no row blends: CutMix always pastes"
 
 
 @pytest.mark.parametrize("device", DEVICES)

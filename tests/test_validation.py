@@ -62,9 +62,10 @@ VALUE_CASES = [
     ("index_negative", dict(index=torch.tensor([3, -1, 1, 0])), r"index values must be in \[0, B\).*found -1"),
     ("label_too_large", dict(target=torch.tensor([0, 5, 2, 4])), r"target class ids must be in \[0, num_classes\) = \[0, 5\), found 5"),
     ("label_negative", dict(target=torch.tensor([0, 1, -2, 4])), "target class ids must be in .*found -2"),
-    ("box_past_image", dict(box=torch.tensor([[1, 3, 2, 5], [0, H + 1, 0, 2], [0, 1, 0, 1], [0, 1, 0, 1]])), r"box row 1 = \[0, 7, 0, 2\] lies outside the image"),
-    ("box_past_width", dict(box=torch.tensor([0, 2, 3, W + 1])), "box row 0 .* lies outside the image: y0, y1 must be in \\[0, H=6\\] and x0, x1 in \\[0, W=7\\]"),
-    ("box_negative", dict(box=torch.tensor([[1, 3, 2, 5], [0, 1, 0, 1], [-1, 2, 0, 2], [0, 1, 0, 1]])), "box row 2 .* lies outside the image"),
+    ("box_past_image", dict(box=torch.tensor([[1, 3, 2, 5], [0, H + 1, 0, 2], [0, 1, 0, 1], [0, 1, 0, 1]])), r"box row 1 = \[0, 7, 0, 2\] is neither a box inside the image"),
+    ("box_past_width", dict(box=torch.tensor([0, 2, 3, W + 1])), r"box row 0 .* is neither a box inside the image \(y0, y1 in \[0, H=6\], x0, x1 in \[0, W=7\]\) nor \[-1, -1, -1, -1\]"),
+    ("box_negative", dict(box=torch.tensor([[1, 3, 2, 5], [0, 1, 0, 1], [-1, 2, 0, 2], [0, 1, 0, 1]])), "box row 2 .* is neither a box inside the image"),
+    ("box_half_marked_blend", dict(box=torch.tensor([[-1, -1, -1, -1], [-1, -1, 0, 1], [0, 1, 0, 1], [0, 1, 0, 1]])), r"box row 1 = \[-1, -1, 0, 1\] is neither"),
 ]
 
 

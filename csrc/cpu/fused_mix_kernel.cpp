@@ -97,7 +97,7 @@ void mix_rows(const ForwardPlan& plan) {
     const scalar_t* partner = x + pairing.partner(row) * mix.batch_stride;
     scalar_t* dst = out + row * g.numel;
     const Box box = pairing.box_of(row, g);
-    if (box.empty()) {
+    if (box.blends()) {
       blend_run(dst, own, partner, pairing.weight(row), begin, end);
       return;
     }
@@ -169,7 +169,7 @@ void unmix_rows(const BackwardPlan& plan) {
 
     const scalar_t* own = grad + row * mix.batch_stride;
     const Box own_box = pairing.box_of(row, g);
-    if (own_box.empty()) {
+    if (own_box.blends()) {
       const acc_t lam = pairing.weight(row);
       for (int64_t k = begin; k < end; ++k) acc[k] = lam * static_cast<acc_t>(own[k]);
     } else {
@@ -182,7 +182,7 @@ void unmix_rows(const BackwardPlan& plan) {
       const int64_t reader = order[t];
       const scalar_t* src = grad + reader * mix.batch_stride;
       const Box box = pairing.box_of(reader, g);
-      if (box.empty()) {
+      if (box.blends()) {
         const acc_t w = acc_t(1) - pairing.weight(reader);
         for (int64_t k = begin; k < end; ++k) acc[k] += w * static_cast<acc_t>(src[k]);
       } else {

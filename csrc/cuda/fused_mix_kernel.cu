@@ -250,7 +250,7 @@ __global__ void __launch_bounds__(kThreads)
   scalar_t* dst = args.out + row * g.numel;
   const Box box = args.pairing.box_of(row, g);
 
-  if (box.empty()) {
+  if (box.blends()) {
     pack_t a[kUnroll], b[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -309,7 +309,7 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
                                       bool overwrite) {
   using pack_t = Pack<scalar_t, VEC>;
   pack_t p[kUnroll] = {};
-  if (box.empty()) {
+  if (box.blends()) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
