@@ -42,7 +42,8 @@ class MixParams:
     lam: ``()`` for batch mode, else ``(B,)``, float32: the weight of each
     sample itself (area-corrected for CutMix samples when asked). index:
     ``(B,)`` int64 partners. box: None, ``(4,)`` or ``(B, 4)`` int64 rows
-    ``[y0, y1, x0, x1)``; empty rows mean a blend.
+    ``[y0, y1, x0, x1)``: a paste (pasting nothing when empty), or
+    ``sampling.NO_BOX`` rows for a blend.
     """
 
     lam: torch.Tensor
@@ -65,6 +66,9 @@ class Mixup:
         correct_lam: use ``1 - box_area / (H * W)`` as the CutMix weight.
         label_smoothing: label smoothing of the mixed targets.
         num_classes: number of classes.
+        multi_label: targets are dense ``(B, num_classes)`` multi-hot rows
+            (timm 1.0.31): each is smoothed towards 0.5, ``t * (1 - s) + 0.5 * s``,
+            then mixed. Needs ``target_form='dense'``.
         pairing: ``'flip'`` (timm), ``'roll'`` (torchvision) or ``'random'``.
         generator: a ``torch.Generator`` on x's device, for reproducible draws.
         target_form: ``'dense'`` (``(B, C)`` float32 rows) or ``'index'``
@@ -82,6 +86,7 @@ class Mixup:
         correct_lam=True,
         label_smoothing=0.1,
         num_classes=1000,
+        multi_label=False,
         *,
         pairing="flip",
         generator=None,
@@ -108,6 +113,8 @@ class Mixup:
             raise ValueError(f"Mixup: num_classes must be > 0, got {num_classes}")
         if target_form not in TARGET_FORMS:
             raise ValueError(f"Mixup: target_form must be one of {', '.join(TARGET_FORMS)}, got {target_form!r}")
+        if multi_label and target_form != "dense":
+            raise ValueError("Mixup: multi_label=True mixes dense (B, num_classes) rows; it needs target_form='dense'")
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
         self.cutmix_minmax = cutmix_minmax
@@ -117,6 +124,7 @@ class Mixup:
         self.correct_lam = correct_lam
         self.label_smoothing = label_smoothing
         self.num_classes = num_classes
+        self.multi_label = bool(multi_label)
         self.pairing = pairing
         self.generator = generator
         self.target_form = target_form
@@ -142,6 +150,9 @@ class Mixup:
 
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""
+        if self.multi_label:  # smoothed towards 0.5 here: the op only mixes the rows
+            target = self._smoothed_multi_label(target, x)
+            return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, 0.0)
         if self.target_form == "index":
             # The loss mixes the class ids itself: no target work here at all.
             mixed_x, _ = fused_mix(x, None, params.index, params.lam, params.box)
@@ -149,7 +160,20 @@ class Mixup:
             return mixed_x, (target, params.index, lam)
         return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, self.label_smoothing)
 
+    def _smoothed_multi_label(self, target, x: torch.Tensor) -> torch.Tensor:
+        """timm's multi-label targets: float32 rows smoothed towards 0.5, in
+        timm's order (smooth, then mix), so the values match it bit for bit."""
+        if not isinstance(target, torch.Tensor) or target.dim() != 2 or target.shape != (x.shape[0], self.num_classes):
+            got = f"shape {tuple(target.shape)}" if isinstance(target, torch.Tensor) else type(target).__name__
+            raise ValueError(
+                f"Mixup: multi_label=True needs target as a dense (B, num_classes) = ({x.shape[0]}, {self.num_classes}) "
+                f"tensor of multi-hot rows, got {got}"
+            )
+        return target.float() * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing  # a new tensor, always
+
     def _unmixed_target(self, x: torch.Tensor, target: torch.Tensor):
+        if self.multi_label:
+            return self._smoothed_multi_label(target, x)
         index = torch.arange(x.shape[0], device=x.device)
         ones = torch.ones(x.shape[0], dtype=torch.float32, device=x.device)
         if self.target_form == "index":

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from mixup_ext import MixParams, Mixup, sampling
+from mixup_ext.sampling import NO_BOX
 
-from .helpers import DEVICES, assert_close, randn
+from .helpers import DEVICES, assert_close, randn, timm_mixup_module
 
 C = 10
 
@@ -128,7 +129,7 @@ class PinnedNumpyRandom:
 
 
 def timm_mixup(monkeypatch, pinned, x, y, **kwargs):
-    mixup_module = pytest.importorskip("timm.data.mixup")
+    mixup_module = timm_mixup_module()
     monkeypatch.setattr(mixup_module.np, "random", pinned)
     monkeypatch.setattr(mixup_module.np, "bool", bool, raising=False)  # old timm uses np.bool
     return mixup_module.Mixup(**kwargs)(x.clone(), y)
@@ -174,7 +175,8 @@ def test_matches_timm_elem_mode_with_both(device, monkeypatch):
     t_out, t_target = timm_mixup(monkeypatch, pinned, x, y, prob=0.9, **kw)
 
     lam = np.where(use_cutmix, lam_cut, lam_mix)
-    boxes = torch.zeros(batch, 4, dtype=torch.int64)
+    boxes = torch.full((batch, 4), NO_BOX, dtype=torch.int64)  # blend rows...
+    boxes[apply >= 0.9] = 0  # ...and unmixed rows copied whole, as the sampler writes them
     weights = torch.tensor(lam, dtype=torch.float64)
     it = iter(centres)
     for i in range(batch):
@@ -188,6 +190,92 @@ def test_matches_timm_elem_mode_with_both(device, monkeypatch):
     out, target = Mixup(prob=0.9, **kw).apply(x, y, params)
     assert_close(out, t_out)
     assert_close(target, t_target.float(), scale=4)  # timm's lam passes through float32 numpy
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_matches_timm_multi_label(device, monkeypatch, smoothing):
+    """timm 1.0.31's multi_label: dense multi-hot rows smoothed towards 0.5, then mixed (elem mode)."""
+    batch = 6
+    x = images(batch, device)
+    multi_hot = (torch.rand(batch, C, generator=torch.Generator().manual_seed(4)) > 0.6).to(device)
+    kw = dict(mixup_alpha=0.8, cutmix_alpha=0.0, mode="elem", label_smoothing=smoothing, num_classes=C)
+    lam = np.array([0.1, 0.35, 0.6, 0.45, 0.95, 0.3], dtype=np.float64)
+    apply = np.array([0.0, 0.0, 0.0, 0.0, 0.99, 0.0])  # sample 4 is not mixed
+    mixup_module = timm_mixup_module()
+    if "multi_label" not in mixup_module.Mixup.__init__.__code__.co_varnames:
+        pytest.skip("this timm predates multi_label (1.0.31)")
+    t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([apply], [lam], []), x, multi_hot, prob=0.9, multi_label=True, **kw)
+    weights = torch.tensor(np.where(apply < 0.9, lam, 1.0), dtype=torch.float32, device=device)
+    params = MixParams(weights, torch.arange(batch - 1, -1, -1, device=device), None)
+    out, target = Mixup(prob=0.9, multi_label=True, **kw).apply(x, multi_hot, params)
+    assert_close(out, t_out)
+    assert_close(target, t_target, scale=4)  # timm's lam passes through x's dtype and float32 numpy
+
+
+def test_multi_label_semantics_and_refusals():
+    x = images(5, "cpu")
+    multi_hot = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 1], [0, 1, 0], [1, 0, 0]], dtype=torch.int64)
+    mixup = Mixup(1.0, 1.0, mode="elem", label_smoothing=0.2, num_classes=3, multi_label=True, generator=gen("cpu", 3))
+    params = Mixup(1.0, 1.0, mode="elem", num_classes=3, generator=gen("cpu", 3)).sample(x)
+    out, target = mixup(x, multi_hot)
+    smoothed = multi_hot.float() * 0.8 + 0.1
+    lam = params.lam[:, None]
+    torch.testing.assert_close(target, lam * smoothed + (1 - lam) * smoothed[params.index])
+    assert target.dtype == torch.float32 and ((target >= 0.1) & (target <= 0.9)).all()
+    mixup.mixup_enabled = False
+    torch.testing.assert_close(mixup(x, multi_hot)[1], smoothed)
+    with pytest.raises(ValueError, match=r"multi_label=True needs target as a dense \(B, num_classes\) = \(5, 3\)"):
+        mixup(x, torch.zeros(5, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"got shape \(5, 4\)"):
+        Mixup(num_classes=3, multi_label=True)(x, torch.zeros(5, 4))
+    with pytest.raises(ValueError, match="multi_label=True .* needs target_form='dense'"):
+        Mixup(num_classes=3, multi_label=True, target_form="index")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+def test_cutmix_is_a_paste_even_when_its_box_is_empty(device, mode):
+    """correct_lam=False on a narrow image: about one box in ten has no
+    width. timm pastes nothing there and keeps the uncorrected lam for the
+    labels; the image must come through whole, never blended."""
+    batch, seeds = (6, 80) if mode == "batch" else (64, 2)  # one box per call in batch mode: more calls
+    x = images(batch, device, size=(2, 32, 3))
+    mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode=mode, correct_lam=False, num_classes=C, label_smoothing=0.0)
+    empties = 0
+    for seed in range(seeds):
+        mixup.generator = gen(device, seed)
+        params = mixup.sample(x)
+        out, target = mixup.apply(x, labels(batch, device), params)
+        box = params.box.reshape(-1, 4).expand(batch, 4)
+        for i in range(batch):
+            y0, y1, x0, x1 = box[i].tolist()
+            expected = x[i].clone()
+            expected[:, y0:y1, x0:x1] = x[int(params.index[i])][:, y0:y1, x0:x1]
+            assert torch.equal(out[i], expected), f"row {i} (box {box[i].tolist()}) is not a paste"
+        empty = (box[:, 1] <= box[:, 0]) | (box[:, 3] <= box[:, 2])
+        lam = params.lam.expand(batch)
+        assert (lam[empty] <= 1).all()
+        empties += int((empty & (lam < 1)).sum())
+        onehot = torch.nn.functional.one_hot(labels(batch, device), C).float()
+        torch.testing.assert_close(target, lam[:, None] * onehot + (1 - lam[:, None]) * onehot[params.index])
+    assert empties > 0, "the draws must include empty boxes with an uncorrected weight"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_timm_empty_box_without_correction(device, monkeypatch):
+    batch = 4
+    x, y = images(batch, device, size=(3, 12, 2)), labels(batch, device)
+    height, width = x.shape[-2:]
+    kw = dict(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=C, correct_lam=False)
+    lam, cy, cx = 0.9, 5, 1  # cut_w = int(2 * sqrt(0.1)) = 0: an empty box
+    t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [lam], [cy, cx]), x, y, **kw)
+    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
+    assert int(box[3] - box[2]) == 0
+    params = MixParams(torch.tensor(lam, dtype=torch.float32, device=device), torch.arange(batch - 1, -1, -1, device=device), box.to(device))
+    out, target = Mixup(**kw).apply(x, y, params)
+    assert torch.equal(out, t_out) and torch.equal(out, x), "nothing pasted, nothing blended"
+    assert_close(target, t_target.float())
 
 
 # ---------------------------------------------------------------------------
