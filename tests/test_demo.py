@@ -1,13 +1,17 @@
-"""The demo, the project's main job: a quick run in-process, a 2-process
-DistributedDataParallel run over gloo on CPU, and its argument checks."""
+"""The demo, the project's main job: a quick run in-process (both scenarios),
+a 2-process DistributedDataParallel run over gloo on CPU, the label noise,
+the picture, the progress bar, and every flag checked before training."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import torch
 
 pytest.importorskip("sklearn", reason="the demo needs the demo extra: pip install -e '.[demo]'")
 pytest.importorskip("matplotlib")
@@ -16,19 +20,35 @@ pytest.importorskip("tqdm")
 from mixup_ext import demo  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+RUNS = ["no mixing", "Mixup", "Mixup+CutMix elem"]
 
 
-def test_quick_run_trains_three_ways_and_draws(tmp_path, capsys):
+def test_quick_run_trains_both_scenarios_and_draws(tmp_path, capsys):
     out = tmp_path / "demo.png"
     results = demo.main(["--quick", "--device", "cpu", "--out", str(out)])
-    assert [r.name for r in results] == ["no mixing", "Mixup", "Mixup+CutMix elem"]
+    assert [(r.scenario, r.name) for r in results] == [(s, n) for s in ("clean", "40% noisy") for n in RUNS]
     for r in results:
         assert len(r.accuracy) == len(r.nll) == 3
-        assert r.accuracy[-1] > 0.5, f"{r.name} did not learn: {r.accuracy}"
+        assert r.accuracy[-1] > 0.4, f"{r.scenario} {r.name} did not learn: {r.accuracy}"
         assert 0.0 <= r.ece <= 1.0 and r.seconds_per_epoch > 0
+        assert (r.memorized is None) == (r.scenario == "clean")
+        assert r.memorized is None or 0.0 <= r.memorized <= 1.0
     printed = capsys.readouterr().out
-    assert "| run | test accuracy | test NLL | ECE | s / epoch | backend |" in printed
+    assert "| labels | run | test accuracy | test NLL | ECE | noise memorized | s / epoch | backend |" in printed
+    assert printed.count("| 40% noisy |") == 3 and printed.count("| clean |") == 3
     assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 20_000
+
+
+def test_label_noise_replaces_the_share_asked_by_a_wrong_class():
+    data = demo.load_digits_split()
+    noisy = demo.with_label_noise(data, 0.4, seed=3)
+    changed = noisy.train_y != data.train_y
+    assert torch.equal(changed, noisy.corrupted), "every corrupted label changed class, no other did"
+    assert int(changed.sum()) == round(0.4 * len(data.train_y))
+    assert torch.equal(noisy.test_y, data.test_y) and torch.equal(noisy.train_x, data.train_x), "test labels stay clean"
+    assert noisy.train_y.min() >= 0 and noisy.train_y.max() < data.classes
+    assert torch.equal(demo.with_label_noise(data, 0.4, seed=3).train_y, noisy.train_y), "seeded"
+    assert torch.bincount(noisy.train_y[changed], minlength=10).min() > 0.5 * int(changed.sum()) / 10, "wrong classes drawn uniformly"
 
 
 @pytest.mark.slow
@@ -37,12 +57,12 @@ def test_two_process_ddp_over_gloo(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "mixup_ext.demo", "--ddp", "--quick", "--device", "cpu", "--out", str(out)],
+         "-m", "mixup_ext.demo", "--ddp", "--quick", "--epochs", "2", "--device", "cpu", "--out", str(out)],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("| run | test accuracy") == 1, "rank 0 alone prints"
-    assert "x2 ranks" in result.stdout
+    assert result.stdout.count("| labels | run | test accuracy") == 1, "rank 0 alone prints"
+    assert result.stdout.count("x2 ranks") == 6
     assert out.read_bytes()[:8] == PNG_MAGIC
 
 
@@ -50,3 +70,99 @@ def test_ddp_without_a_launcher_is_refused(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(SystemExit, match="torchrun"):
         demo.main(["--ddp", "--quick", "--device", "cpu"])
+
+
+# Flags: all checked before any training ----------------------------------------
+
+
+def test_out_names_a_file_or_a_folder_and_creates_the_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    existing = tmp_path / "pictures"
+    existing.mkdir()
+    cases = {
+        str(existing): existing / "mixup_demo.png",  # an existing folder: the picture goes inside
+        "fresh/": tmp_path / "fresh" / "mixup_demo.png",  # a trailing slash: a folder, created
+        "missing/deeper/pic.png": tmp_path / "missing" / "deeper" / "pic.png",  # created before training
+        "plot.svg": tmp_path / "plot.svg",
+    }
+    for given, expected in cases.items():
+        path = demo.parse_args(["--out", given, "--device", "cpu"]).out
+        assert path.resolve() == expected.resolve(), given
+        assert path.parent.is_dir(), f"{given}: the folder exists before any training"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--out", "results"], r"--out 'results': give a \.png, \.pdf, \.svg or \.jpg file, or a folder"),
+    (["--data", "/nonexistent/images"], "--data '/nonexistent/images': no such folder"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--device", "banana"], "--device 'banana' is not a device"),
+    (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
+    (["--batch-size", "x"], "argument --batch-size: must be an integer >= 1, got 'x'"),
+    (["--noise", "1"], r"argument --noise: must be in \[0, 1\)"),
+    (["--smoothing", "-0.1"], r"argument --smoothing: must be in \[0, 1\)"),
+    (["--mixup-alpha", "-1"], "argument --mixup-alpha: must be a number >= 0"),
+    (["--mixup-alpha", "0", "--cutmix-alpha", "0"], "nothing to mix"),
+])
+def test_bad_flags_are_refused_before_training(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(demo, "train_one", lambda *a, **k: pytest.fail("trained despite a bad flag"))
+    with pytest.raises(SystemExit):
+        demo.main(argv)
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_plainly(capsys):
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--device", "cuda"])
+    assert "--device cuda: this machine has no usable CUDA GPU" in capsys.readouterr().err
+
+
+def test_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--help"])
+    text = capsys.readouterr().out
+    for flag, default in [("--epochs", "40"), ("--batch-size", "64"), ("--mixup-alpha", "0.4"), ("--cutmix-alpha", "1.0"),
+                          ("--mode", "elem"), ("--smoothing", "0.0"), ("--noise", "0.4"), ("--seed", "0"), ("--out", "mixup_demo.png")]:
+        block = text[text.index(f"\n  {flag} "):]
+        block = block[:block.find("\n  --", 3) if block.find("\n  --", 3) > 0 else None]  # this flag's entry only
+        assert f"(default: {default})" in re.sub(r"\s+", " ", block), flag
+
+
+# What it shows ---------------------------------------------------------------
+
+
+def test_progress_bar_counts_the_steps(monkeypatch):
+    """The bar must advance with every step (a postfix redraw used to show a stale 0/N)."""
+    from tqdm import tqdm
+
+    stream = io.StringIO()
+    monkeypatch.setattr(demo, "_progress", lambda steps, description, world: tqdm(total=steps, desc=description, file=stream, mininterval=0, leave=True))
+    args = demo.parse_args(["--epochs", "1", "--device", "cpu", "--batch-size", "128"])
+    data = demo.load_digits_split().to(torch.device("cpu"), slice(None))
+    demo.train_one("clean", "no mixing", None, data, args, demo.World(), torch.device("cpu"))
+    steps = -(-len(data.train_y) // 128)
+    shown = [int(n) for n in re.findall(rf"(\d+)/{steps}", stream.getvalue())]
+    assert shown[-1] == steps and sorted(set(shown)) == list(range(0, steps + 1)), shown
+    assert "loss=" in stream.getvalue()
+
+
+def test_picture_names_the_mode_and_zooms_the_accuracy(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    results = []
+    for scenario, level in (("clean", 0.97), ("40% noisy", 0.8)):
+        for k, name in enumerate(["no mixing", "Mixup", "Mixup+CutMix pair"]):
+            accuracy = [0.1, 0.5] + [level + 0.01 * k] * 4
+            results.append(demo.RunResult(scenario, name, accuracy, [1.0] * 6, 0.05, None, 0.1))
+    example = (torch.rand(16, 1, 8, 8), torch.arange(16) % 10, torch.arange(16).flip(0) % 10, torch.rand(16))
+    demo.draw(results, example, "pair", tmp_path / "x.png")
+    (fig,) = saved
+    titles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
+    assert any("pair mode" in t for t in titles) and not any("elem" in t for t in titles)
+    accuracy_axes = [ax for ax in fig.get_axes() if ax.get_ylabel() == "test accuracy (%)"]
+    assert len(accuracy_axes) == 2
+    for ax, level in zip(accuracy_axes, (97, 80)):
+        low, high = ax.get_ylim()
+        assert level - 5 < low < level and level + 2 <= high <= 100, (low, high)
