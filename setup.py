@@ -14,9 +14,11 @@ UndefinedBehaviorSanitizer (see .ci/sanitize_cpu).
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
 ROOT = Path(__file__).resolve().parent
@@ -45,4 +47,18 @@ extension = (CUDAExtension if with_cuda else CppExtension)(
     extra_link_args=build.link_flags(),
 )
 
-setup(ext_modules=[extension], cmdclass={"build_ext": BuildExtension})
+
+
+class BuildPyWithSources(build_py):
+    """Ships csrc/ inside the package as mixup_ext/csrc, so that an installed
+    copy (wheel or sdist, not only a checkout) can JIT-build its kernels
+    (MIXUP_EXT_BACKEND=jit, or the fallback when the AOT library will not
+    load). Editable installs read the checkout's csrc/ directly."""
+
+    def run(self):
+        super().run()
+        if not getattr(self, "editable_mode", False):
+            shutil.copytree(csrc, Path(self.build_lib) / "mixup_ext" / "csrc", dirs_exist_ok=True)
+
+
+setup(ext_modules=[extension], cmdclass={"build_ext": BuildExtension, "build_py": BuildPyWithSources})

@@ -48,9 +48,17 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+#: Where a wheel or an sdist install carries the C++/CUDA sources, inside the
+#: package (setup.py copies csrc/ there), so an installed copy can JIT-build.
+PACKAGED_CSRC = Path(__file__).resolve().parent / "csrc"
+
+
 def csrc_dir() -> Path:
-    """The C++/CUDA sources: $MIXUP_EXT_CSRC, else the checkout's csrc/."""
-    return Path(os.environ.get("MIXUP_EXT_CSRC", repo_root() / "csrc"))
+    """The C++/CUDA sources: $MIXUP_EXT_CSRC, else the copy an installed
+    package carries, else the checkout's csrc/."""
+    if os.environ.get("MIXUP_EXT_CSRC"):
+        return Path(os.environ["MIXUP_EXT_CSRC"])
+    return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
 
 
 def sources(csrc: Path, with_cuda: bool) -> list[str]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import torch
 
@@ -53,9 +55,12 @@ def _load_jit() -> None:
 
     with_cuda = _build.cuda_toolkit_usable()
     csrc = _build.csrc_dir()
+    name = "mixup_ext_jit_cuda" if with_cuda else "mixup_ext_jit_cpu"
+    sources = _build.sources(csrc, with_cuda)
+    _announce_jit_build(name, sources, csrc, with_cuda)
     load(
-        name="mixup_ext_jit_cuda" if with_cuda else "mixup_ext_jit_cpu",
-        sources=_build.sources(csrc, with_cuda),
+        name=name,
+        sources=sources,
         extra_include_paths=[str(csrc)],
         extra_cflags=_build.CXX_FLAGS,
         extra_cuda_cflags=_build.NVCC_FLAGS,
@@ -63,6 +68,54 @@ def _load_jit() -> None:
         is_python_module=False,
         verbose=os.environ.get("MIXUP_EXT_VERBOSE") == "1",
     )
+
+
+def _announce_jit_build(name: str, sources: list[str], csrc: Path, with_cuda: bool) -> None:
+    """One line on stderr before a JIT build that will compile, so a silent
+    minute is never a mystery: what, roughly how long, and where it caches.
+    (A cached, up-to-date build loads in a second and prints nothing.)"""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    cache = Path(_get_build_directory(name, verbose=False))
+    built = cache / f"{name}.so"
+    watched = [Path(s) for s in sources] + [p for p in csrc.rglob("*.h")]
+    if built.exists() and all(p.stat().st_mtime <= built.stat().st_mtime for p in watched):
+        return
+    what = "CPU and CUDA" if with_cuda else "CPU"
+    minutes = "2-5 minutes" if with_cuda else "about a minute"
+    print(
+        f"mixup_ext: JIT-compiling the {what} kernels from {csrc} ({len(sources)} files, {minutes} on a few "
+        f"cores, once); cached in {cache}. Set MIXUP_EXT_VERBOSE=1 to see the compiler.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _shadowed_install() -> Path | None:
+    """An installed mixup_ext with compiled kernels that the imported one hides.
+
+    Run from a checkout after `pip install .`, Python imports the checkout's
+    mixup_ext/ (first on sys.path: the current folder), which has no _C
+    library, and the installed copy is never seen."""
+    here = Path(__file__).resolve().parent
+    for entry in sys.path:
+        candidate = Path(entry or ".").resolve() / "mixup_ext"
+        if candidate != here and candidate.is_dir() and any(candidate.glob("_C*.so")):
+            return candidate
+    return None
+
+
+def _warn_if_shadowing() -> None:
+    installed = _shadowed_install()
+    if installed is not None:
+        warnings.warn(
+            f"mixup_ext: imported from {Path(__file__).resolve().parent}, which has no compiled library and hides "
+            f"the installed copy at {installed}; falling back to a JIT build of this checkout. Run from "
+            "another folder to use the installed copy, or build this one in place with "
+            "`pip install --no-build-isolation -e .`.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def load() -> str:
@@ -77,6 +130,8 @@ def load() -> str:
     loaders = {"aot": _load_aot, "jit": _load_jit}
     failures = []
     for name in (forced,) if forced else BACKENDS:
+        if name == "jit" and not forced:
+            _warn_if_shadowing()
         if name == "reference":
             _registrations.register_reference()
             if not forced:

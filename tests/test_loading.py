@@ -107,6 +107,9 @@ def test_jit_build_from_csrc(tmp_path):
     result = run_python(EXERCISE, tmp_path, MIXUP_EXT_BACKEND="jit")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "BACKEND jit" in result.stdout
+    # A cold cache: the build says what it compiles, how long, and where it caches, once.
+    announced = [line for line in result.stderr.splitlines() if line.startswith("mixup_ext: JIT-compiling the ")]
+    assert len(announced) == 1 and f"cached in {tmp_path / 'torch_extensions'}" in announced[0], result.stderr[-2000:]
 
 
 @pytest.mark.slow
@@ -149,3 +152,80 @@ def test_unknown_backend_name_is_refused(tmp_path):
     result = run_python("import mixup_ext", tmp_path, MIXUP_EXT_BACKEND="fastest")
     assert result.returncode != 0
     assert "MIXUP_EXT_BACKEND must be one of aot, jit, reference, got 'fastest'" in result.stderr
+
+
+# An installed copy ---------------------------------------------------------------
+
+
+def _relative_files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_wheel_and_sdist_carry_every_cpp_source(tmp_path):
+    """An installed copy JIT-builds from mixup_ext/csrc, so the wheel must
+    carry csrc/ whole (headers too), and the sdist must too. (.ci/check_wheel
+    installs a real wheel and JIT-builds from it.)"""
+    import tarfile
+
+    expected = _relative_files(ROOT / "csrc")
+    assert {"mixup.cpp", "mix_math.h", "cuda/fused_mix_kernel.cu"} <= expected
+    build = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path / "lib")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert _relative_files(tmp_path / "lib" / "mixup_ext" / "csrc") == expected
+    sdist = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path / "dist")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert sdist.returncode == 0, sdist.stderr[-3000:]
+    (archive,) = (tmp_path / "dist").glob("*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    assert {f"csrc/{name}" for name in expected} <= names
+
+
+def test_csrc_is_found_by_env_then_package_then_checkout(monkeypatch, tmp_path):
+    packaged = tmp_path / "mixup_ext" / "csrc"
+    monkeypatch.setattr(_build, "PACKAGED_CSRC", packaged)
+    monkeypatch.delenv("MIXUP_EXT_CSRC", raising=False)
+    assert _build.csrc_dir() == ROOT / "csrc", "a checkout: its csrc/"
+    packaged.mkdir(parents=True)
+    assert _build.csrc_dir() == packaged, "an installed copy: the sources it carries"
+    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path / "mine"))
+    assert _build.csrc_dir() == tmp_path / "mine", "MIXUP_EXT_CSRC wins"
+
+
+def test_a_jit_build_is_announced_only_when_it_compiles(monkeypatch, tmp_path, capsys):
+    from torch.utils import cpp_extension
+
+    from mixup_ext import _loader
+
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(cpp_extension, "_get_build_directory", lambda name, verbose: str(cache / name))
+    csrc = _build.csrc_dir()
+    sources = _build.sources(csrc, with_cuda=False)
+    _loader._announce_jit_build("mixup_ext_jit_cpu", sources, csrc, with_cuda=False)
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("mixup_ext: JIT-compiling the CPU kernels from ") and f"cached in {cache / 'mixup_ext_jit_cpu'}" in line
+    assert "about a minute" in line and "MIXUP_EXT_VERBOSE=1" in line
+    built = cache / "mixup_ext_jit_cpu" / "mixup_ext_jit_cpu.so"
+    built.parent.mkdir(parents=True)
+    built.touch()  # newer than every source: an up-to-date build loads silently
+    _loader._announce_jit_build("mixup_ext_jit_cpu", sources, csrc, with_cuda=False)
+    assert capsys.readouterr().err == ""
+    os.utime(built, (0, 0))  # older than the sources: it will rebuild, so it says so
+    _loader._announce_jit_build("mixup_ext_jit_cpu", sources, csrc, with_cuda=True)
+    assert "JIT-compiling the CPU and CUDA kernels" in capsys.readouterr().err
+
+
+def test_an_installed_copy_hidden_by_the_checkout_is_named(monkeypatch, tmp_path):
+    from mixup_ext import _loader
+
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "elsewhere")])
+    assert _loader._shadowed_install() is None
+    installed = tmp_path / "site-packages" / "mixup_ext"
+    installed.mkdir(parents=True)
+    assert _loader._shadowed_install() is None, "a copy without a compiled library hides nothing worth naming"
+    (installed / "_C.cpython-311-x86_64-linux-gnu.so").touch()
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "elsewhere"), str(installed.parent)])
+    assert _loader._shadowed_install() == installed.resolve()
+    with pytest.warns(RuntimeWarning, match=r"hides the installed copy at .*site-packages/mixup_ext; falling back to a JIT build"):
+        _loader._warn_if_shadowing()
