@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from mixup_ext import mixup_cross_entropy
 
+from . import needs
 from .report import commit, time_cuda_ms, time_cpu_ms
 
 SHAPES = [(256, 1000), (4096, 32000)]
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json")
     args = parser.parse_args()
+    needs.device_or_exit("bench.loss_report", args.device)
     device, rows = args.device, []
     timer = time_cuda_ms if device == "cuda" else time_cpu_ms
     for batch, classes in SHAPES if device == "cuda" else SHAPES[:1]:

@@ -12,6 +12,7 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from . import needs
 from .cases import CUDA_CASES, PROVIDERS, setup
 
 
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--case", action="append", help="case id(s); default: all")
     parser.add_argument("--rows", type=int, default=8)
     args = parser.parse_args()
+    needs.cuda_or_exit("bench.profile", "profiles the CUDA kernels")
     for case in CUDA_CASES:
         if args.case and case.id not in args.case:
             continue

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from . import needs
 from .cases import (
     ALL_PROVIDERS,
     BACKWARD_PROVIDERS,
@@ -188,6 +189,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="also draw the ratios to clone as a bar chart (PNG, needs matplotlib)")
     parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads); default: torch's")
     args = parser.parse_args()
+    needs.device_or_exit("bench.report", args.device)
+    if args.plot:
+        needs.matplotlib_or_exit("--plot")
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = run(args.device, args.providers.split(","))

@@ -22,6 +22,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import needs
+
 DEFAULT_SHAPES = "256x4,256x2,256x1,128x4,128x2,512x1"
 BUILD_ROOT = Path(os.environ.get("MIXUP_EXT_TUNE_DIR", "/tmp/mixup_ext_tune"))
 
@@ -93,6 +95,8 @@ def main() -> None:
             print(json.dumps(_time_variant(args.worker)))
         return
 
+    needs.cuda_or_exit("bench.tune", "times block shapes of the CUDA kernels")
+    needs.nvcc_or_exit("bench.tune")
     shapes = args.shapes.split(",")
     env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // len(shapes))))
     cmd = lambda shape, *extra: [sys.executable, "-m", "bench.tune", "--worker", shape, *extra]  # noqa: E731

@@ -1,0 +1,37 @@
+"""What a benchmark tool needs, checked before it measures anything: a tool
+that would crash after minutes of timing, or deep inside CUDA, says what is
+missing and what to run instead."""
+
+from __future__ import annotations
+
+import torch
+
+
+def cuda_or_exit(tool: str, purpose: str) -> None:
+    if not torch.cuda.is_available():
+        raise SystemExit(
+            f"{tool} {purpose}, so it needs a CUDA GPU, and this machine has none "
+            f"(torch {torch.__version__}). On a CPU, run: python -m bench.report --device cpu"
+        )
+
+
+def nvcc_or_exit(tool: str) -> None:
+    from mixup_ext import _build
+
+    if not _build.cuda_toolkit_usable():
+        raise SystemExit(f"{tool} compiles CUDA variants of the kernels, so it needs a CUDA build of torch and nvcc (CUDA_HOME)")
+
+
+def device_or_exit(tool: str, device: str) -> None:
+    if torch.device(device).type == "cuda":
+        cuda_or_exit(f"{tool} --device {device}", "times CUDA kernels")
+
+
+def matplotlib_or_exit(flag: str) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            f"{flag} needs matplotlib, which is not installed (checked before measuring, so no run is lost): "
+            'pip install matplotlib, or pip install --no-build-isolation -e ".[bench]"'
+        ) from None
