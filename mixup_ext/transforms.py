@@ -8,8 +8,8 @@
 torchvision's semantics (``transforms/v2/_augment.py``): sample i mixes with
 sample i-1 (``roll``), one weight per batch from Beta(alpha, alpha) weighting
 the sample itself, no label smoothing, and for CutMix torchvision's box
-(half-sides int(0.5 * sqrt(1 - lam) * W) around a centre whose x is drawn
-before its y) with the weight always corrected to the pasted area.
+(half-sides int(0.5 * sqrt(1 - lam) * W) around a uniform centre) with the
+weight always corrected to the pasted area.
 
 Its call conventions too: ``forward(*inputs)`` takes ``(images, labels)``
 unpacked, packed as one tuple, or any structure (a dict, say); the labels are
@@ -22,7 +22,8 @@ probabilities mixed as given (``num_classes`` may be None). So the transforms
 work alone, inside ``v2.Compose`` / ``v2.RandomChoice``, and in a DataLoader's
 ``collate_fn``.
 
-Beyond torchvision: each call is one fused launch for images and labels, the
+Beyond torchvision: each call is two launches, one drawing the weight, box and
+partners (``mixup::draw_mix_params``) and one mixing images and labels; the
 draws stay on the images' device (no sync), ``generator=`` makes them
 reproducible, inputs are never modified, and torchvision is not needed.
 """
@@ -36,8 +37,10 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from . import sampling
+from .mixup import MixParams
 from .ops import fused_mix
+
+_draw_mix_params = torch.ops.mixup.draw_mix_params.default
 
 __all__ = ["MixUp", "CutMix"]
 
@@ -128,10 +131,20 @@ class _BatchMix(nn.Module):
         self._labels_getter = _parse_labels_getter(labels_getter)
         self.generator = generator
 
-    def params(self, images: torch.Tensor):
-        """``(lam, box)`` of one call: lam a float32 ``()`` device tensor, box
-        None or int64 ``(4,)``."""
+    # (mixup_alpha, cutmix_alpha) of the sampler's draw, from self.alpha.
+    def _alphas(self) -> tuple[float, float]:
         raise NotImplementedError
+
+    def params(self, images: torch.Tensor) -> MixParams:
+        """One call's draw, in one launch of ``mixup::draw_mix_params`` on the
+        images' device: roll partners, a ``()`` float32 weight, and for CutMix
+        an int64 ``(4,)`` box with torchvision's rule and the area-corrected
+        weight (None for MixUp)."""
+        mixup_alpha, cutmix_alpha = self._alphas()
+        index, lam, box = _draw_mix_params(
+            images, "batch", "roll", mixup_alpha, cutmix_alpha, 1.0, 0.0, None, True, False, self.generator
+        )
+        return MixParams(lam=lam, index=index, box=box if cutmix_alpha > 0 else None)
 
     def forward(self, *inputs):
         inputs = inputs if len(inputs) > 1 else inputs[0]
@@ -146,16 +159,15 @@ class _BatchMix(nn.Module):
         for k in positions:
             self._check_images(flat[k], labels.shape[0])
         first = flat[positions[0]]
-        lam, box = self.params(first)
-        index = sampling.pairing_index("roll", labels.shape[0], first.device)
+        p = self.params(first)
 
         out = list(flat)
         classes = self.num_classes if labels.dim() == 1 else labels.shape[1]
         # One launch mixes the (first) images and the labels together.
-        mixed, out[label_position] = fused_mix(first, labels, index, lam, box, classes, 0.0)
+        mixed, out[label_position] = fused_mix(first, labels, p.index, p.lam, p.box, classes, 0.0)
         out[positions[0]] = _wrap_like(mixed, first)
         for k in positions[1:]:  # a second Image/Video in the same sample: the same draw
-            out[k] = _wrap_like(fused_mix(flat[k], None, index, lam, box)[0], flat[k])
+            out[k] = _wrap_like(fused_mix(flat[k], None, p.index, p.lam, p.box)[0], flat[k])
         return pytree.tree_unflatten(out, spec)
 
     def _labels(self, labels) -> torch.Tensor:
@@ -207,19 +219,19 @@ def _wrap_like(output: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class MixUp(_BatchMix):
     """torchvision's ``v2.MixUp``: ``lam * x[i] + (1 - lam) * x[i - 1]``."""
 
-    def params(self, images):
-        return sampling.beta(self.alpha, (), images.device, self.generator).float(), None
+    def _alphas(self):
+        return self.alpha, 0.0
 
 
 class CutMix(_BatchMix):
-    """torchvision's ``v2.CutMix``: a box of ``x[i - 1]`` pasted into ``x[i]``."""
+    """torchvision's ``v2.CutMix``: a box of ``x[i - 1]`` pasted into ``x[i]``.
+
+    The box is torchvision's: half-sides ``int(0.5 * sqrt(1 - lam) * W)``
+    around a uniform centre, which is the sampler's rule with
+    ``full_side=False`` (``int(r * W) // 2 == int(0.5 * r * W)``)."""
 
     _min_image_dims = 3
     _layout = "B, ..., H, W"
 
-    def params(self, images):
-        height, width = images.shape[-2], images.shape[-1]
-        lam = sampling.beta(self.alpha, (), images.device, self.generator)
-        u_x, u_y = sampling.uniform((2,), images.device, self.generator).unbind(0)  # x before y, as torchvision
-        box = sampling.centred_box(lam, u_y, u_x, height, width, full_side=False)
-        return sampling.box_area_weight(box, height, width).float(), box
+    def _alphas(self):
+        return 0.0, self.alpha

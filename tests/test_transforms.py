@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mixup_ext import sampling
+from mixup_ext import MixParams, sampling
 from mixup_ext.transforms import CutMix, MixUp
 
 from .helpers import DEVICES, TOLERANCE, assert_close, randn
@@ -29,7 +29,10 @@ def one_hot(y):
 def test_mixup_formula(device):
     x, y = batch(device)
     g = lambda: torch.Generator(device=device).manual_seed(9)  # noqa: E731
-    lam = sampling.beta(0.7, (), device, g()).float()
+    params = MixUp(alpha=0.7, num_classes=C, generator=g()).params(x)
+    lam = params.lam
+    assert params.box is None and lam.shape == () and 0 < float(lam) < 1
+    assert torch.equal(params.index, torch.arange(6, device=device).roll(1)), "sample i takes i - 1"
     out, target = MixUp(alpha=0.7, num_classes=C, generator=g())(x, y)
     assert_close(out, lam * x + (1 - lam) * x.roll(1, 0))
     assert_close(target, lam * one_hot(y) + (1 - lam) * one_hot(y.roll(1, 0)))
@@ -40,7 +43,9 @@ def test_mixup_formula(device):
 def test_cutmix_formula(device, size):
     x, y = batch(device, size)
     g = lambda: torch.Generator(device=device).manual_seed(5)  # noqa: E731
-    lam, box = CutMix(alpha=1.0, num_classes=C, generator=g()).params(x)
+    params = CutMix(alpha=1.0, num_classes=C, generator=g()).params(x)
+    lam, box = params.lam, params.box
+    assert torch.equal(params.index, torch.arange(len(x), device=device).roll(1)), "sample i takes i - 1"
     out, target = CutMix(alpha=1.0, num_classes=C, generator=g())(x, y)
     y0, y1, x0, x1 = box.tolist()
     expected = x.clone()
@@ -126,7 +131,7 @@ def test_probability_labels_are_mixed_as_given(device, cls, dtype):
     probs = torch.rand(6, C, generator=torch.Generator().manual_seed(2)).to(device)
     probs = (probs > 0.5).to(dtype) if dtype in (torch.int64, torch.bool) else (probs / probs.sum(1, keepdim=True)).to(dtype)
     transform = cls(num_classes=None, generator=torch.Generator(device=device).manual_seed(6))
-    lam, _ = cls(num_classes=None, generator=torch.Generator(device=device).manual_seed(6)).params(x)
+    lam = cls(num_classes=None, generator=torch.Generator(device=device).manual_seed(6)).params(x).lam
     out, target = transform(x, probs)
     expected_dtype = dtype if dtype.is_floating_point else torch.float32
     assert target.dtype == expected_dtype and target.shape == (6, C)
@@ -193,7 +198,11 @@ class Pinned:
 
     def __init__(self, cls, lam, box=None, **kwargs):
         self.transform = cls(**kwargs)
-        self.transform.params = lambda images: (torch.tensor(lam, device=images.device).float(), None if box is None else box.to(images.device))
+        self.transform.params = lambda images: MixParams(
+            lam=torch.tensor(lam, device=images.device).float(),
+            index=torch.arange(images.shape[0], device=images.device).roll(1),
+            box=None if box is None else box.to(images.device),
+        )
 
     def __call__(self, *inputs):
         return self.transform(*inputs)
@@ -255,3 +264,20 @@ def test_inside_torchvision_compose_and_random_choice():
     tv_tensors = pytest.importorskip("torchvision.tv_tensors")
     out, target = MixUp(num_classes=C)(tv_tensors.Image(x), y)
     assert isinstance(out, tv_tensors.Image), "a tv_tensors.Image stays one"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_mixup_weights_follow_beta_and_cutmix_weights_the_area(device):
+    """The transforms draw with mixup::draw_mix_params; their weights must
+    still be Beta(alpha, alpha), and CutMix's the pasted area's complement."""
+    stats = pytest.importorskip("scipy.stats")
+    x = torch.empty(4, 1, 16, 12, device=device)
+    mixup = MixUp(alpha=0.7, num_classes=C, generator=torch.Generator(device=device).manual_seed(1))
+    lams = torch.stack([mixup.params(x).lam for _ in range(3000)]).double().cpu().numpy()
+    assert stats.kstest(lams, stats.beta(0.7, 0.7).cdf).pvalue > 1e-3
+    cutmix = CutMix(alpha=1.0, num_classes=C, generator=torch.Generator(device=device).manual_seed(2))
+    for _ in range(200):
+        p = cutmix.params(x)
+        y0, y1, x0, x1 = p.box.tolist()
+        assert 0 <= y0 <= y1 <= 16 and 0 <= x0 <= x1 <= 12, "always a box inside the image: a paste"
+        assert abs(float(p.lam) - (1 - (y1 - y0) * (x1 - x0) / (16 * 12))) < 1e-6
