@@ -96,6 +96,30 @@ def workload() -> None:
                         close(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1)[k], g.dtype)
                 grad = torch.randn(shape, device=DEVICE, dtype=dtype, generator=gen).contiguous(memory_format=fmt)
                 close(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.5), lambda: reference.fused_mix_backward(grad, index, lam, box, 0.5), dtype, 4.0)
+    # uint8 in, normalised and converted out (and float x with std: the backward's
+    # division), over pack-sized and odd rows, NCHW and NHWC.
+    mean = torch.tensor([123.7, 116.3, 103.5], device=DEVICE)
+    std = torch.tensor([58.4, 57.1, 57.4], device=DEVICE)
+    for in_dtype in (torch.uint8, torch.float32):
+        for out_dtype in FLOATS:
+            for shape, fmt in shapes[:3]:
+                batch = shape[0]
+                if in_dtype == torch.uint8:
+                    x = torch.randint(0, 256, shape, device=DEVICE, dtype=torch.uint8, generator=gen)
+                else:
+                    x = torch.randn(shape, device=DEVICE, generator=gen)
+                x = x.contiguous(memory_format=fmt)
+                index = torch.randint(0, batch, (batch,), device=DEVICE, generator=gen)
+                lam = torch.rand(batch, device=DEVICE, generator=gen)
+                target = torch.randint(0, 11, (batch,), device=DEVICE, generator=gen)
+                for box in (None, rand_boxes(batch, shape[-2], shape[-1], gen)):
+                    got = mixup_ext.fused_mix(x, target, index, lam, box, 11, 0.1, mean=mean, std=std, out_dtype=out_dtype)
+                    for k, g in enumerate(got):
+                        close(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1, mean=mean, std=std, out_dtype=out_dtype)[k], g.dtype, 4.0)
+                    if in_dtype != torch.uint8:
+                        grad = torch.randn(shape, device=DEVICE, generator=gen).contiguous(memory_format=fmt)
+                        close(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0, std),
+                              lambda: reference.fused_mix_backward(grad, index, lam, box, 1.0, std), torch.float32, 4.0)
     # Readers lists past the one-block limit (library sort), and an unaligned view.
     grad = torch.randn(8200, 5, device=DEVICE)
     index = torch.randint(0, 8200, (8200,), device=DEVICE, generator=gen)
@@ -233,7 +257,47 @@ def check_huge() -> str:
     assert torch.equal(out[1, 0, height - 1], x[0, 0, height - 1])
     del out, x
     torch.cuda.empty_cache()
-    return "bf16 (64,3,4096,4096) fwd/boxes/bwd and (2,1,32768,65600) boxed rows match"
+    uint8_report = check_huge_uint8(gen)
+    return "bf16 (64,3,4096,4096) fwd/boxes/bwd and (2,1,32768,65600) boxed rows match; " + uint8_report
+
+
+def normalized_rows(x, index, lam, rows, mean, std):
+    """Rows of the uint8 mix, normalised per channel, by the formula, in float32."""
+    own, partner = x[rows].float(), x[index[rows]].float()
+    w = lam[rows].view(-1, 1, 1, 1)
+    return ((w * own + (1 - w) * partner) - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def check_huge_uint8(gen) -> str:
+    """uint8 in, normalised bf16 out, past 2^31 elements in all and per row,
+    NCHW and channels_last (the channel walk on the 64-bit division path)."""
+    mean = torch.tensor([123.7, 116.3, 103.5], device=DEVICE)
+    std = torch.tensor([58.4, 57.1, 57.4], device=DEVICE)
+    for shape, fmt in (((64, 3, 4096, 4096), torch.contiguous_format), ((2, 3, 16384, 43700), torch.channels_last)):
+        x = torch.randint(0, 256, shape, device=DEVICE, dtype=torch.uint8, generator=gen).contiguous(memory_format=fmt)
+        assert x.numel() > 2**31 and (shape[0] > 2 or x[0].numel() > 2**31)
+        batch = shape[0]
+        index = torch.randperm(batch, device=DEVICE, generator=gen)
+        lam = torch.rand(batch, device=DEVICE, generator=gen)
+        out, _ = mixup_ext.fused_mix(x, None, index, lam, None, mean=mean, std=std, out_dtype=torch.bfloat16)
+        assert out.is_contiguous(memory_format=fmt)
+        # Whole rows are too big to compare at once here: the last lines of every channel.
+        tail = slice(shape[2] - 2, shape[2])
+        for r in sorted({0, batch // 2, batch - 1}):
+            expected = normalized_rows(x[:, :, tail], index, lam, torch.tensor([r], device=DEVICE), mean, std)
+            close(out[r:r + 1, :, tail], expected.to(torch.bfloat16), torch.bfloat16)
+        box = torch.tensor([1, shape[2] - 1, 3, shape[3] - 2], device=DEVICE)
+        out, _ = mixup_ext.fused_mix(x, None, index, lam, box, mean=mean, std=std, out_dtype=torch.bfloat16)
+        r = batch - 1
+        for line in (0, shape[2] - 2, shape[2] - 1):
+            expected = x[r, :, line].clone()
+            if 1 <= line < shape[2] - 1:
+                expected[:, 3:shape[3] - 2] = x[int(index[r]), :, line, 3:shape[3] - 2]
+            expected = ((expected.float() - mean.view(-1, 1)) / std.view(-1, 1)).to(torch.bfloat16)
+            assert torch.equal(out[r, :, line], expected), f"uint8 boxed line {line} of {shape} differs"
+        del out, x
+        torch.cuda.empty_cache()
+    return "uint8->bf16 normalised (64,3,4096,4096) NCHW and (2,3,16384,43700) channels_last (>2^31 per row) match"
 
 
 # Determinism ----------------------------------------------------------------------

@@ -4,6 +4,11 @@ missing and what to run instead."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
+import os
+
 import torch
 
 
@@ -35,3 +40,26 @@ def matplotlib_or_exit(flag: str) -> None:
             f"{flag} needs matplotlib, which is not installed (checked before measuring, so no run is lost): "
             'pip install matplotlib, or pip install --no-build-isolation -e ".[bench]"'
         ) from None
+
+
+@functools.cache
+def timm_mixup_module():
+    """timm's own ``timm/data/mixup.py``, however timm is installed, or None.
+
+    ``pip install --no-deps timm`` (the README's test command on CPU machines)
+    leaves timm's package __init__ unable to import torchvision, but
+    timm/data/mixup.py needs only numpy and torch, so that file is loaded by
+    path. Shared by the parity tests and the benchmarks.
+    """
+    try:
+        return importlib.import_module("timm.data.mixup")
+    except ImportError:
+        pass
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "mixup.py")
+    file_spec = importlib.util.spec_from_file_location("_timm_data_mixup", path)
+    module = importlib.util.module_from_spec(file_spec)
+    file_spec.loader.exec_module(module)
+    return module

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 #include <optional>
 #include <tuple>
@@ -30,6 +31,16 @@ struct RowMixPlan {
   int64_t batch = 0;
   int64_t batch_stride = 0;  // of the input rows
   RowGeometry geometry{0, 1, 1, 1};
+  // The output's per-channel normalisation: both defined ((C,), contiguous,
+  // in the accumulation dtype) or both undefined. The backward has mean 0.
+  at::Tensor mean, std;
+  ChannelGeometry channels{1, 1};
+
+  template <typename acc_t>
+  Normalize<acc_t> normalize() const {
+    if (!mean.defined()) return Normalize<acc_t>{nullptr, nullptr};
+    return Normalize<acc_t>{mean.const_data_ptr<acc_t>(), std.const_data_ptr<acc_t>()};
+  }
 
   template <typename lam_t>
   Pairing<lam_t> pairing() const {
@@ -46,7 +57,7 @@ struct RowMixPlan {
 struct ForwardPlan {
   RowMixPlan mix;
   at::Tensor x_rows;      // x, or a contiguous copy when x's rows are not dense
-  at::Tensor out;         // like x, in x's memory format (or contiguous)
+  at::Tensor out;         // x's shape, in x's memory format (or contiguous), of out_dtype
   at::Tensor target;      // as given, or undefined for none
   at::Tensor out_target;  // (B, num_classes), contiguous; (B, 0) without a target
   TargetArgs target_args;
@@ -69,9 +80,36 @@ struct BackwardPlan {
 ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
                          const at::Tensor& index, const at::Tensor& lam,
                          const std::optional<at::Tensor>& box, int64_t num_classes,
-                         double smoothing);
+                         double smoothing, const std::optional<at::Tensor>& mean,
+                         const std::optional<at::Tensor>& std,
+                         std::optional<at::ScalarType> out_dtype);
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                           const std::optional<at::Tensor>& box, double scale);
+                           const std::optional<at::Tensor>& box, double scale,
+                           const std::optional<at::Tensor>& std);
+
+// Calls f(in_t{}, out_t{}) with the C++ types of a forward's sample dtype
+// (uint8 or a float) and output dtype (a float): the one dispatch both
+// backends use, so they instantiate the same pairs.
+template <typename F>
+void dispatch_in_out(at::ScalarType in, at::ScalarType out, const F& f) {
+  const auto with_out = [&](auto in_value) {
+    switch (out) {
+      case at::kDouble: return f(in_value, double{});
+      case at::kFloat: return f(in_value, float{});
+      case at::kHalf: return f(in_value, c10::Half{});
+      case at::kBFloat16: return f(in_value, c10::BFloat16{});
+      default: TORCH_CHECK(false, "mixup::fused_mix: unplanned output dtype ", out);
+    }
+  };
+  switch (in) {
+    case at::kByte: return with_out(uint8_t{});
+    case at::kDouble: return with_out(double{});
+    case at::kFloat: return with_out(float{});
+    case at::kHalf: return with_out(c10::Half{});
+    case at::kBFloat16: return with_out(c10::BFloat16{});
+    default: TORCH_CHECK(false, "mixup::fused_mix: unplanned input dtype ", in);
+  }
+}
 
 // Fills plan.order and plan.offsets with a stable library sort of index
 // (device agnostic, a few launches). The CPU builds its lists with a counting
@@ -79,9 +117,10 @@ BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, cons
 // above that block's shared-memory limit.
 void fill_readers_by_sort(const BackwardPlan& plan);
 
-// Value checks (index range, label range, box inside the image). They read
-// the tensors' contents, so only the CPU backend calls them; on CUDA the same
-// conditions are device-side asserts in the kernels (MIXUP_DEVICE_ASSERT).
+// Value checks (index range, label range, box inside the image, finite mean
+// and finite non-zero std). They read the tensors' contents, so only the CPU
+// backend calls them; on CUDA the same conditions (std: non-zero) are
+// device-side asserts in the kernels (MIXUP_DEVICE_ASSERT).
 void check_values_on_host(const char* op, const RowMixPlan& mix);
 void check_values_on_host(const ForwardPlan& plan);
 

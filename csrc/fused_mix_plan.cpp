@@ -13,9 +13,13 @@ bool is_mixable_float(at::ScalarType t) {
   return t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
 }
 
-// float32 math for every float type but float64, as the contract asks.
+// float32 math for every type but float64 (uint8 included), as the contract
+// asks; a mix with float64 on either side computes in float64.
 at::ScalarType accumulation_dtype(at::ScalarType t) {
   return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+at::ScalarType accumulation_dtype(at::ScalarType in, at::ScalarType out) {
+  return in == at::kDouble || out == at::kDouble ? at::kDouble : at::kFloat;
 }
 
 std::string describe(const at::Tensor& t) {
@@ -69,9 +73,10 @@ void check_rows_tensor(const char* op, const char* name, const at::Tensor& t) {
 }
 
 // Checks index, lam and box against the rows tensor `x` and fills the plan's
-// shared part. The geometry comes from the allocated output.
+// shared part, with lam in the accumulation dtype `acc`. The geometry comes
+// from the allocated output.
 RowMixPlan plan_mix(const char* op, const at::Tensor& x, const at::Tensor& index,
-                    const at::Tensor& lam, const std::optional<at::Tensor>& box) {
+                    const at::Tensor& lam, const std::optional<at::Tensor>& box, at::ScalarType acc) {
   const int64_t batch = x.size(0);
 
   check_device(op, "index", index, x);
@@ -89,7 +94,7 @@ RowMixPlan plan_mix(const char* op, const at::Tensor& x, const at::Tensor& index
   RowMixPlan plan;
   plan.batch = batch;
   plan.index = index;
-  plan.lam = lam.to(accumulation_dtype(x.scalar_type()));
+  plan.lam = lam.to(acc);
   if (box.has_value() && box->defined()) {
     const at::Tensor& b = *box;
     check_device(op, "box", b, x);
@@ -104,6 +109,35 @@ RowMixPlan plan_mix(const char* op, const at::Tensor& x, const at::Tensor& index
     plan.box = b.stride(-1) == 1 ? b : b.contiguous();
   }
   return plan;
+}
+
+bool given(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// One value per channel (dim 1 of x), on x's device, as a contiguous (C,)
+// tensor in the accumulation dtype (a no-op for what mixup_ext.fused_mix passes).
+at::Tensor per_channel(const char* op, const char* name, const at::Tensor& t, const at::Tensor& x,
+                       at::ScalarType acc) {
+  TORCH_CHECK_VALUE(x.dim() >= 2, op, ": ", name,
+                    " normalises per channel (dim 1), so x needs at least 2 dims (B, C, ...), got x of shape ",
+                    x.sizes());
+  check_device(op, name, t, x);
+  TORCH_CHECK_VALUE(at::isFloatingType(t.scalar_type()) && t.dim() == 1 && t.size(0) == x.size(1), op, ": ",
+                    name, " must be a floating tensor with one value per channel, of shape (C,) = (", x.size(1),
+                    ",), got ", describe(t));
+  return t.to(acc).contiguous();
+}
+
+// mean and std of the output's normalisation, both or neither defined: one
+// given alone gets the other's identity (0 or 1), so the kernels have one path.
+void plan_normalize(const char* op, RowMixPlan& plan, const at::Tensor& x, const at::Tensor& out,
+                    const std::optional<at::Tensor>& mean, const std::optional<at::Tensor>& std,
+                    at::ScalarType acc) {
+  if (!given(mean) && !given(std)) return;
+  plan.mean = given(mean) ? per_channel(op, "mean", *mean, x, acc)
+                          : at::zeros({x.size(1)}, x.options().dtype(acc));
+  plan.std = given(std) ? per_channel(op, "std", *std, x, acc) : at::ones({x.size(1)}, x.options().dtype(acc));
+  // `out` has canonical strides for its format, so stride(1) is the channel step.
+  plan.channels = ChannelGeometry{out.stride(1), out.size(1)};
 }
 
 void check_smoothing_and_classes(int64_t num_classes, double smoothing) {
@@ -158,34 +192,48 @@ TargetArgs plan_targets(const at::Tensor& x, const std::optional<at::Tensor>& ma
 ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
                          const at::Tensor& index, const at::Tensor& lam,
                          const std::optional<at::Tensor>& box, int64_t num_classes,
-                         double smoothing) {
+                         double smoothing, const std::optional<at::Tensor>& mean,
+                         const std::optional<at::Tensor>& std,
+                         std::optional<at::ScalarType> out_dtype) {
   constexpr const char* op = "mixup::fused_mix";
-  check_rows_tensor(op, "x", x);
+  TORCH_CHECK_VALUE(x.dim() >= 1, op, ": x must have a batch dimension (B, ...), got a 0-d tensor");
+  TORCH_CHECK_VALUE(x.scalar_type() == at::kByte || is_mixable_float(x.scalar_type()), op,
+                    ": x must be uint8, float64, float32, float16 or bfloat16, got ", describe(x));
+  // uint8 samples mix into float32 unless asked otherwise; floats keep their dtype.
+  const at::ScalarType out_type = out_dtype.value_or(x.scalar_type() == at::kByte ? at::kFloat : x.scalar_type());
+  TORCH_CHECK_VALUE(is_mixable_float(out_type), op,
+                    ": out_dtype must be float64, float32, float16 or bfloat16, got ", out_type);
+  const at::ScalarType acc = accumulation_dtype(x.scalar_type(), out_type);
 
   ForwardPlan plan;
-  plan.mix = plan_mix(op, x, index, lam, box);
+  plan.mix = plan_mix(op, x, index, lam, box, acc);
   const DenseRows rows = dense_rows(x);
   plan.x_rows = rows.rows;
   plan.mix.batch_stride = rows.batch_stride;
-  plan.out = at::empty(x.sizes(), x.options().memory_format(rows.format));
+  plan.out = at::empty(x.sizes(), x.options().dtype(out_type).memory_format(rows.format));
   plan.mix.geometry = geometry_of(plan.out);
+  plan_normalize(op, plan.mix, x, plan.out, mean, std, acc);
   plan.target = target.value_or(at::Tensor());
   plan.target_args = plan_targets(x, target, num_classes, smoothing, plan.out_target);
   return plan;
 }
 
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                           const std::optional<at::Tensor>& box, double scale) {
+                           const std::optional<at::Tensor>& box, double scale,
+                           const std::optional<at::Tensor>& std) {
   constexpr const char* op = "mixup::fused_mix_backward";
   check_rows_tensor(op, "grad", grad);
 
   BackwardPlan plan;
-  plan.mix = plan_mix(op, grad, index, lam, box);
+  plan.mix = plan_mix(op, grad, index, lam, box, accumulation_dtype(grad.scalar_type()));
   const DenseRows rows = dense_rows(grad);
   plan.grad_rows = rows.rows;
   plan.mix.batch_stride = rows.batch_stride;
   plan.grad_input = at::empty(grad.sizes(), grad.options().memory_format(rows.format));
   plan.mix.geometry = geometry_of(plan.grad_input);
+  // d/dv of (v - mean) / std is 1 / std: the backward divides by std alone.
+  plan_normalize(op, plan.mix, grad, plan.grad_input, std::nullopt, std,
+                 accumulation_dtype(grad.scalar_type()));
   plan.scale = scale;
 
   plan.order = at::empty({plan.mix.batch}, index.options());
@@ -224,6 +272,24 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
       TORCH_CHECK_VALUE(no_box || inside, op, ": box row ", r, " = [", b.y0, ", ", b.y1, ", ", b.x0,
                         ", ", b.x1, "] is neither a box inside the image (y0, y1 in [0, H=", g.height,
                         "], x0, x1 in [0, W=", g.width, "]) nor [-1, -1, -1, -1] (no box: blend)");
+    }
+  }
+  if (mix.mean.defined()) {
+    // A plain loop over C values: tensor ops here would cost more host time than the mix.
+    const auto check_channels = [&](auto zero) {
+      using acc_t = decltype(zero);
+      const acc_t* mean = mix.mean.const_data_ptr<acc_t>();
+      const acc_t* std = mix.std.const_data_ptr<acc_t>();
+      for (int64_t c = 0; c < mix.mean.numel(); ++c) {
+        TORCH_CHECK_VALUE(std::isfinite(mean[c]), op, ": mean must be finite, got ", mean[c], " for channel ", c);
+        TORCH_CHECK_VALUE(std::isfinite(std[c]) && std[c] != acc_t(0), op,
+                          ": std must be finite and non-zero, got ", std[c], " for channel ", c);
+      }
+    };
+    if (mix.mean.scalar_type() == at::kDouble) {
+      check_channels(double{});
+    } else {
+      check_channels(float{});
     }
   }
 }

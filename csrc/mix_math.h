@@ -11,6 +11,7 @@
 #include <c10/util/Half.h>
 
 #include <cstdint>
+#include <type_traits>
 
 // Value checks that would need a host sync on the GPU become device-side
 // asserts there, as in PyTorch's own index ops. The host path validates the
@@ -89,6 +90,35 @@ struct Pairing {
     return b;
   }
 };
+
+// The per-channel normalisation of the output, (v - mean[c]) / std[c], with
+// c the channel (dim 1) of the element. Null pointers: no normalisation (the
+// plan fills in 0 or 1 when only one of mean and std is given). The values
+// are in the accumulation type, so the result is rounded once, on the store.
+template <typename acc_t>
+struct Normalize {
+  const acc_t* mean;
+  const acc_t* std;
+
+  C10_HOST_DEVICE bool active() const { return mean != nullptr; }
+  C10_HOST_DEVICE acc_t apply(acc_t v, int64_t c) const {
+    MIXUP_DEVICE_ASSERT(std[c] != acc_t(0));  // std must be non-zero
+    return (v - mean[c]) / std[c];
+  }
+};
+
+// Where dim 1 (the channel) of a row's element sits. In every layout we
+// produce, element e of a row has channel (e / stride) % channels: stride is
+// H * W (contiguous), 1 (channels_last, or (B, C) rows).
+struct ChannelGeometry {
+  int64_t stride;
+  int64_t channels;
+};
+
+// The math type of a mix from in_t samples to out_t outputs: float64 when
+// either side is float64, else float32 (uint8 and the 16-bit floats included).
+template <typename in_t, typename out_t>
+using acc_type_t = std::conditional_t<std::is_same_v<in_t, double> || std::is_same_v<out_t, double>, double, float>;
 
 // The blend, in the accumulation type (float32, or float64 for float64 data).
 // Written exactly as the reference writes it.

@@ -12,15 +12,20 @@ TORCH_LIBRARY(mixup, m) {
   // inside box[i]), and the label-smoothed targets mixed with the same lam.
   // Without a target (a loss that mixes class ids itself) the second output
   // is an empty (B, 0) tensor and num_classes and smoothing are unused.
+  // x may be uint8; the output is (mix - mean[c]) / std[c] per channel (dim
+  // 1) when mean/std are given, of out_dtype (default: float32 for uint8,
+  // else x's dtype), computed in float32 (float64) and rounded once.
   m.def(
       "fused_mix(Tensor x, Tensor? target, Tensor index, Tensor lam, Tensor? box, "
-      "int num_classes, float smoothing) -> (Tensor, Tensor)",
+      "int num_classes, float smoothing, Tensor? mean=None, Tensor? std=None, "
+      "ScalarType? out_dtype=None) -> (Tensor, Tensor)",
       {at::Tag::pt2_compliant_tag});
   // The adjoint of the mix for one tensor: the gradient of x (box given,
-  // scale 1) or of soft targets (box None, scale 1 - smoothing).
+  // scale 1) or of soft targets (box None, scale 1 - smoothing), divided per
+  // channel by the forward's std when it normalised.
   m.def(
-      "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale) "
-      "-> Tensor",
+      "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale, "
+      "Tensor? std=None) -> Tensor",
       {at::Tag::pt2_compliant_tag});
   // Per-sample Mixup/CutMix weights and boxes from pre-drawn uniforms and
   // Gamma draws (the randomness stays in torch, generator and all); one

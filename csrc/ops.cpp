@@ -16,15 +16,18 @@ c10::TypedOperatorHandle<Signature> op_handle(const char* name) {
 std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                              const at::Tensor& index, const at::Tensor& lam,
                                              const std::optional<at::Tensor>& box, int64_t num_classes,
-                                             double smoothing) {
+                                             double smoothing, const std::optional<at::Tensor>& mean,
+                                             const std::optional<at::Tensor>& std,
+                                             std::optional<at::ScalarType> out_dtype) {
   static const auto op = op_handle<decltype(fused_mix)>("mixup::fused_mix");
-  return op.call(x, target, index, lam, box, num_classes, smoothing);
+  return op.call(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
 }
 
 at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                              const std::optional<at::Tensor>& box, double scale) {
+                              const std::optional<at::Tensor>& box, double scale,
+                              const std::optional<at::Tensor>& std) {
   static const auto op = op_handle<decltype(fused_mix_backward)>("mixup::fused_mix_backward");
-  return op.call(grad, index, lam, box, scale);
+  return op.call(grad, index, lam, box, scale, std);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(

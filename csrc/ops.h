@@ -18,15 +18,20 @@ namespace mixup {
 
 // Mixes x and (optionally) its targets with the same weights; see the schema
 // in mixup.cpp. Without a target the second output is an empty (B, 0) tensor.
+// mean/std: (C,) per-channel normalisation of the output; out_dtype: its dtype.
 std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                              const at::Tensor& index, const at::Tensor& lam,
                                              const std::optional<at::Tensor>& box, int64_t num_classes,
-                                             double smoothing);
+                                             double smoothing, const std::optional<at::Tensor>& mean = std::nullopt,
+                                             const std::optional<at::Tensor>& std = std::nullopt,
+                                             std::optional<at::ScalarType> out_dtype = std::nullopt);
 
-// The adjoint of the mix, times `scale`: the gradient of fused_mix's x (box
-// given, scale 1) or of its soft targets (no box, scale 1 - smoothing).
+// The adjoint of the mix, times `scale` and divided by std per channel: the
+// gradient of fused_mix's x (box given, scale 1, the forward's std) or of
+// its soft targets (no box, scale 1 - smoothing).
 at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                              const std::optional<at::Tensor>& box, double scale);
+                              const std::optional<at::Tensor>& box, double scale,
+                              const std::optional<at::Tensor>& std = std::nullopt);
 
 // One Mixup/CutMix call's partners, weights and boxes, drawn on x's device.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(

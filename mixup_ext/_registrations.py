@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from . import _schema, reference
-from ._validation import check_backward, check_draw, check_forward, output_memory_format
+from ._validation import check_backward, check_draw, check_forward, output_dtype, output_memory_format
 
 _FORWARD = f"{_schema.NAMESPACE}::fused_mix"
 _BACKWARD = f"{_schema.NAMESPACE}::fused_mix_backward"
@@ -25,9 +25,11 @@ _registered = False
 _reference_library = None  # keeps the Python-defined library alive
 
 
-def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing):
-    check_forward(x, target, index, lam, box, num_classes, smoothing)
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=output_memory_format(x))
+def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing, mean=None, std=None, out_dtype=None):
+    check_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype)
+    out = torch.empty(
+        x.shape, dtype=output_dtype(x, out_dtype), device=x.device, memory_format=output_memory_format(x)
+    )
     if target is None:
         return out, torch.empty((x.shape[0], 0), dtype=torch.float32, device=x.device)
     target_dtype = torch.float32 if target.dtype == torch.int64 else target.dtype
@@ -35,8 +37,8 @@ def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing):
     return out, mixed
 
 
-def _fused_mix_backward_fake(grad, index, lam, box, scale):
-    check_backward(grad, index, lam, box)
+def _fused_mix_backward_fake(grad, index, lam, box, scale, std=None):
+    check_backward(grad, index, lam, box, std)
     return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device, memory_format=output_memory_format(grad))
 
 

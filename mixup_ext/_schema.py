@@ -6,10 +6,12 @@ NAMESPACE = "mixup"
 
 FUSED_MIX = (
     "fused_mix(Tensor x, Tensor? target, Tensor index, Tensor lam, Tensor? box, "
-    "int num_classes, float smoothing) -> (Tensor, Tensor)"
+    "int num_classes, float smoothing, Tensor? mean=None, Tensor? std=None, "
+    "ScalarType? out_dtype=None) -> (Tensor, Tensor)"
 )
 FUSED_MIX_BACKWARD = (
-    "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale) -> Tensor"
+    "fused_mix_backward(Tensor grad, Tensor index, Tensor lam, Tensor? box, float scale, "
+    "Tensor? std=None) -> Tensor"
 )
 SAMPLE_MIX_PARAMS = (
     "sample_mix_params(Tensor uniforms, Tensor gammas, Tensor? pair_index, int height, int width, "

@@ -8,7 +8,9 @@ argument and what was expected, and every refusal is a ValueError.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch._subclasses.fake_tensor import is_fake
@@ -23,9 +25,39 @@ def _describe(t: torch.Tensor) -> str:
     return f"{t.dtype} tensor of shape {list(t.shape)} on {t.device}"
 
 
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 math for every float type but float64, as the contract asks."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
+def accumulation_dtype(dtype: torch.dtype, out_dtype: torch.dtype | None = None) -> torch.dtype:
+    """float32 math for every type but float64 (uint8 included), as the
+    contract asks; float64 on either side of a mix computes in float64."""
+    return torch.float64 if torch.float64 in (dtype, out_dtype) else torch.float32
+
+
+def output_dtype(x: torch.Tensor, out_dtype) -> torch.dtype:
+    """The mixed output's dtype: out_dtype, else float32 for uint8 x, else x's."""
+    if out_dtype is not None:
+        return out_dtype
+    return torch.float32 if x.dtype == torch.uint8 else x.dtype
+
+
+def check_out_dtype(op: str, out_dtype) -> None:
+    if out_dtype is not None and out_dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{op}: out_dtype must be torch.float64, float32, float16 or bfloat16, got {out_dtype!r}")
+
+
+def check_per_channel(op: str, name: str, t, x: torch.Tensor) -> None:
+    """mean or std of the output's normalisation: one value per channel (dim 1)."""
+    if t is None:
+        return
+    if x.dim() < 2:
+        raise ValueError(
+            f"{op}: {name} normalises per channel (dim 1), so x needs at least 2 dims (B, C, ...), "
+            f"got x of shape {list(x.shape)}"
+        )
+    _check_device(op, name, t, x)
+    if not t.is_floating_point() or t.dim() != 1 or t.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"{op}: {name} must be a floating tensor with one value per channel, of shape (C,) = "
+            f"({x.shape[1]},), got {_describe(t)}"
+        )
 
 
 def output_memory_format(t: torch.Tensor) -> torch.memory_format:
@@ -78,11 +110,18 @@ def check_mix(op: str, x: torch.Tensor, index: torch.Tensor, lam: torch.Tensor, 
         )
 
 
-def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float) -> None:
+def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None,
+                  out_dtype=None) -> None:
     """Metadata checks of mixup::fused_mix: dtypes, shapes, devices, scalars.
     Without a target, num_classes and smoothing are unused and unchecked."""
-    check_rows(FORWARD, "x", x)
+    if x.dim() < 1:
+        raise ValueError(f"{FORWARD}: x must have a batch dimension (B, ...), got a 0-d tensor")
+    if x.dtype != torch.uint8 and x.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{FORWARD}: x must be uint8, float64, float32, float16 or bfloat16, got {_describe(x)}")
+    check_out_dtype(FORWARD, out_dtype)
     check_mix(FORWARD, x, index, lam, box)
+    check_per_channel(FORWARD, "mean", mean, x)
+    check_per_channel(FORWARD, "std", std, x)
     if target is None:
         return
     if num_classes <= 0:
@@ -132,11 +171,21 @@ def _check_mix_values(op: str, x, index, box) -> None:
             )
 
 
-def check_forward_values(x, target, index, box, num_classes: int) -> None:
+def check_normalize_values(op: str, mean, std) -> None:
+    """mean finite, std finite and non-zero: on host values only (sequences,
+    CPU tensors); on CUDA the kernel asserts a non-zero std."""
+    if mean is not None and not torch.isfinite(mean).all():
+        raise ValueError(f"{op}: mean must be finite, got {mean.tolist()}")
+    if std is not None and not (torch.isfinite(std) & (std != 0)).all():
+        raise ValueError(f"{op}: std must be finite and non-zero, got {std.tolist()}")
+
+
+def check_forward_values(x, target, index, box, num_classes: int, mean=None, std=None) -> None:
     """Value checks of mixup::fused_mix (CPU only, see _values_readable)."""
     if not _values_readable(x):
         return
     _check_mix_values(FORWARD, x, index, box)
+    check_normalize_values(FORWARD, mean, std)
     if target is not None and target.dtype == torch.int64:
         bad = ((target < 0) | (target >= num_classes)).nonzero()
         if bad.numel():
@@ -147,12 +196,14 @@ def check_forward_values(x, target, index, box, num_classes: int) -> None:
             )
 
 
-def check_backward(grad, index, lam, box) -> None:
+def check_backward(grad, index, lam, box, std=None) -> None:
     """Metadata, and on CPU the values, of mixup::fused_mix_backward's arguments."""
     check_rows(BACKWARD, "grad", grad)
     check_mix(BACKWARD, grad, index, lam, box)
+    check_per_channel(BACKWARD, "std", std, grad)
     if _values_readable(grad):
         _check_mix_values(BACKWARD, grad, index, box)
+        check_normalize_values(BACKWARD, None, std)
 
 
 def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:
@@ -161,7 +212,54 @@ def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:
     is baked into the graph and recompiles for every new value."""
     if isinstance(lam, torch.Tensor):
         return lam
-    return torch.full((), float(lam), dtype=accumulation_dtype(x.dtype), device=x.device)
+    return torch.full((), float(lam), dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
+                      device=x.device)
+
+
+def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dtype):
+    """mean or std as the op takes it: a (C,) tensor of ``dtype`` on x's device.
+
+    A sequence (or a CPU tensor) is checked on the host -- length, finite,
+    and for std non-zero -- so a bad value is a ValueError on any device. A
+    sequence becomes a device tensor once and is cached: a call with
+    ``mean=(123.7, 116.3, 103.5)`` costs no host-to-device copy (and no
+    check) after the first. A tensor already on x's device is passed as it is
+    (on CUDA the kernel asserts std != 0 rather than synchronise to look).
+    """
+    if values is None:
+        return None
+    if x.dim() < 2:
+        raise ValueError(
+            f"{op}: {name} normalises per channel (dim 1), so x needs at least 2 dims (B, C, ...), "
+            f"got x of shape {list(x.shape)}"
+        )
+    if isinstance(values, torch.Tensor):
+        if values.device.type == "cpu" and not is_fake(values) and values.device != x.device:
+            _check_channel_values(op, name, values, x.shape[1])
+            return values.to(device=x.device, dtype=dtype)
+        return values
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise ValueError(f"{op}: {name} must be a sequence of floats or a 1-D tensor, got {type(values).__name__}")
+    try:
+        key = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: {name} must be a sequence of floats, got {values!r}") from None
+    return _checked_channel_tensor(op, name, key, x.shape[1], x.device, dtype)
+
+
+def _check_channel_values(op: str, name: str, t: torch.Tensor, channels: int) -> None:
+    if t.dim() != 1 or t.shape[0] != channels:
+        got = t.shape[0] if t.dim() == 1 else f"shape {list(t.shape)}"
+        raise ValueError(f"{op}: {name} must hold one value per channel (dim 1 of x), {channels}, got {got}")
+    check_normalize_values(op, t if name == "mean" else None, t if name == "std" else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_channel_tensor(op: str, name: str, values: tuple, channels: int, device: torch.device,
+                            dtype: torch.dtype) -> torch.Tensor:
+    # Raising leaves nothing in the cache, so a bad value is refused every time.
+    _check_channel_values(op, name, torch.tensor(values, dtype=torch.float64), channels)
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def infer_num_classes(target, num_classes) -> int:

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import as_lam_tensor, infer_num_classes
+from ._validation import (
+    FORWARD,
+    accumulation_dtype,
+    as_lam_tensor,
+    as_per_channel,
+    check_out_dtype,
+    infer_num_classes,
+    output_dtype,
+)
 
 __all__ = ["fused_mix"]
 
 _fused_mix = torch.ops.mixup.fused_mix.default  # the overload itself: no resolution per call
 
 
-def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
+def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None,
+              out_dtype=None):
     """Mixes a batch and its targets in one pass (``torch.ops.mixup.fused_mix``).
 
     Args:
-        x: ``(B, ...)`` float64/32/16 or bfloat16 samples; never modified.
+        x: ``(B, ...)`` uint8, float64/32/16 or bfloat16 samples; never modified.
         target: ``(B,)`` int64 class ids, ``(B, num_classes)`` soft targets, or
             None when a loss mixes the class ids itself (then the second output
             is an empty ``(B, 0)`` tensor and no target work is done).
@@ -28,12 +37,34 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
             ``sampling.NO_BOX`` (-1) marks a sample that is blended instead.
         num_classes: required for class ids; inferred from soft targets.
         smoothing: label smoothing in ``[0, 1]``.
+        mean, std: per-channel (dim 1) normalisation of the output, in x's
+            units (0-255 for uint8): a sequence of C floats or a ``(C,)``
+            tensor. The output is ``(mix(x) - mean[c]) / std[c]``. Either may
+            be given alone (mean 0, std 1). The gradient to a float x is
+            scaled by ``1 / std[c]``.
+        out_dtype: the output's dtype: float32 (the default for uint8 x),
+            bfloat16, float16 or float64; float x defaults to its own dtype.
+            Computed in float32 (float64 when either side is float64) and
+            rounded once.
 
     Returns:
-        ``(mixed_x, mixed_target)``: mixed_x like x (x's memory format when x is
-        contiguous or channels_last); mixed_target ``(B, num_classes)``, float32
-        for class ids, else the soft targets' dtype.
+        ``(mixed_x, mixed_target)``: mixed_x of x's shape and ``out_dtype``, in
+        x's memory format when x is contiguous or channels_last (an NHWC batch
+        viewed as NCHW with ``permute(0, 3, 1, 2)`` is channels_last, and is
+        read without a copy); mixed_target ``(B, num_classes)``, float32 for
+        class ids, else the soft targets' dtype.
     """
+    check_out_dtype(FORWARD, out_dtype)
+    channel_dtype = accumulation_dtype(x.dtype, output_dtype(x, out_dtype))
     return _fused_mix(
-        x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing)
+        x,
+        target,
+        index,
+        as_lam_tensor(lam, x),
+        box,
+        infer_num_classes(target, num_classes),
+        float(smoothing),
+        as_per_channel(FORWARD, "mean", mean, x, channel_dtype),
+        as_per_channel(FORWARD, "std", std, x, channel_dtype),
+        out_dtype,
     )

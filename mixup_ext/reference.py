@@ -8,7 +8,10 @@ loaded. It is written for clarity, not speed: several passes over x, and an
 Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
 
 * ``out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]]``, computed in float32
-  (float64 for float64 input) and rounded once to x's dtype.
+  (float64 when x or the output is float64) and rounded once to ``out_dtype``
+  (default: float32 for uint8 x, else x's dtype).
+* With ``mean``/``std`` the output is ``(out - mean[c]) / std[c]`` per channel
+  (dim 1), in the same float32 (float64) math before that one rounding.
 * With a ``box[i] = [y0, y1, x0, x1)`` over the last two dims, sample i is not
   blended: inside the box it is ``x[index[i]]``, outside it is ``x[i]``; an
   empty box pastes nothing (``x[i]`` exactly). Rows of ``NO_BOX`` (-1) mark
@@ -30,11 +33,14 @@ from torch._subclasses.fake_tensor import is_fake
 from ._validation import (
     accumulation_dtype,
     as_lam_tensor,
+    as_per_channel,
+    check_out_dtype,
     check_backward,
     check_draw,
     check_forward,
     check_forward_values,
     infer_num_classes,
+    output_dtype,
     output_memory_format,
 )
 
@@ -48,18 +54,25 @@ __all__ = [
 ]
 
 
-def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0):
+def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None,
+              out_dtype=None):
     """Same signature and semantics as :func:`mixup_ext.fused_mix`."""
+    check_out_dtype("mixup::fused_mix", out_dtype)
+    acc = accumulation_dtype(x.dtype, output_dtype(x, out_dtype))
     return fused_mix_op(
-        x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing)
+        x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing),
+        as_per_channel("mixup::fused_mix", "mean", mean, x, acc), as_per_channel("mixup::fused_mix", "std", std, x, acc),
+        out_dtype,
     )
 
 
-def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float):
+def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None,
+                 out_dtype=None):
     """``mixup::fused_mix`` with the op's exact positional signature."""
-    check_forward(x, target, index, lam, box, num_classes, smoothing)
-    check_forward_values(x, target, index, box, num_classes)
-    acc = accumulation_dtype(x.dtype)
+    check_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype)
+    check_forward_values(x, target, index, box, num_classes, mean, std)
+    out_dtype = output_dtype(x, out_dtype)
+    acc = accumulation_dtype(x.dtype, out_dtype)
     own = x.to(acc)
     partner = own.index_select(0, index)
     weight = _per_row(lam.to(acc), x)
@@ -67,20 +80,25 @@ def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float)
     if box is not None:
         paste, keep = _box_masks(box, x)
         out = torch.where(paste, partner, torch.where(keep, own, out))
-    out = out.to(x.dtype).contiguous(memory_format=output_memory_format(x))
+    if mean is not None:
+        out = out - _per_channel(mean.to(acc), x)
+    if std is not None:
+        out = out / _per_channel(std.to(acc), x)
+    out = out.to(out_dtype).contiguous(memory_format=output_memory_format(x))
     if target is None:  # the loss mixes class ids itself: nothing to mix here
         return out, torch.empty((x.shape[0], 0), dtype=torch.float32, device=x.device)
     return out, _mix_targets(target, index, lam, num_classes, smoothing)
 
 
-def fused_mix_backward(grad, index, lam, box, scale: float):
-    """``mixup::fused_mix_backward``: the adjoint of the mix, times ``scale``.
+def fused_mix_backward(grad, index, lam, box, scale: float, std=None):
+    """``mixup::fused_mix_backward``: the adjoint of the mix, times ``scale``,
+    divided per channel by ``std`` (the adjoint of a normalised output).
 
     ``grad_in[j] = scale * (own_j * grad[j] + sum over i with index[i] == j of
-    partner_i * grad[i])``; (own, partner) is (lam, 1 - lam) for a blended row
-    and the box's (outside, inside) masks for a boxed one.
+    partner_i * grad[i]) / std[c]``; (own, partner) is (lam, 1 - lam) for a
+    blended row and the box's (outside, inside) masks for a boxed one.
     """
-    check_backward(grad, index, lam, box)
+    check_backward(grad, index, lam, box, std)
     acc = accumulation_dtype(grad.dtype)
     g = grad.to(acc)
     weight = _per_row(lam.to(acc), grad)
@@ -95,6 +113,8 @@ def fused_mix_backward(grad, index, lam, box, scale: float):
         partner_term = torch.where(paste, g, torch.where(keep, zero, partner_term))
     gathered = torch.zeros_like(g).index_add_(0, index, partner_term)
     out = scale * (own_term + gathered)
+    if std is not None:
+        out = out / _per_channel(std.to(acc), grad)
     return out.to(grad.dtype).contiguous(memory_format=output_memory_format(grad))
 
 
@@ -102,6 +122,11 @@ def _per_row(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A () or (B,) tensor shaped (B, 1, ..., 1) to broadcast over like's rows."""
     batch = like.shape[0]
     return values.expand(batch).reshape((batch,) + (1,) * (like.dim() - 1))
+
+
+def _per_channel(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A (C,) tensor shaped (1, C, 1, ..., 1) to broadcast over like's channels (dim 1)."""
+    return values.reshape((1, -1) + (1,) * (like.dim() - 2))
 
 
 def _box_masks(box: torch.Tensor, like: torch.Tensor):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib
-import importlib.util
 import os
 
 import pytest
 import torch
 
+from bench import needs
 from mixup_ext.sampling import NO_BOX
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -77,12 +75,14 @@ def with_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
         return x.contiguous()
     if layout == "channels_last":
         return x.contiguous(memory_format=torch.channels_last)
+    if layout == "nhwc_view":  # an NHWC batch (FFCV, DALI) seen as NCHW: channels_last, no copy
+        return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
     if layout == "batch_slice":
-        big = torch.empty((2 * x.shape[0],) + tuple(x.shape[1:]), dtype=x.dtype, device=x.device).normal_()
+        big = _noise((2 * x.shape[0],) + tuple(x.shape[1:]), x)
         big[::2] = x
         return big[::2]
     if layout == "strided_w":
-        big = torch.empty(tuple(x.shape[:-1]) + (2 * x.shape[-1],), dtype=x.dtype, device=x.device).normal_()
+        big = _noise(tuple(x.shape[:-1]) + (2 * x.shape[-1],), x)
         big[..., ::2] = x
         return big[..., ::2]
     if layout == "transposed":
@@ -93,6 +93,12 @@ def with_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
         view.copy_(x)
         return view
     raise ValueError(layout)
+
+
+def _noise(shape, like: torch.Tensor) -> torch.Tensor:
+    """Filler around a view: random values of like's dtype (uint8 included)."""
+    out = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return out.normal_() if out.is_floating_point() else out.random_(0, 256)
 
 
 LAYOUTS = ["contiguous", "channels_last", "batch_slice", "strided_w", "transposed", "unaligned"]
@@ -150,31 +156,11 @@ def acc_dtype(dtype):
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-@functools.cache
-def _load_timm_mixup():
-    try:
-        return importlib.import_module("timm.data.mixup")
-    except ImportError:
-        pass
-    # timm installed without its dependencies (`pip install --no-deps timm`, as
-    # the README's test command does on CPU machines): its package __init__
-    # imports torchvision, but timm/data/mixup.py needs only numpy and torch,
-    # so load that one file by path.
-    spec = importlib.util.find_spec("timm")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "mixup.py")
-    file_spec = importlib.util.spec_from_file_location("_timm_data_mixup", path)
-    module = importlib.util.module_from_spec(file_spec)
-    file_spec.loader.exec_module(module)
-    return module
-
-
 def timm_mixup_module():
     """timm's own ``timm/data/mixup.py``, however timm is installed. Skips when
     timm is absent, except under CI, whose test command installs it: there a
     missing timm fails, so the parity tests cannot be skipped unnoticed."""
-    module = _load_timm_mixup()
+    module = needs.timm_mixup_module()
     if module is None:
         if os.environ.get("CI") == "true":
             pytest.fail("timm is missing: the README's test command installs it (pip install --no-deps timm)")

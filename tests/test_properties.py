@@ -22,26 +22,32 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 
 
 @st.composite
-def mix_case(draw, device):
+def mix_case(draw, device, dtypes=FLOAT_DTYPES, min_rank=1):
     batch = draw(st.integers(0, 9))
-    rank = draw(st.sampled_from([1, 2, 3, 4, 5]))
+    rank = draw(st.sampled_from([r for r in (1, 2, 3, 4, 5) if r >= min_rank]))
     inner = [draw(st.integers(1, 7)) for _ in range(rank - 1)]
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(st.sampled_from(dtypes))
     shape = (batch, *inner)
     seed = draw(st.integers(0, 2**31 - 1))
     g = torch.Generator().manual_seed(seed)
-    base = torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
+
+    def noise(shape):  # random values of the drawn dtype, uint8 over its whole range
+        if dtype == torch.uint8:
+            return torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
+        return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
+
+    base = noise(shape)
 
     layout = draw(st.sampled_from(["contiguous", "channels_last", "offset", "sliced", "transposed"]))
     if layout == "channels_last" and rank == 4:
         x = base.contiguous(memory_format=torch.channels_last)
     elif layout == "offset":  # a storage offset that breaks 16-byte alignment
         shift = draw(st.integers(1, 7))
-        flat = torch.randn(base.numel() + shift, generator=g, dtype=torch.float64).to(dtype)
+        flat = noise((base.numel() + shift,))
         x = flat[shift:].view(shape)
         x.copy_(base)
     elif layout == "sliced" and rank >= 2:
-        big = torch.randn((batch, *inner[:-1], 2 * inner[-1] + 1), generator=g, dtype=torch.float64).to(dtype)
+        big = noise((batch, *inner[:-1], 2 * inner[-1] + 1))
         x = big[..., 1::2]
     elif layout == "transposed" and rank >= 3:
         x = base.transpose(-1, -2).contiguous().transpose(-1, -2)
@@ -97,6 +103,39 @@ def test_fused_equals_reference_forward_and_backward(device):
         with poisoned_outputs():
             got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
         assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0), scale=4)
+
+    check()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_normalised_and_converted_equals_reference(device):
+    """uint8 or float samples, any strides, odd batches, boxes, every
+    out_dtype, per-channel mean and std (either may be missing): the fused op
+    equals the reference, and for float samples so does the gradient."""
+
+    @SETTINGS
+    @given(mix_case(device, dtypes=[torch.uint8] + FLOAT_DTYPES, min_rank=2), st.data())
+    def check(case, data):
+        x, target, index, lam, box, classes, smoothing = case
+        out_dtype = data.draw(st.sampled_from([None] + FLOAT_DTYPES))
+        channels = x.shape[1]
+        acc = torch.float64 if torch.float64 in (x.dtype, out_dtype) else torch.float32
+        values = st.lists(st.floats(-300, 300), min_size=channels, max_size=channels)
+        nonzero = st.lists(st.floats(0.01, 100) | st.floats(-100, -0.01), min_size=channels, max_size=channels)
+        mean = data.draw(st.none() | values.map(lambda v: torch.tensor(v, dtype=acc, device=x.device)))
+        std = data.draw(st.none() | nonzero.map(lambda v: torch.tensor(v, dtype=acc, device=x.device)))
+        with poisoned_outputs():
+            out, mixed = torch.ops.mixup.fused_mix(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
+        ref_out, ref_mixed = reference.fused_mix_op(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
+        # Values up to ~3e4 after a small std: tolerances relative to the output's scale.
+        assert_close(out, ref_out, scale=4)
+        assert out.stride() == ref_out.stride() or out.numel() <= 1
+        assert_close(mixed, ref_mixed, scale=4)
+        if x.dtype != torch.uint8:
+            grad = torch.randn(ref_out.shape, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
+            with poisoned_outputs():
+                got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0, std)
+            assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0, std), scale=4)
 
     check()
 

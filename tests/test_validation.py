@@ -31,8 +31,8 @@ def good_args(device):
 
 # (case id, overrides given the device, the words the message must contain)
 METADATA_CASES = [
-    ("x_int", lambda d: dict(x=torch.ones(B, 3, H, W, dtype=torch.int64, device=d)), "x must be float64, float32, float16 or bfloat16"),
-    ("x_bool", lambda d: dict(x=torch.ones(B, 3, H, W, dtype=torch.bool, device=d)), "x must be float64"),
+    ("x_int", lambda d: dict(x=torch.ones(B, 3, H, W, dtype=torch.int64, device=d)), "x must be uint8, float64, float32, float16 or bfloat16"),
+    ("x_bool", lambda d: dict(x=torch.ones(B, 3, H, W, dtype=torch.bool, device=d)), "x must be uint8, float64"),
     ("x_0d", lambda d: dict(x=torch.tensor(1.0, device=d), box=None), "x must have a batch dimension"),
     ("index_length", lambda d: dict(index=torch.tensor([0, 1, 2], device=d)), r"index must be an int64 tensor of shape \(B,\) = \(4,\)"),
     ("index_float", lambda d: dict(index=torch.tensor([3.0, 2, 1, 0], device=d)), "index must be an int64 tensor"),

@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "../fused_mix.h"
@@ -83,9 +84,76 @@ void blend_run(scalar_t* __restrict__ out, const scalar_t* __restrict__ own,
   }
 }
 
+// The output's normalisation on the CPU: (v - mean[c]) / std[c] per run of
+// elements, written so that the inner loops stay plain vectorisable streams.
+// Where the channel is the outermost dim of a row (NCHW: a channel is a run
+// of H * W elements) a chunk splits into a few runs of one channel each.
+// Where it is the innermost (channels_last, (B, C) rows) the channel changes
+// every element, so the kernel reads mean and std from tables that repeat
+// them along a whole chunk, starting at the chunk's phase.
+template <typename acc_t>
+class ChannelNormalizer {
+ public:
+  ChannelNormalizer(const Normalize<acc_t>& norm, const ChannelGeometry& channels, int64_t chunk)
+      : norm_(norm), channels_(channels) {
+    if (!norm.active() || channels.stride != 1) return;
+    const int64_t length = chunk + channels.channels;
+    mean_table_.resize(static_cast<size_t>(length));
+    std_table_.resize(static_cast<size_t>(length));
+    for (int64_t k = 0; k < length; ++k) {
+      mean_table_[k] = norm.mean[k % channels.channels];
+      std_table_[k] = norm.std[k % channels.channels];
+    }
+  }
+
+  // dst[k] = out_t((scale * acc[k] - mean[c]) / std[c]) for k in [begin, end),
+  // where the run starts at most one chunk before `end`.
+  template <typename out_t>
+  void store(out_t* __restrict__ dst, const acc_t* __restrict__ acc, acc_t scale, int64_t begin,
+             int64_t end) const {
+    if (!norm_.active()) {
+      for (int64_t k = begin; k < end; ++k) dst[k] = static_cast<out_t>(scale * acc[k]);
+      return;
+    }
+    if (channels_.stride == 1) {
+      const int64_t phase = begin % channels_.channels - begin;  // table slot of element k: k + phase
+      const acc_t* __restrict__ mean = mean_table_.data() + phase;
+      const acc_t* __restrict__ std = std_table_.data() + phase;
+      for (int64_t k = begin; k < end; ++k) {
+        dst[k] = static_cast<out_t>((scale * acc[k] - mean[k]) / std[k]);
+      }
+      return;
+    }
+    for (int64_t lo = begin; lo < end;) {
+      const int64_t plane = lo / channels_.stride;
+      const int64_t hi = std::min(end, (plane + 1) * channels_.stride);
+      const int64_t c = plane % channels_.channels;
+      const acc_t mean = norm_.mean[c];
+      const acc_t std = norm_.std[c];
+      for (int64_t k = lo; k < hi; ++k) dst[k] = static_cast<out_t>((scale * acc[k] - mean) / std);
+      lo = hi;
+    }
+  }
+
+ private:
+  Normalize<acc_t> norm_;
+  ChannelGeometry channels_;
+  std::vector<acc_t> mean_table_, std_table_;
+};
+
+// A per-thread scratch row of the accumulation type, indexed like the rows.
+template <typename acc_t>
+acc_t* scratch(int64_t begin, int64_t end) {
+  thread_local std::vector<acc_t> buffer;
+  buffer.resize(static_cast<size_t>(end - begin));
+  return buffer.data() - begin;
+}
+
+// Same dtype in and out, no normalisation: blends, and pastes by plain copies,
+// so every pasted element is bit-exact (NaN included).
 template <typename scalar_t>
-void mix_rows(const ForwardPlan& plan) {
-  using acc_t = at::opmath_type<scalar_t>;
+void mix_rows_same_dtype(const ForwardPlan& plan) {
+  using acc_t = acc_type_t<scalar_t, scalar_t>;
   const RowMixPlan& mix = plan.mix;
   const RowGeometry g = mix.geometry;
   const Pairing<acc_t> pairing = mix.pairing<acc_t>();
@@ -101,12 +169,55 @@ void mix_rows(const ForwardPlan& plan) {
       blend_run(dst, own, partner, pairing.weight(row), begin, end);
       return;
     }
-    // CutMix: copy, no blend, so every element is bit-exact (NaN included).
     for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
       const scalar_t* src = inside ? partner : own;
       std::copy(src + lo, src + hi, dst + lo);
     });
   });
+}
+
+// Any other pair (uint8 in, a different float out, or a normalised output):
+// each chunk is mixed into a float32 (float64) scratch row, then normalised
+// and rounded once into the output.
+template <typename in_t, typename out_t>
+void mix_rows_converting(const ForwardPlan& plan) {
+  using acc_t = acc_type_t<in_t, out_t>;
+  const RowMixPlan& mix = plan.mix;
+  const RowGeometry g = mix.geometry;
+  const Pairing<acc_t> pairing = mix.pairing<acc_t>();
+  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels, std::min(g.numel, kChunk));
+  const in_t* x = plan.x_rows.const_data_ptr<in_t>();
+  out_t* out = plan.out.mutable_data_ptr<out_t>();
+
+  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
+    acc_t* acc = scratch<acc_t>(begin, end);
+    const in_t* own = x + row * mix.batch_stride;
+    const in_t* partner = x + pairing.partner(row) * mix.batch_stride;
+    const Box box = pairing.box_of(row, g);
+    if (box.blends()) {
+      const acc_t lam = pairing.weight(row);
+      for (int64_t k = begin; k < end; ++k) {
+        acc[k] = blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k]));
+      }
+    } else {
+      for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+        const in_t* src = inside ? partner : own;
+        for (int64_t k = lo; k < hi; ++k) acc[k] = static_cast<acc_t>(src[k]);
+      });
+    }
+    normalizer.store(out + row * g.numel, acc, acc_t(1), begin, end);
+  });
+}
+
+template <typename in_t, typename out_t>
+void mix_rows(const ForwardPlan& plan) {
+  if constexpr (std::is_same_v<in_t, out_t>) {
+    if (!plan.mix.mean.defined()) {
+      mix_rows_same_dtype<in_t>(plan);
+      return;
+    }
+  }
+  mix_rows_converting<in_t, out_t>(plan);
 }
 
 // One row of the mixed target. With class ids every class but (at most) two
@@ -152,7 +263,7 @@ void mix_targets(const ForwardPlan& plan) {
 // 0/1 masks for a boxed row.
 template <typename scalar_t>
 void unmix_rows(const BackwardPlan& plan) {
-  using acc_t = at::opmath_type<scalar_t>;
+  using acc_t = acc_type_t<scalar_t, scalar_t>;
   const RowMixPlan& mix = plan.mix;
   const RowGeometry g = mix.geometry;
   const Pairing<acc_t> pairing = mix.pairing<acc_t>();
@@ -162,10 +273,11 @@ void unmix_rows(const BackwardPlan& plan) {
   const int64_t* offsets = plan.offsets.const_data_ptr<int64_t>();
   const acc_t scale = static_cast<acc_t>(plan.scale);
 
+  // grad / std[c]: the adjoint of a normalised output (mean 0 in the backward's plan).
+  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels, std::min(g.numel, kChunk));
+
   parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
-    thread_local std::vector<acc_t> buffer;
-    buffer.resize(static_cast<size_t>(end - begin));
-    acc_t* acc = buffer.data() - begin;  // indexed by row offset, like the rows
+    acc_t* acc = scratch<acc_t>(begin, end);
 
     const scalar_t* own = grad + row * mix.batch_stride;
     const Box own_box = pairing.box_of(row, g);
@@ -193,8 +305,7 @@ void unmix_rows(const BackwardPlan& plan) {
       }
     }
 
-    scalar_t* dst = out + row * g.numel;
-    for (int64_t k = begin; k < end; ++k) dst[k] = static_cast<scalar_t>(scale * acc[k]);
+    normalizer.store(out + row * g.numel, acc, scale, begin, end);
   });
 }
 
@@ -215,21 +326,26 @@ void fill_readers(const BackwardPlan& plan) {
 
 std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                                  const at::Tensor& index, const at::Tensor& lam,
-                                                 const std::optional<at::Tensor>& box,
-                                                 int64_t num_classes, double smoothing) {
-  const ForwardPlan plan = plan_forward(x, target, index, lam, box, num_classes, smoothing);
+                                                 const std::optional<at::Tensor>& box, int64_t num_classes,
+                                                 double smoothing, const std::optional<at::Tensor>& mean,
+                                                 const std::optional<at::Tensor>& std,
+                                                 std::optional<at::ScalarType> out_dtype) {
+  const ForwardPlan plan =
+      plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
   check_values_on_host(plan);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "mixup::fused_mix", [&] {
-    mix_rows<scalar_t>(plan);
-    mix_targets<at::opmath_type<scalar_t>>(plan);
+  dispatch_in_out(x.scalar_type(), plan.out.scalar_type(), [&](auto in, auto out) {
+    using in_t = decltype(in);
+    using out_t = decltype(out);
+    mix_rows<in_t, out_t>(plan);
+    mix_targets<acc_type_t<in_t, out_t>>(plan);
   });
   return {plan.out, plan.out_target};
 }
 
 at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& index,
                                   const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                                  double scale) {
-  const BackwardPlan plan = plan_backward(grad, index, lam, box, scale);
+                                  double scale, const std::optional<at::Tensor>& std) {
+  const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   check_values_on_host("mixup::fused_mix_backward", plan.mix);
   fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),

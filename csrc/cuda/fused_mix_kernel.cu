@@ -55,8 +55,11 @@ constexpr int kReaderThreads = 512;
 constexpr int kReaderWarps = kReaderThreads / 32;
 constexpr int64_t kMaxSharedReaders = 8192;
 
+// N elements that one thread moves as a unit. A pack of more than 16 bytes
+// (the widest access) is moved as several 16-byte accesses, so it asks for
+// 16-byte alignment only.
 template <typename T, int N>
-struct alignas(sizeof(T) * N) Pack {
+struct alignas(sizeof(T) * N < 16 ? sizeof(T) * N : 16) Pack {
   T v[N];
 };
 
@@ -64,10 +67,26 @@ struct alignas(sizeof(T) * N) Pack {
 // keeping it out of L2 leaves room for the partner chunks that are.
 template <typename pack_t>
 __device__ inline void store_streaming(pack_t* dst, const pack_t& value) {
-  if constexpr (sizeof(pack_t) == 16) {
-    __stcs(reinterpret_cast<int4*>(dst), *reinterpret_cast<const int4*>(&value));
+  if constexpr (sizeof(pack_t) % 16 == 0) {
+#pragma unroll
+    for (int i = 0; i < int(sizeof(pack_t) / 16); ++i) {
+      __stcs(reinterpret_cast<int4*>(dst) + i, reinterpret_cast<const int4*>(&value)[i]);
+    }
   } else {
     *dst = value;
+  }
+}
+
+// A sample element in the math type. uint8 to float32 by the exponent trick:
+// 2^23 + v holds v in its low mantissa bits, so an OR and a subtract (the
+// integer and FMA pipes) replace an I2F conversion, which runs on the
+// narrower pipe that the division's reciprocal also needs. Exact for 0..255.
+template <typename acc_t, typename in_t>
+__device__ inline acc_t to_acc(in_t v) {
+  if constexpr (std::is_same_v<in_t, uint8_t> && std::is_same_v<acc_t, float>) {
+    return __uint_as_float(0x4B000000u | static_cast<uint32_t>(v)) - 8388608.0f;
+  } else {
+    return static_cast<acc_t>(v);
   }
 }
 
@@ -150,31 +169,71 @@ __device__ inline uint32_t inside_mask(const LineMap& lines, const BoxSpan& box,
 template <int VEC>
 constexpr uint32_t kFullMask = (1u << VEC) - 1u;
 
-template <typename scalar_t, typename acc_t>
+// The channel of element e of a row: (e / stride) % channels (ChannelGeometry).
+struct ChannelMap {
+  Divider stride, channels;
+
+  ChannelMap() = default;
+  ChannelMap(const ChannelGeometry& c, int64_t numel)
+      : stride(c.stride, numel), channels(c.channels, numel) {}
+};
+
+// v = (v - mean[c]) / std[c] for the VEC elements of the pack at row offset e.
+// One division finds the first element's channel; a pack inside one channel
+// plane (NCHW) uses it throughout, otherwise (channels_last) the walk steps
+// the channel along the pack.
+template <int VEC, typename acc_t>
+__device__ inline void normalize_pack(acc_t (&v)[VEC], const Normalize<acc_t>& norm, const ChannelMap& map,
+                                      int64_t e) {
+  int64_t plane, r, unused, c;
+  map.stride.divmod(e, plane, r);
+  map.channels.divmod(plane, unused, c);
+  const int64_t stride = map.stride.divisor;
+  if (r + VEC <= stride) {
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) v[k] = norm.apply(v[k], c);
+    return;
+  }
+  const int64_t channels = map.channels.divisor;
+#pragma unroll
+  for (int k = 0; k < VEC; ++k) {
+    v[k] = norm.apply(v[k], c);
+    if (++r == stride) {
+      r = 0;
+      if (++c == channels) c = 0;
+    }
+  }
+}
+
+template <typename in_t, typename out_t>
 struct ForwardArgs {
-  using acc_type = acc_t;
-  const scalar_t* x;
-  scalar_t* out;
+  using acc_type = acc_type_t<in_t, out_t>;
+  const in_t* x;
+  out_t* out;
   int64_t batch_stride;
   RowGeometry geometry;
   LineMap lines;
-  Pairing<acc_t> pairing;
+  Pairing<acc_type> pairing;
+  Normalize<acc_type> norm;
+  ChannelMap channels;
   int64_t row_blocks;  // blocks that mix x; the rest mix the targets
   TargetArgs targets;
 };
 
-template <typename scalar_t, typename acc_t>
+template <typename scalar_t>
 struct BackwardArgs {
-  using acc_type = acc_t;
+  using acc_type = acc_type_t<scalar_t, scalar_t>;
   const scalar_t* grad;
   scalar_t* out;
   int64_t batch_stride;
   RowGeometry geometry;
   LineMap lines;
-  Pairing<acc_t> pairing;
+  Pairing<acc_type> pairing;
+  Normalize<acc_type> norm;  // divides by the forward's std (mean 0)
+  ChannelMap channels;
   const int64_t* order;    // the readers of row j: order[offsets[j] : offsets[j + 1]]
   const int64_t* offsets;
-  acc_t scale;
+  acc_type scale;
 };
 
 // Splits a block id into (row, first element of this thread's first pack).
@@ -206,8 +265,8 @@ __device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, cons
 // loaded once and the lanes write consecutive classes. With class ids every
 // class but (at most) two has the same value; those three values come from
 // the shared per-element formula, so the bits equal the CPU's.
-template <typename scalar_t, typename acc_t>
-__device__ inline void mix_target_row(const ForwardArgs<scalar_t, acc_t>& args, int64_t block) {
+template <typename Args>
+__device__ inline void mix_target_row(const Args& args, int64_t block) {
   const TargetArgs& t = args.targets;
   const int64_t row = block * kWarpsPerBlock + threadIdx.x / 32;
   if (row >= args.pairing.batch) return;
@@ -231,11 +290,11 @@ __device__ inline void mix_target_row(const ForwardArgs<scalar_t, acc_t>& args, 
   }
 }
 
-template <typename scalar_t, int VEC>
-__global__ void __launch_bounds__(kThreads)
-    fused_mix_kernel(const ForwardArgs<scalar_t, at::opmath_type<scalar_t>> args) {
-  using acc_t = at::opmath_type<scalar_t>;
-  using pack_t = Pack<scalar_t, VEC>;
+template <typename in_t, typename out_t, int VEC>
+__global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+  using acc_t = acc_type_t<in_t, out_t>;
+  using in_pack = Pack<in_t, VEC>;
+  using out_pack = Pack<out_t, VEC>;
 
   if (blockIdx.x >= args.row_blocks) {
     mix_target_row(args, blockIdx.x - args.row_blocks);
@@ -245,56 +304,63 @@ __global__ void __launch_bounds__(kThreads)
   const RowGeometry& g = args.geometry;
   int64_t row, first;
   locate_block<VEC>(blockIdx.x, args.pairing.batch, row, first);
-  const scalar_t* own = args.x + row * args.batch_stride;
-  const scalar_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
-  scalar_t* dst = args.out + row * g.numel;
+  const in_t* own = args.x + row * args.batch_stride;
+  const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
+  out_t* dst = args.out + row * g.numel;
   const Box box = args.pairing.box_of(row, g);
+  const bool blends = box.blends();
 
-  if (box.blends()) {
-    pack_t a[kUnroll], b[kUnroll];
+  // Load: a blend reads both rows; a paste (CutMix) reads each row only
+  // where a pack takes something from it (mask bit k set <=> partner).
+  uint32_t mask[kUnroll];
+  in_pack a[kUnroll] = {}, b[kUnroll] = {};
+  if (blends) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e < g.numel) {
-        a[u] = *reinterpret_cast<const pack_t*>(own + e);
-        b[u] = *reinterpret_cast<const pack_t*>(partner + e);
+        a[u] = *reinterpret_cast<const in_pack*>(own + e);
+        b[u] = *reinterpret_cast<const in_pack*>(partner + e);
       }
     }
-    const acc_t lam = args.pairing.weight(row);
+  } else {
+    box_masks<VEC>(mask, box, g, args.lines, first);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e >= g.numel) continue;
-      pack_t o;
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) {
-        o.v[k] = static_cast<scalar_t>(
-            blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])));
-      }
-      store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
+      if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const in_pack*>(own + e);
+      if (mask[u] != 0u) b[u] = *reinterpret_cast<const in_pack*>(partner + e);
     }
-    return;
   }
 
-  // CutMix: a select, not a blend, so every element is bit-exact (NaN too).
-  uint32_t mask[kUnroll];
-  box_masks<VEC>(mask, box, g, args.lines, first);
-  pack_t a[kUnroll] = {}, b[kUnroll] = {};
+  const acc_t lam = args.pairing.weight(row);
+  const bool plain_select = std::is_same_v<in_t, out_t> && !args.norm.active();
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     if (e >= g.numel) continue;
-    if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const pack_t*>(own + e);
-    if (mask[u] != 0u) b[u] = *reinterpret_cast<const pack_t*>(partner + e);
-  }
+    out_pack o;
+    if (!blends && plain_select) {
+      // A paste without conversion is a select of the stored values, so
+      // every element is bit-exact (NaN payloads too).
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const int64_t e = pack_offset<VEC>(first, u);
-    if (e >= g.numel) continue;
-    pack_t o;
+      for (int k = 0; k < VEC; ++k) {
+        o.v[k] = (mask[u] >> k) & 1u ? static_cast<out_t>(b[u].v[k]) : static_cast<out_t>(a[u].v[k]);
+      }
+    } else {
+      acc_t v[VEC];
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) o.v[k] = (mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k];
-    store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
+      for (int k = 0; k < VEC; ++k) {
+        const acc_t own_value = to_acc<acc_t>(a[u].v[k]);
+        const acc_t partner_value = to_acc<acc_t>(b[u].v[k]);
+        v[k] = blends ? blend(lam, own_value, partner_value) : ((mask[u] >> k) & 1u ? partner_value : own_value);
+      }
+      if (args.norm.active()) normalize_pack<VEC>(v, args.norm, args.channels, e);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
+    }
+    store_streaming(reinterpret_cast<out_pack*>(dst + e), o);
   }
 }
 
@@ -347,9 +413,8 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
 // The readers come in increasing order, so the sum has a fixed order and the
 // result is bitwise reproducible.
 template <typename scalar_t, int VEC>
-__global__ void __launch_bounds__(kThreads)
-    fused_mix_backward_kernel(const BackwardArgs<scalar_t, at::opmath_type<scalar_t>> args) {
-  using acc_t = at::opmath_type<scalar_t>;
+__global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const BackwardArgs<scalar_t> args) {
+  using acc_t = acc_type_t<scalar_t, scalar_t>;
   using pack_t = Pack<scalar_t, VEC>;
 
   const RowGeometry& g = args.geometry;
@@ -377,9 +442,13 @@ __global__ void __launch_bounds__(kThreads)
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     if (e >= g.numel) continue;
+    acc_t v[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) v[k] = args.scale * acc[u][k];
+    if (args.norm.active()) normalize_pack<VEC>(v, args.norm, args.channels, e);
     pack_t o;
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<scalar_t>(args.scale * acc[u][k]);
+    for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<scalar_t>(v[k]);
     store_streaming(reinterpret_cast<pack_t*>(dst + e), o);
   }
 }
@@ -457,20 +526,26 @@ __global__ void __launch_bounds__(kReaderThreads)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// 16-byte packs need every row start 16-byte aligned and whole packs per row;
+// Elements per wide pack: 16 bytes of the narrower side, so that both the
+// reads and the writes are whole 16-byte accesses (uint8 to float32: 16
+// elements, read as one access and written as four).
+template <typename in_t, typename out_t>
+constexpr int kWideVec = 16 / (sizeof(in_t) < sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
+
+// Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
-template <typename scalar_t>
+template <typename in_t, typename out_t>
 bool packs_fit(const void* in, const void* out, int64_t batch_stride, int64_t numel) {
-  constexpr int64_t vec = 16 / sizeof(scalar_t);
+  constexpr int64_t vec = kWideVec<in_t, out_t>;
   return reinterpret_cast<uintptr_t>(in) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
          batch_stride % vec == 0 && numel % vec == 0;
 }
 
 // Calls launch(std::integral_constant<int, VEC>) with the widest usable pack.
-template <typename scalar_t, typename Launch>
+template <typename in_t, typename out_t, typename Launch>
 void with_pack_width(bool wide, const Launch& launch) {
   if (wide) {
-    launch(std::integral_constant<int, 16 / sizeof(scalar_t)>{});
+    launch(std::integral_constant<int, kWideVec<in_t, out_t>>{});
   } else {
     launch(std::integral_constant<int, 1>{});
   }
@@ -497,23 +572,25 @@ void fill_row_args(Args& args, const RowMixPlan& mix) {
   args.geometry = mix.geometry;
   args.lines = LineMap(mix.geometry);
   args.pairing = mix.pairing<acc_t>();
+  args.norm = mix.normalize<acc_t>();
+  args.channels = ChannelMap(mix.channels, mix.geometry.numel);
 }
 
-template <typename scalar_t>
+template <typename in_t, typename out_t>
 void launch_forward(const ForwardPlan& plan) {
   const RowMixPlan& mix = plan.mix;
-  ForwardArgs<scalar_t, at::opmath_type<scalar_t>> args{};
+  ForwardArgs<in_t, out_t> args{};
   fill_row_args(args, mix);
-  args.x = plan.x_rows.const_data_ptr<scalar_t>();
-  args.out = plan.out.mutable_data_ptr<scalar_t>();
+  args.x = plan.x_rows.const_data_ptr<in_t>();
+  args.out = plan.out.mutable_data_ptr<out_t>();
   args.targets = plan.target_args;
 
-  const bool wide = packs_fit<scalar_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
-  with_pack_width<scalar_t>(wide, [&](auto vec) {
+  const bool wide = packs_fit<in_t, out_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
+  with_pack_width<in_t, out_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
     const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div(mix.batch, kWarpsPerBlock);
-    launch(fused_mix_kernel<scalar_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
+    launch(fused_mix_kernel<in_t, out_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
   });
 }
 
@@ -531,16 +608,16 @@ void fill_readers(const BackwardPlan& plan) {
 template <typename scalar_t>
 void launch_backward(const BackwardPlan& plan) {
   const RowMixPlan& mix = plan.mix;
-  BackwardArgs<scalar_t, at::opmath_type<scalar_t>> args{};
+  BackwardArgs<scalar_t> args{};
   fill_row_args(args, mix);
   args.grad = plan.grad_rows.const_data_ptr<scalar_t>();
   args.out = plan.grad_input.mutable_data_ptr<scalar_t>();
   args.order = plan.order.const_data_ptr<int64_t>();
   args.offsets = plan.offsets.const_data_ptr<int64_t>();
-  args.scale = static_cast<at::opmath_type<scalar_t>>(plan.scale);
+  args.scale = static_cast<typename BackwardArgs<scalar_t>::acc_type>(plan.scale);
 
-  const bool wide = packs_fit<scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
-  with_pack_width<scalar_t>(wide, [&](auto vec) {
+  const bool wide = packs_fit<scalar_t, scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
+  with_pack_width<scalar_t, scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     launch(fused_mix_backward_kernel<scalar_t, VEC>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
            kThreads, args);
@@ -549,20 +626,24 @@ void launch_backward(const BackwardPlan& plan) {
 
 std::tuple<at::Tensor, at::Tensor> fused_mix_cuda(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                                   const at::Tensor& index, const at::Tensor& lam,
-                                                  const std::optional<at::Tensor>& box,
-                                                  int64_t num_classes, double smoothing) {
+                                                  const std::optional<at::Tensor>& box, int64_t num_classes,
+                                                  double smoothing, const std::optional<at::Tensor>& mean,
+                                                  const std::optional<at::Tensor>& std,
+                                                  std::optional<at::ScalarType> out_dtype) {
   const c10::cuda::CUDAGuard guard(x.device());
-  const ForwardPlan plan = plan_forward(x, target, index, lam, box, num_classes, smoothing);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "mixup::fused_mix",
-                                  [&] { launch_forward<scalar_t>(plan); });
+  const ForwardPlan plan =
+      plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
+  dispatch_in_out(x.scalar_type(), plan.out.scalar_type(), [&](auto in, auto out) {
+    launch_forward<decltype(in), decltype(out)>(plan);
+  });
   return {plan.out, plan.out_target};
 }
 
 at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& index,
                                    const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                                   double scale) {
+                                   double scale, const std::optional<at::Tensor>& std) {
   const c10::cuda::CUDAGuard guard(grad.device());
-  const BackwardPlan plan = plan_backward(grad, index, lam, box, scale);
+  const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                   "mixup::fused_mix_backward", [&] { launch_backward<scalar_t>(plan); });

@@ -16,7 +16,8 @@
 int main() {
   using Signature = std::tuple<at::Tensor, at::Tensor>(
       const at::Tensor&, const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
-      const std::optional<at::Tensor>&, int64_t, double);
+      const std::optional<at::Tensor>&, int64_t, double, const std::optional<at::Tensor>&,
+      const std::optional<at::Tensor>&, std::optional<at::ScalarType>);
   const auto fused_mix = c10::Dispatcher::singleton()
                              .findSchemaOrThrow("mixup::fused_mix", "")
                              .typed<Signature>();
@@ -30,7 +31,8 @@ int main() {
   const double smoothing = 0.1;
 
   // A blend: out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]].
-  auto [out, mixed] = fused_mix.call(x, labels, index, lam, std::nullopt, classes, smoothing);
+  auto [out, mixed] = fused_mix.call(x, labels, index, lam, std::nullopt, classes, smoothing, std::nullopt, std::nullopt,
+                                     std::nullopt);
   const at::Tensor w = lam.view({batch, 1, 1, 1});
   const bool blend_ok = at::allclose(out, w * x + (1 - w) * x.index_select(0, index));
 
@@ -39,7 +41,8 @@ int main() {
 
   // CutMix: inside the box the partner's pixels, outside the sample's own.
   const at::Tensor box = at::tensor({2, 6, 1, 5}, at::kLong);
-  auto [pasted, unused] = fused_mix.call(x, labels, index, lam, box, classes, smoothing);
+  auto [pasted, unused] = fused_mix.call(x, labels, index, lam, box, classes, smoothing, std::nullopt, std::nullopt,
+                                             std::nullopt);
   using at::indexing::Slice;
   const bool paste_ok =
       at::equal(pasted.index({Slice(), Slice(), Slice(2, 6), Slice(1, 5)}),
