@@ -18,16 +18,21 @@ differences, all on purpose:
   CUDA-graph safe), one mixes (``mixup::fused_mix``);
 * ``target_form='index'`` returns ``(target, index, lam)`` instead of dense
   ``(B, num_classes)`` rows, for :func:`mixup_ext.mixup_cross_entropy`-style
-  losses that never build them.
+  losses that never build them;
+* ``mean``/``std``/``out_dtype`` take a uint8 batch straight from the loader
+  and return it mixed, normalised and converted in the same pass (what
+  timm's ``FastCollateMixup`` + ``PrefetchLoader`` do in three).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from . import sampling
+from ._validation import check_out_dtype
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
@@ -73,6 +78,14 @@ class Mixup:
         generator: a ``torch.Generator`` on x's device, for reproducible draws.
         target_form: ``'dense'`` (``(B, C)`` float32 rows) or ``'index'``
             (``(target, index, lam)``).
+        mean, std: per-channel normalisation of the mixed batch, in x's units
+            (0-255 for uint8, as timm's prefetcher and FFCV use them): the
+            output is ``(mix(x) - mean[c]) / std[c]``. Sequences of floats.
+        out_dtype: the output's dtype (float32, bfloat16, float16, float64);
+            default float32 for uint8 x, else x's dtype.
+
+    With ``mean``, ``std`` or ``out_dtype`` set, or a uint8 x, a call with
+    ``mixup_enabled = False`` still normalises and converts (copying x).
     """
 
     def __init__(
@@ -91,6 +104,9 @@ class Mixup:
         pairing="flip",
         generator=None,
         target_form="dense",
+        mean=None,
+        std=None,
+        out_dtype=None,
     ):
         if mixup_alpha < 0 or cutmix_alpha < 0:
             raise ValueError(f"Mixup: mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha} and {cutmix_alpha}")
@@ -115,6 +131,10 @@ class Mixup:
             raise ValueError(f"Mixup: target_form must be one of {', '.join(TARGET_FORMS)}, got {target_form!r}")
         if multi_label and target_form != "dense":
             raise ValueError("Mixup: multi_label=True mixes dense (B, num_classes) rows; it needs target_form='dense'")
+        check_out_dtype("Mixup", out_dtype)
+        self.mean = _channel_values("mean", mean)
+        self.std = _channel_values("std", std)
+        self.out_dtype = out_dtype
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
         self.cutmix_minmax = cutmix_minmax
@@ -132,8 +152,24 @@ class Mixup:
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
         if not self.mixup_enabled:
+            if self._converts(x):  # still normalise and convert: the model expects it
+                return self.apply(x, target, _identity_params(x))
             return x, self._unmixed_target(x, target)
         return self.apply(x, target, self.sample(x))
+
+    def _converts(self, x: torch.Tensor) -> bool:
+        return self.mean is not None or self.std is not None or self.out_dtype is not None or x.dtype == torch.uint8
+
+    def _normalize_args(self, x: torch.Tensor) -> dict:
+        """mean/std/out_dtype for fused_mix; the sequences become device
+        tensors once (cached by fused_mix), so a call pays no copy."""
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if values is not None and (x.dim() < 2 or len(values) != x.shape[1]):
+                raise ValueError(
+                    f"Mixup: {name} has {len(values)} values, one per channel, but x of shape {tuple(x.shape)} "
+                    f"has {x.shape[1] if x.dim() >= 2 else 'no'} channels (dim 1)"
+                )
+        return {"mean": self.mean, "std": self.std, "out_dtype": self.out_dtype}
 
     def sample(self, x: torch.Tensor) -> MixParams:
         """Draws this call's partners, weights and boxes for a batch like x:
@@ -150,15 +186,18 @@ class Mixup:
 
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""
+        norm = self._normalize_args(x)
         if self.multi_label:  # smoothed towards 0.5 here: the op only mixes the rows
             target = self._smoothed_multi_label(target, x)
-            return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, 0.0)
+            return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, 0.0, **norm)
         if self.target_form == "index":
             # The loss mixes the class ids itself: no target work here at all.
-            mixed_x, _ = fused_mix(x, None, params.index, params.lam, params.box)
+            mixed_x, _ = fused_mix(x, None, params.index, params.lam, params.box, **norm)
             lam = params.lam if params.lam.dim() == 1 else params.lam.expand(x.shape[0])
             return mixed_x, (target, params.index, lam)
-        return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, self.label_smoothing)
+        return fused_mix(
+            x, target, params.index, params.lam, params.box, self.num_classes, self.label_smoothing, **norm
+        )
 
     def _smoothed_multi_label(self, target, x: torch.Tensor) -> torch.Tensor:
         """timm's multi-label targets: float32 rows smoothed towards 0.5, in
@@ -179,4 +218,35 @@ class Mixup:
         if self.target_form == "index":
             return target, index, ones
         # Smoothed one-hot rows, without touching x: mix the targets of a 0-wide batch.
-        return fused_mix(x.new_empty(x.shape[0], 0), target, index, ones, None, self.num_classes, self.label_smoothing)[1]
+        empty = torch.empty((x.shape[0], 0), dtype=torch.float32, device=x.device)
+        return fused_mix(empty, target, index, ones, None, self.num_classes, self.label_smoothing)[1]
+
+
+def _identity_params(x: torch.Tensor) -> MixParams:
+    """Every sample its own partner with weight 1: the mix is a copy. With
+    H and W, an empty batch box makes it a paste of nothing, so the values
+    pass through untouched (a blend would turn inf into NaN via 0 * inf)."""
+    batch = x.shape[0]
+    box = torch.zeros(4, dtype=torch.int64, device=x.device) if x.dim() >= 3 else None
+    return MixParams(
+        lam=torch.ones((), dtype=torch.float32, device=x.device),
+        index=torch.arange(batch, device=x.device),
+        box=box,
+    )
+
+
+def _channel_values(name: str, values):
+    """mean or std as a tuple of floats, checked once: finite, std non-zero."""
+    if values is None:
+        return None
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    try:
+        values = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"Mixup: {name} must be a sequence of floats, one per channel, got {values!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"Mixup: {name} must be a non-empty sequence of finite floats, got {values}")
+    if name == "std" and any(v == 0 for v in values):
+        raise ValueError(f"Mixup: std must be non-zero, got {values}")
+    return values
