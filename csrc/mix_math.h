@@ -101,9 +101,11 @@ struct Normalize {
   const acc_t* std;
 
   C10_HOST_DEVICE bool active() const { return mean != nullptr; }
+  // The formula, for callers that hold one channel's mean and std already.
+  C10_HOST_DEVICE static acc_t normalized(acc_t v, acc_t mean, acc_t std) { return (v - mean) / std; }
   C10_HOST_DEVICE acc_t apply(acc_t v, int64_t c) const {
     MIXUP_DEVICE_ASSERT(std[c] != acc_t(0));  // std must be non-zero
-    return (v - mean[c]) / std[c];
+    return normalized(v, mean[c], std[c]);
   }
 };
 

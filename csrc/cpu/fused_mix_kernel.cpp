@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -84,13 +85,50 @@ void blend_run(scalar_t* __restrict__ out, const scalar_t* __restrict__ own,
   }
 }
 
-// The output's normalisation on the CPU: (v - mean[c]) / std[c] per run of
-// elements, written so that the inner loops stay plain vectorisable streams.
+// A value rounded to the output type. bfloat16 rounds as c10::BFloat16 does
+// (to nearest even, NaN to 0x7FC0) but without its branch, so that the loops
+// around it vectorise.
+template <typename out_t, typename acc_t>
+inline out_t round_to(acc_t v) {
+  if constexpr (std::is_same_v<out_t, c10::BFloat16> && std::is_same_v<acc_t, float>) {
+    uint32_t u;
+    std::memcpy(&u, &v, sizeof(u));
+    const uint32_t nearest_even = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    const uint16_t bits = (u & 0x7FFFFFFFu) > 0x7F800000u ? uint16_t{0x7FC0} : static_cast<uint16_t>(nearest_even);
+    return c10::BFloat16(bits, c10::BFloat16::from_bits());
+  } else {
+    return static_cast<out_t>(v);
+  }
+}
+
+// dst[k] = round((value(k) - mean[k]) / std[k]) for k in [lo, hi): one stream,
+// no scratch row. kPerElement: mean and std are tables indexed like dst;
+// otherwise mean[0] and std[0] hold the run's one channel. The __restrict__
+// on dst matters: uint8 sources may alias anything, and without it the
+// compiler would not vectorise the loop.
+template <bool kPerElement, typename out_t, typename acc_t, typename Value>
+inline void normalize_run(out_t* __restrict__ dst, const acc_t* __restrict__ mean,
+                          const acc_t* __restrict__ std, int64_t lo, int64_t hi, const Value& value) {
+  const acc_t run_mean = mean[kPerElement ? lo : 0];
+  const acc_t run_std = std[kPerElement ? lo : 0];
+  for (int64_t k = lo; k < hi; ++k) {
+    const acc_t m = kPerElement ? mean[k] : run_mean;
+    const acc_t s = kPerElement ? std[k] : run_std;
+    dst[k] = round_to<out_t>(Normalize<acc_t>::normalized(value(k), m, s));
+  }
+}
+
+template <typename out_t, typename Value>
+inline void convert_run(out_t* __restrict__ dst, int64_t lo, int64_t hi, const Value& value) {
+  for (int64_t k = lo; k < hi; ++k) dst[k] = round_to<out_t>(value(k));
+}
+
+// Writes a run of the output, normalised per channel: (v - mean[c]) / std[c].
 // Where the channel is the outermost dim of a row (NCHW: a channel is a run
-// of H * W elements) a chunk splits into a few runs of one channel each.
+// of H * W elements) a run splits into a few runs of one channel each.
 // Where it is the innermost (channels_last, (B, C) rows) the channel changes
-// every element, so the kernel reads mean and std from tables that repeat
-// them along a whole chunk, starting at the chunk's phase.
+// every element, so the loop reads mean and std from tables that repeat them
+// along a whole chunk, starting at the chunk's phase.
 template <typename acc_t>
 class ChannelNormalizer {
  public:
@@ -106,32 +144,26 @@ class ChannelNormalizer {
     }
   }
 
-  // dst[k] = out_t((scale * acc[k] - mean[c]) / std[c]) for k in [begin, end),
-  // where the run starts at most one chunk before `end`.
-  template <typename out_t>
-  void store(out_t* __restrict__ dst, const acc_t* __restrict__ acc, acc_t scale, int64_t begin,
-             int64_t end) const {
+  // dst[k] = round((value(k) - mean[c]) / std[c]) for k in [lo, hi), a run of
+  // the chunk that starts at `chunk_begin` (the tables' phase).
+  template <typename out_t, typename Value>
+  void store(out_t* dst, int64_t chunk_begin, int64_t lo, int64_t hi, const Value& value) const {
     if (!norm_.active()) {
-      for (int64_t k = begin; k < end; ++k) dst[k] = static_cast<out_t>(scale * acc[k]);
+      convert_run(dst, lo, hi, value);
       return;
     }
     if (channels_.stride == 1) {
-      const int64_t phase = begin % channels_.channels - begin;  // table slot of element k: k + phase
-      const acc_t* __restrict__ mean = mean_table_.data() + phase;
-      const acc_t* __restrict__ std = std_table_.data() + phase;
-      for (int64_t k = begin; k < end; ++k) {
-        dst[k] = static_cast<out_t>((scale * acc[k] - mean[k]) / std[k]);
-      }
+      // table slot of element k: k + phase
+      const int64_t phase = chunk_begin % channels_.channels - chunk_begin;
+      normalize_run<true>(dst, mean_table_.data() + phase, std_table_.data() + phase, lo, hi, value);
       return;
     }
-    for (int64_t lo = begin; lo < end;) {
+    while (lo < hi) {
       const int64_t plane = lo / channels_.stride;
-      const int64_t hi = std::min(end, (plane + 1) * channels_.stride);
+      const int64_t plane_end = std::min(hi, (plane + 1) * channels_.stride);
       const int64_t c = plane % channels_.channels;
-      const acc_t mean = norm_.mean[c];
-      const acc_t std = norm_.std[c];
-      for (int64_t k = lo; k < hi; ++k) dst[k] = static_cast<out_t>((scale * acc[k] - mean) / std);
-      lo = hi;
+      normalize_run<false>(dst, norm_.mean + c, norm_.std + c, lo, plane_end, value);
+      lo = plane_end;
     }
   }
 
@@ -177,8 +209,8 @@ void mix_rows_same_dtype(const ForwardPlan& plan) {
 }
 
 // Any other pair (uint8 in, a different float out, or a normalised output):
-// each chunk is mixed into a float32 (float64) scratch row, then normalised
-// and rounded once into the output.
+// each run is mixed in float32 (float64), normalised and rounded once, in
+// one loop.
 template <typename in_t, typename out_t>
 void mix_rows_converting(const ForwardPlan& plan) {
   using acc_t = acc_type_t<in_t, out_t>;
@@ -190,22 +222,21 @@ void mix_rows_converting(const ForwardPlan& plan) {
   out_t* out = plan.out.mutable_data_ptr<out_t>();
 
   parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
-    acc_t* acc = scratch<acc_t>(begin, end);
     const in_t* own = x + row * mix.batch_stride;
     const in_t* partner = x + pairing.partner(row) * mix.batch_stride;
+    out_t* dst = out + row * g.numel;
     const Box box = pairing.box_of(row, g);
     if (box.blends()) {
       const acc_t lam = pairing.weight(row);
-      for (int64_t k = begin; k < end; ++k) {
-        acc[k] = blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k]));
-      }
-    } else {
-      for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
-        const in_t* src = inside ? partner : own;
-        for (int64_t k = lo; k < hi; ++k) acc[k] = static_cast<acc_t>(src[k]);
+      normalizer.store(dst, begin, begin, end, [own, partner, lam](int64_t k) {
+        return blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k]));
       });
+      return;
     }
-    normalizer.store(out + row * g.numel, acc, acc_t(1), begin, end);
+    for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+      const in_t* src = inside ? partner : own;
+      normalizer.store(dst, begin, lo, hi, [src](int64_t k) { return static_cast<acc_t>(src[k]); });
+    });
   });
 }
 
@@ -305,7 +336,7 @@ void unmix_rows(const BackwardPlan& plan) {
       }
     }
 
-    normalizer.store(out + row * g.numel, acc, scale, begin, end);
+    normalizer.store(out + row * g.numel, begin, begin, end, [acc, scale](int64_t k) { return scale * acc[k]; });
   });
 }
 

@@ -189,9 +189,11 @@ __device__ inline void normalize_pack(acc_t (&v)[VEC], const Normalize<acc_t>& n
   map.stride.divmod(e, plane, r);
   map.channels.divmod(plane, unused, c);
   const int64_t stride = map.stride.divisor;
-  if (r + VEC <= stride) {
+  if (r + VEC <= stride) {  // one channel: its mean and std are loaded once
+    const acc_t mean = norm.mean[c], std = norm.std[c];
+    MIXUP_DEVICE_ASSERT(std != acc_t(0));  // std must be non-zero
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) v[k] = norm.apply(v[k], c);
+    for (int k = 0; k < VEC; ++k) v[k] = Normalize<acc_t>::normalized(v[k], mean, std);
     return;
   }
   const int64_t channels = map.channels.divisor;
@@ -526,11 +528,13 @@ __global__ void __launch_bounds__(kReaderThreads)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Elements per wide pack: 16 bytes of the narrower side, so that both the
-// reads and the writes are whole 16-byte accesses (uint8 to float32: 16
-// elements, read as one access and written as four).
+// Elements per wide pack: 16 bytes of the wider side, so that every access
+// is one instruction and a warp's loads and stores both cover consecutive
+// memory (uint8 to float32: 4-byte loads, 16-byte stores). Packs of 16 bytes
+// of the narrower side instead would store 64 bytes per thread in four
+// instructions, each leaving gaps between lanes: half-written sectors.
 template <typename in_t, typename out_t>
-constexpr int kWideVec = 16 / (sizeof(in_t) < sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
+constexpr int kWideVec = 16 / (sizeof(in_t) > sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
 
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
