@@ -178,31 +178,110 @@ struct ChannelMap {
       : stride(c.stride, numel), channels(c.channels, numel) {}
 };
 
+// a / s rounded to nearest, from inv = RN(1 / s): q = RN(a * inv) is within
+// an ulp of the quotient, and one FMA residual plus one FMA correction make it
+// the correctly rounded quotient (Markstein's theorem): three instructions in
+// place of the division routine (a reciprocal on the narrow MUFU pipe, its
+// refinement, and a slow-path check), which bounded the uint8 kernel. An
+// infinite or NaN q (from an infinite or NaN a) is the quotient already.
+template <bool kFinite, typename acc_t>
+__device__ inline acc_t divide_rn(acc_t a, acc_t s, acc_t inv) {
+  const acc_t q = a * inv;
+  const acc_t corrected = fma(fma(-q, s, a), inv, q);
+  if constexpr (kFinite) return corrected;  // uint8 samples: a is always finite
+  return isfinite(q) ? corrected : q;
+}
+
+// Per-channel values of the normalisation as a kernel reads them: mean, std,
+// and 1 / std when the block staged them in shared memory (see stage_channels),
+// else null (divide).
+// kFinite: the samples are uint8, so every value is finite.
+template <typename acc_t, bool kFinite = false>
+struct ChannelValues {
+  const acc_t* mean;
+  const acc_t* std;
+  const acc_t* inv_std;
+
+  // One channel's values, loaded once for a run of elements.
+  struct One {
+    acc_t mean, std, inv_std;
+    bool staged;
+    __device__ acc_t apply(acc_t v) const {
+      if (!staged) return Normalize<acc_t>::normalized(v, mean, std);
+      return divide_rn<kFinite>(v - mean, std, inv_std);
+    }
+  };
+  __device__ One channel(int c) const {
+    if (inv_std == nullptr) {
+      MIXUP_DEVICE_ASSERT(std[c] != acc_t(0));  // std must be non-zero
+      return One{mean[c], std[c], acc_t(0), false};
+    }
+    return One{mean[c], std[c], inv_std[c], true};
+  }
+};
+
+// Up to this many channels a block stages mean, std and 1 / std in shared
+// memory once (and checks std != 0 there, not per element); more (wide
+// feature rows) read them from global memory and divide.
+constexpr int kSharedChannels = 64;
+
+template <typename acc_t>
+struct StagedChannels {
+  acc_t mean[kSharedChannels], std[kSharedChannels], inv_std[kSharedChannels];
+};
+
+// Call from every thread of a block (it synchronises the block).
+template <bool kFinite, typename acc_t>
+__device__ inline ChannelValues<acc_t, kFinite> stage_channels(const Normalize<acc_t>& norm, int64_t channels,
+                                                               StagedChannels<acc_t>& staged) {
+  if (!norm.active()) return ChannelValues<acc_t, kFinite>{nullptr, nullptr, nullptr};
+  if (channels > kSharedChannels) return ChannelValues<acc_t, kFinite>{norm.mean, norm.std, nullptr};
+  for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) {
+    const acc_t std = norm.std[c];
+    MIXUP_DEVICE_ASSERT(std != acc_t(0));  // std must be non-zero
+    staged.mean[c] = norm.mean[c];
+    staged.std[c] = std;
+    staged.inv_std[c] = acc_t(1) / std;
+  }
+  __syncthreads();
+  return ChannelValues<acc_t, kFinite>{staged.mean, staged.std, staged.inv_std};
+}
+
 // v = (v - mean[c]) / std[c] for the VEC elements of the pack at row offset e.
 // One division finds the first element's channel; a pack inside one channel
-// plane (NCHW) uses it throughout, otherwise (channels_last) the walk steps
-// the channel along the pack.
-template <int VEC, typename acc_t>
-__device__ inline void normalize_pack(acc_t (&v)[VEC], const Normalize<acc_t>& norm, const ChannelMap& map,
-                                      int64_t e) {
+// plane (NCHW) uses its values throughout; with the channel innermost
+// (channels_last: stride 1) it cycles every element; otherwise the walk steps
+// the channel where the pack crosses a plane.
+template <int VEC, typename acc_t, bool kFinite>
+__device__ inline void normalize_pack(acc_t (&v)[VEC], const ChannelValues<acc_t, kFinite>& values,
+                                      const ChannelMap& map, int64_t e) {
   int64_t plane, r, unused, c;
   map.stride.divmod(e, plane, r);
   map.channels.divmod(plane, unused, c);
   const int64_t stride = map.stride.divisor;
-  if (r + VEC <= stride) {  // one channel: its mean and std are loaded once
-    const acc_t mean = norm.mean[c], std = norm.std[c];
-    MIXUP_DEVICE_ASSERT(std != acc_t(0));  // std must be non-zero
+  if (r + VEC <= stride) {
+    const auto one = values.channel(static_cast<int>(c));
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) v[k] = Normalize<acc_t>::normalized(v[k], mean, std);
+    for (int k = 0; k < VEC; ++k) v[k] = one.apply(v[k]);
     return;
   }
-  const int64_t channels = map.channels.divisor;
+  // Channels fit in int32 (they are a tensor dim), so the walk is 32-bit.
+  const int channels = static_cast<int>(map.channels.divisor);
+  int channel = static_cast<int>(c);
+  if (stride == 1) {
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+      v[k] = values.channel(channel).apply(v[k]);
+      channel = channel + 1 == channels ? 0 : channel + 1;
+    }
+    return;
+  }
 #pragma unroll
   for (int k = 0; k < VEC; ++k) {
-    v[k] = norm.apply(v[k], c);
+    v[k] = values.channel(channel).apply(v[k]);
     if (++r == stride) {
       r = 0;
-      if (++c == channels) c = 0;
+      channel = channel + 1 == channels ? 0 : channel + 1;
     }
   }
 }
@@ -302,6 +381,9 @@ __global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<i
     mix_target_row(args, blockIdx.x - args.row_blocks);
     return;
   }
+  __shared__ StagedChannels<acc_t> staged;
+  const auto channel_values =
+      stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
@@ -358,7 +440,7 @@ __global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<i
         const acc_t partner_value = to_acc<acc_t>(b[u].v[k]);
         v[k] = blends ? blend(lam, own_value, partner_value) : ((mask[u] >> k) & 1u ? partner_value : own_value);
       }
-      if (args.norm.active()) normalize_pack<VEC>(v, args.norm, args.channels, e);
+      if (args.norm.active()) normalize_pack<VEC>(v, channel_values, args.channels, e);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
     }
@@ -447,7 +529,10 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
     acc_t v[VEC];
 #pragma unroll
     for (int k = 0; k < VEC; ++k) v[k] = args.scale * acc[u][k];
-    if (args.norm.active()) normalize_pack<VEC>(v, args.norm, args.channels, e);
+    if (args.norm.active()) {
+      // The backward's rare std: divide, from global memory.
+      normalize_pack<VEC>(v, ChannelValues<acc_t>{args.norm.mean, args.norm.std, nullptr}, args.channels, e);
+    }
     pack_t o;
 #pragma unroll
     for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<scalar_t>(v[k]);
