@@ -1,0 +1,32 @@
+"""The examples run as written (in CI, on the CPU): each is started as its
+own process, as a user would, and must finish and print its last line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run_example(name: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_uint8_loader_example_trains_from_uint8_batches(workers):
+    out = run_example("uint8_loader.py", "--steps", "6", "--batch", "16", "--workers", workers, "--device", DEVICE)
+    assert "torch.bfloat16" in out  # the model saw the normalised bf16 batch
+    assert "6 steps in" in out
+
+
+def test_train_step_example_runs():
+    out = run_example("train_step.py", "--steps", "20", "--device", DEVICE)
+    assert out.strip()
