@@ -16,7 +16,7 @@ import mixup_ext  # noqa: E402
 from mixup_ext import reference  # noqa: E402
 from mixup_ext.sampling import NO_BOX  # noqa: E402
 
-from .helpers import DEVICES, FLOAT_DTYPES, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
+from .helpers import DEVICES, FLOAT_DTYPES, TOLERANCE, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -127,8 +127,15 @@ def test_normalised_and_converted_equals_reference(device):
         with poisoned_outputs():
             out, mixed = torch.ops.mixup.fused_mix(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
         ref_out, ref_mixed = reference.fused_mix_op(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
-        # Values up to ~3e4 after a small std: tolerances relative to the output's scale.
-        assert_close(out, ref_out, scale=4)
+        # CUDA may contract the blend into an FMA, moving its last bit: an
+        # error of an ulp of the mixed value (up to 255, or |x|) that v - mean
+        # can leave standing and / std magnifies. Allow that much on top.
+        extra = 0.0
+        if x.device.type == "cuda" and x.numel():
+            magnitude = float(x.double().abs().max()) + (float(mean.abs().max()) if mean is not None else 0.0)
+            extra = 4 * torch.finfo(acc).eps * magnitude / (float(std.abs().min()) if std is not None else 1.0)
+        rtol, atol = TOLERANCE[out.dtype]
+        torch.testing.assert_close(out, ref_out, rtol=4 * rtol, atol=4 * atol + extra)
         assert out.stride() == ref_out.stride() or out.numel() <= 1
         assert_close(mixed, ref_mixed, scale=4)
         if x.dtype != torch.uint8:
