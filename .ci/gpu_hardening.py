@@ -98,12 +98,12 @@ def workload() -> None:
                 close(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.5), lambda: reference.fused_mix_backward(grad, index, lam, box, 0.5), dtype, 4.0)
     # uint8 in, normalised and converted out (and float x with std: the backward's
     # division), over pack-sized and odd rows, NCHW and NHWC.
-    mean = torch.tensor([123.7, 116.3, 103.5], device=DEVICE)
-    std = torch.tensor([58.4, 57.1, 57.4], device=DEVICE)
     for in_dtype in (torch.uint8, torch.float32):
         for out_dtype in FLOATS:
             for shape, fmt in shapes[:3]:
-                batch = shape[0]
+                batch, channels = shape[0], shape[1]
+                mean = torch.linspace(90.0, 130.0, channels, device=DEVICE)
+                std = torch.linspace(50.0, 60.0, channels, device=DEVICE)
                 if in_dtype == torch.uint8:
                     x = torch.randint(0, 256, shape, device=DEVICE, dtype=torch.uint8, generator=gen)
                 else:
