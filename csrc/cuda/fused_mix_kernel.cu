@@ -371,19 +371,25 @@ __device__ inline void mix_target_row(const Args& args, int64_t block) {
   }
 }
 
-template <typename in_t, typename out_t, int VEC>
+// kConvert: the output is normalised or of another dtype than x. Without it
+// (in_t == out_t, no mean/std) a paste is a select of stored values and none
+// of the conversion code is compiled in: the plain mix keeps its registers.
+template <typename in_t, typename out_t, int VEC, bool kConvert>
 __global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
   using out_pack = Pack<out_t, VEC>;
+  static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
 
   if (blockIdx.x >= args.row_blocks) {
     mix_target_row(args, blockIdx.x - args.row_blocks);
     return;
   }
   __shared__ StagedChannels<acc_t> staged;
-  const auto channel_values =
-      stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
+  ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
+  if constexpr (kConvert) {
+    channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
+  }
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
@@ -419,18 +425,18 @@ __global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<i
   }
 
   const acc_t lam = args.pairing.weight(row);
-  const bool plain_select = std::is_same_v<in_t, out_t> && !args.norm.active();
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     if (e >= g.numel) continue;
     out_pack o;
-    if (!blends && plain_select) {
+    if constexpr (!kConvert) {
       // A paste without conversion is a select of the stored values, so
       // every element is bit-exact (NaN payloads too).
 #pragma unroll
       for (int k = 0; k < VEC; ++k) {
-        o.v[k] = (mask[u] >> k) & 1u ? static_cast<out_t>(b[u].v[k]) : static_cast<out_t>(a[u].v[k]);
+        o.v[k] = blends ? static_cast<in_t>(blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])))
+                        : ((mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k]);
       }
     } else {
       acc_t v[VEC];
@@ -679,7 +685,13 @@ void launch_forward(const ForwardPlan& plan) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
     const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div(mix.batch, kWarpsPerBlock);
-    launch(fused_mix_kernel<in_t, out_t, VEC>, args.row_blocks + target_blocks, kThreads, args);
+    if constexpr (std::is_same_v<in_t, out_t>) {
+      if (!mix.mean.defined()) {
+        launch(fused_mix_kernel<in_t, out_t, VEC, false>, args.row_blocks + target_blocks, kThreads, args);
+        return;
+      }
+    }
+    launch(fused_mix_kernel<in_t, out_t, VEC, true>, args.row_blocks + target_blocks, kThreads, args);
   });
 }
 
