@@ -90,6 +90,19 @@ __device__ inline acc_t to_acc(in_t v) {
   }
 }
 
+// Element k of a pack in the math type. For uint8 packs of whole words, one
+// byte permute builds 2^23 + v straight from the loaded word (byte k % 4,
+// two zero bytes, then 0x4B), so each element costs a PRMT and a subtract.
+template <typename acc_t, int VEC, typename in_t>
+__device__ inline acc_t pack_value(const Pack<in_t, VEC>& p, int k) {
+  if constexpr (std::is_same_v<in_t, uint8_t> && std::is_same_v<acc_t, float> && VEC % 4 == 0) {
+    const uint32_t word = reinterpret_cast<const uint32_t*>(p.v)[k / 4];
+    return __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7440u | static_cast<uint32_t>(k % 4))) - 8388608.0f;
+  } else {
+    return to_acc<acc_t>(p.v[k]);
+  }
+}
+
 // i -> (i / d, i % d) for the index arithmetic of the kernels: a multiply and
 // a shift when every i is below 2^31 (nearly always), 64-bit division beyond.
 struct Divider {
@@ -192,15 +205,22 @@ __device__ inline acc_t divide_rn(acc_t a, acc_t s, acc_t inv) {
   return isfinite(q) ? corrected : q;
 }
 
-// Per-channel values of the normalisation as a kernel reads them: mean, std,
-// and 1 / std when the block staged them in shared memory (see stage_channels),
-// else null (divide).
-// kFinite: the samples are uint8, so every value is finite.
+// One channel's normalisation, staged together so that a thread reads it in
+// one 16-byte (float) or two (double) shared-memory loads.
+template <typename acc_t>
+struct alignas(4 * sizeof(acc_t)) ChannelEntry {
+  acc_t mean, std, inv_std, unused;
+};
+
+// Per-channel values of the normalisation as a kernel reads them: entries the
+// block staged in shared memory (see stage_channels), or, past
+// kSharedChannels channels or in the backward, mean and std in global memory
+// (divide). kFinite: the samples are uint8, so every value is finite.
 template <typename acc_t, bool kFinite = false>
 struct ChannelValues {
   const acc_t* mean;
   const acc_t* std;
-  const acc_t* inv_std;
+  const ChannelEntry<acc_t>* staged;
 
   // One channel's values, loaded once for a run of elements.
   struct One {
@@ -212,11 +232,12 @@ struct ChannelValues {
     }
   };
   __device__ One channel(int c) const {
-    if (inv_std == nullptr) {
+    if (staged == nullptr) {
       MIXUP_DEVICE_ASSERT(std[c] != acc_t(0));  // std must be non-zero
       return One{mean[c], std[c], acc_t(0), false};
     }
-    return One{mean[c], std[c], inv_std[c], true};
+    const ChannelEntry<acc_t> entry = staged[c];
+    return One{entry.mean, entry.std, entry.inv_std, true};
   }
 };
 
@@ -226,9 +247,7 @@ struct ChannelValues {
 constexpr int kSharedChannels = 64;
 
 template <typename acc_t>
-struct StagedChannels {
-  acc_t mean[kSharedChannels], std[kSharedChannels], inv_std[kSharedChannels];
-};
+using StagedChannels = ChannelEntry<acc_t>[kSharedChannels];
 
 // Call from every thread of a block (it synchronises the block).
 template <bool kFinite, typename acc_t>
@@ -239,12 +258,10 @@ __device__ inline ChannelValues<acc_t, kFinite> stage_channels(const Normalize<a
   for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) {
     const acc_t std = norm.std[c];
     MIXUP_DEVICE_ASSERT(std != acc_t(0));  // std must be non-zero
-    staged.mean[c] = norm.mean[c];
-    staged.std[c] = std;
-    staged.inv_std[c] = acc_t(1) / std;
+    staged[c] = ChannelEntry<acc_t>{norm.mean[c], std, acc_t(1) / std, acc_t(0)};
   }
   __syncthreads();
-  return ChannelValues<acc_t, kFinite>{staged.mean, staged.std, staged.inv_std};
+  return ChannelValues<acc_t, kFinite>{nullptr, nullptr, staged};
 }
 
 // v = (v - mean[c]) / std[c] for the VEC elements of the pack at row offset e.
@@ -374,8 +391,11 @@ __device__ inline void mix_target_row(const Args& args, int64_t block) {
 // kConvert: the output is normalised or of another dtype than x. Without it
 // (in_t == out_t, no mean/std) a paste is a select of stored values and none
 // of the conversion code is compiled in: the plain mix keeps its registers.
+// The converting kernels are issue-bound at the occupancy 64 registers allow
+// (ncu: SM 65-78%, 50% occupancy), so they are asked to fit 10 blocks per SM
+// (48 registers: more blocks spill).
 template <typename in_t, typename out_t, int VEC, bool kConvert>
-__global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+__global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
   using out_pack = Pack<out_t, VEC>;
@@ -442,8 +462,8 @@ __global__ void __launch_bounds__(kThreads) fused_mix_kernel(const ForwardArgs<i
       acc_t v[VEC];
 #pragma unroll
       for (int k = 0; k < VEC; ++k) {
-        const acc_t own_value = to_acc<acc_t>(a[u].v[k]);
-        const acc_t partner_value = to_acc<acc_t>(b[u].v[k]);
+        const acc_t own_value = pack_value<acc_t>(a[u], k);
+        const acc_t partner_value = pack_value<acc_t>(b[u], k);
         v[k] = blends ? blend(lam, own_value, partner_value) : ((mask[u] >> k) & 1u ? partner_value : own_value);
       }
       if (args.norm.active()) normalize_pack<VEC>(v, channel_values, args.channels, e);
