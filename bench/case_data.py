@@ -55,19 +55,21 @@ CPU_CASES = [
 ]
 
 
+def square_boxes(batch: int, height: int, width: int, g: torch.Generator) -> torch.Tensor:
+    """(B, 4) per-sample CutMix boxes: squares of up to 0.8 of the shorter side."""
+    side = (torch.rand(batch, generator=g) * 0.8 * min(height, width)).long()
+    y0 = (torch.rand(batch, generator=g) * (height - side)).long()
+    x0 = (torch.rand(batch, generator=g) * (width - side)).long()
+    return torch.stack([y0, y0 + side, x0, x0 + side], 1)
+
+
 def setup(case: Case, device: str, seed: int = 0) -> dict:
     g = torch.Generator(device="cpu").manual_seed(seed)
     batch = case.shape[0]
     x = torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype)
     if case.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    box = None
-    if case.cutmix:
-        height, width = case.shape[-2], case.shape[-1]
-        side = (torch.rand(batch, generator=g) * 0.8 * min(height, width)).long()
-        y0 = (torch.rand(batch, generator=g) * (height - side)).long()
-        x0 = (torch.rand(batch, generator=g) * (width - side)).long()
-        box = torch.stack([y0, y0 + side, x0, x0 + side], 1).to(device)
+    box = square_boxes(batch, case.shape[-2], case.shape[-1], g).to(device) if case.cutmix else None
     return dict(
         x=x,
         target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),

@@ -34,6 +34,7 @@ import torch
 import mixup_ext
 
 from . import needs
+from .case_data import square_boxes
 from .report import commit, time_cpu_ms, time_cuda_ms, time_host_ms
 
 MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)  # timm's prefetcher constants, in 0-255 units
@@ -75,12 +76,7 @@ def setup(case: Case, device: str, seed: int = 0) -> dict:
     x = torch.randint(0, 256, case.shape, generator=g, dtype=torch.uint8).to(device)
     if case.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    box = None
-    if case.cutmix:
-        side = (torch.rand(batch, generator=g) * 0.8 * min(height, width)).long()
-        y0 = (torch.rand(batch, generator=g) * (height - side)).long()
-        x0 = (torch.rand(batch, generator=g) * (width - side)).long()
-        box = torch.stack([y0, y0 + side, x0, x0 + side], 1).to(device)
+    box = square_boxes(batch, height, width, g).to(device) if case.cutmix else None
     return dict(
         x=x,
         target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
