@@ -22,7 +22,10 @@ DEFAULT_CUDA_ARCH_LIST = "8.0;9.0"
 # were built for (C++20 since torch 2.10). Forcing another one changes class
 # layouts between this library and libtorch, and the first exception thrown
 # across the boundary crashes the process.
-CXX_FLAGS = ["-O3"]
+# -fopenmp: at::parallel_for is ATen/ParallelOpenMP.h's inline `#pragma omp
+# parallel`, compiled into these sources; without the flag every CPU kernel
+# runs on one thread (torch links the same libgomp).
+CXX_FLAGS = ["-O3", "-fopenmp"]
 NVCC_FLAGS = ["-O3", "-lineinfo"]
 
 
@@ -41,7 +44,7 @@ def cxx_flags() -> list[str]:
 
 
 def link_flags() -> list[str]:
-    return ["-fsanitize=address,undefined"] if sanitize() else []
+    return ["-fopenmp"] + (["-fsanitize=address,undefined"] if sanitize() else [])
 
 
 def repo_root() -> Path:

@@ -63,6 +63,7 @@ def _load_jit() -> None:
         sources=sources,
         extra_include_paths=[str(csrc)],
         extra_cflags=_build.CXX_FLAGS,
+        extra_ldflags=_build.link_flags(),
         extra_cuda_cflags=_build.NVCC_FLAGS,
         with_cuda=with_cuda,
         is_python_module=False,
