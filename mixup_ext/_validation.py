@@ -43,15 +43,19 @@ def check_out_dtype(op: str, out_dtype) -> None:
         raise ValueError(f"{op}: out_dtype must be torch.float64, float32, float16 or bfloat16, got {out_dtype!r}")
 
 
-def check_per_channel(op: str, name: str, t, x: torch.Tensor) -> None:
-    """mean or std of the output's normalisation: one value per channel (dim 1)."""
-    if t is None:
-        return
+def _require_channels(op: str, name: str, x: torch.Tensor) -> None:
     if x.dim() < 2:
         raise ValueError(
             f"{op}: {name} normalises per channel (dim 1), so x needs at least 2 dims (B, C, ...), "
             f"got x of shape {list(x.shape)}"
         )
+
+
+def check_per_channel(op: str, name: str, t, x: torch.Tensor) -> None:
+    """mean or std of the output's normalisation: one value per channel (dim 1)."""
+    if t is None:
+        return
+    _require_channels(op, name, x)
     _check_device(op, name, t, x)
     if not t.is_floating_point() or t.dim() != 1 or t.shape[0] != x.shape[1]:
         raise ValueError(
@@ -212,8 +216,7 @@ def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:
     is baked into the graph and recompiles for every new value."""
     if isinstance(lam, torch.Tensor):
         return lam
-    return torch.full((), float(lam), dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
-                      device=x.device)
+    return torch.full((), float(lam), dtype=accumulation_dtype(x.dtype), device=x.device)
 
 
 def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dtype):
@@ -228,11 +231,7 @@ def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dty
     """
     if values is None:
         return None
-    if x.dim() < 2:
-        raise ValueError(
-            f"{op}: {name} normalises per channel (dim 1), so x needs at least 2 dims (B, C, ...), "
-            f"got x of shape {list(x.shape)}"
-        )
+    _require_channels(op, name, x)
     if isinstance(values, torch.Tensor):
         if values.device.type == "cpu" and not is_fake(values) and values.device != x.device:
             _check_channel_values(op, name, values, x.shape[1])
