@@ -43,23 +43,37 @@ def matplotlib_or_exit(flag: str) -> None:
 
 
 @functools.cache
-def timm_mixup_module():
-    """timm's own ``timm/data/mixup.py``, however timm is installed, or None.
+def timm_file_module(dotted: str):
+    """One module of timm's own source (``"data.mixup"``,
+    ``"loss.binary_cross_entropy"``), however timm is installed, or None.
 
     ``pip install --no-deps timm`` (the README's test command on CPU machines)
     leaves timm's package __init__ unable to import torchvision, but
-    timm/data/mixup.py needs only numpy and torch, so that file is loaded by
-    path. Shared by the parity tests and the benchmarks.
+    timm/data/mixup.py and timm/loss/binary_cross_entropy.py need only numpy
+    and torch, so the file is loaded by path. Shared by the parity tests and
+    the benchmarks.
     """
     try:
-        return importlib.import_module("timm.data.mixup")
+        return importlib.import_module(f"timm.{dotted}")
     except ImportError:
         pass
     spec = importlib.util.find_spec("timm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "mixup.py")
-    file_spec = importlib.util.spec_from_file_location("_timm_data_mixup", path)
+    path = os.path.join(list(spec.submodule_search_locations)[0], *dotted.split(".")) + ".py"
+    if not os.path.exists(path):
+        return None
+    file_spec = importlib.util.spec_from_file_location("_timm_" + dotted.replace(".", "_"), path)
     module = importlib.util.module_from_spec(file_spec)
     file_spec.loader.exec_module(module)
     return module
+
+
+def timm_mixup_module():
+    """timm's ``timm/data/mixup.py`` (Mixup, mixup_target), or None."""
+    return timm_file_module("data.mixup")
+
+
+def timm_bce_module():
+    """timm's ``timm/loss/binary_cross_entropy.py`` (BinaryCrossEntropy), or None."""
+    return timm_file_module("loss.binary_cross_entropy")

@@ -1,5 +1,8 @@
-// Per-row math of mixup::mixup_cross_entropy, shared by the CPU and CUDA
-// kernels. With z the logits of one row, lse = log(sum(exp(z))), and
+// Per-element and per-row math of the loss family (mixup::mixup_cross_entropy
+// and mixup::mixup_binary_cross_entropy), shared by the CPU and CUDA kernels;
+// cpu/isa/loss_rows_impl.h has the vector forms of the same formulas.
+//
+// Cross-entropy. With z the logits of one row, lse = log(sum(exp(z))), and
 // s(y) = (1 - eps) * onehot(y) + eps / C, cross-entropy is linear in the
 // target, so the mixed loss needs no B x C target at all:
 //   lam * CE(z, s(a)) + (1 - lam) * CE(z, s(b))
@@ -66,6 +69,68 @@ C10_HOST_DEVICE inline acc_t mixed_ce_grad(acc_t shifted_z, acc_t shifted_lse, i
   const acc_t spread = static_cast<acc_t>(smoothing / static_cast<double>(classes));
   const acc_t target = keep * ((c == a ? lam : acc_t(0)) + (c == b ? acc_t(1) - lam : acc_t(0))) + spread;
   return std::exp(shifted_z - shifted_lse) - target;
+}
+
+// Binary cross-entropy. timm's BinaryCrossEntropy on Mixup's dense target
+// t = lam * s(y_a) + (1 - lam) * s(y_b), with s(y) = `on` at class y and
+// `off` elsewhere, optionally binarised to (t > threshold), takes only four
+// values in a row: the target of a class is decided by the two labels alone.
+template <typename acc_t>
+struct BinaryTargets {
+  acc_t rest;    // neither label
+  acc_t a_only;  // y_a, not y_b
+  acc_t b_only;  // y_b, not y_a
+  acc_t both;    // y_a == y_b
+
+  C10_HOST_DEVICE acc_t of(int64_t c, int64_t a, int64_t b) const {
+    return c == a ? (c == b ? both : a_only) : (c == b ? b_only : rest);
+  }
+};
+
+// s(y)'s two values as timm's Mixup computes them: off = eps / C and
+// on = 1 - eps + off, in double, each rounded once to acc_t.
+struct SmoothedOneHot {
+  double on, off;
+};
+
+inline SmoothedOneHot smoothed_one_hot(double smoothing, int64_t classes) {
+  const double off = smoothing / static_cast<double>(classes);
+  return {1.0 - smoothing + off, off};
+}
+
+template <typename acc_t>
+C10_HOST_DEVICE inline BinaryTargets<acc_t> binary_targets(acc_t lam, acc_t on, acc_t off, bool thresholded,
+                                                           acc_t threshold) {
+  const acc_t rest = lam * off + (acc_t(1) - lam) * off;
+  const acc_t a_only = lam * on + (acc_t(1) - lam) * off;
+  const acc_t b_only = lam * off + (acc_t(1) - lam) * on;
+  const acc_t both = lam * on + (acc_t(1) - lam) * on;
+  if (!thresholded) return {rest, a_only, b_only, both};
+  auto binary = [&](acc_t t) { return t > threshold ? acc_t(1) : acc_t(0); };
+  return {binary(rest), binary(a_only), binary(b_only), binary(both)};
+}
+
+// F.binary_cross_entropy_with_logits(z, t, pos_weight=p) for one element,
+// as (1 - t) * softplus(z) + t * p * softplus(-z): with l = log1p(exp(-|z|)),
+// softplus(z) = max(z, 0) + l and softplus(-z) = max(-z, 0) + l, finite for
+// any finite z.
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t binary_ce_loss(acc_t z, acc_t t, acc_t p) {
+  const acc_t log_term = std::log1p(std::exp(-std::abs(z)));
+  const acc_t positive = z > acc_t(0) ? z : acc_t(0), negative = z < acc_t(0) ? -z : acc_t(0);
+  return (acc_t(1) - t) * (positive + log_term) + (t * p) * (negative + log_term);
+}
+
+// d binary_ce_loss / dz = (1 - t) * sigmoid(z) - t * p * sigmoid(-z), both
+// sigmoids from one exp(-|z|) (neither computed as 1 - the other).
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t binary_ce_grad(acc_t z, acc_t t, acc_t p) {
+  const acc_t e = std::exp(-std::abs(z));
+  const acc_t r = acc_t(1) / (acc_t(1) + e);
+  const bool non_negative = z >= acc_t(0);
+  const acc_t sigmoid = non_negative ? r : e * r;
+  const acc_t sigmoid_neg = non_negative ? e * r : r;
+  return (acc_t(1) - t) * sigmoid - (t * p) * sigmoid_neg;
 }
 
 }  // namespace mixup

@@ -1,7 +1,9 @@
-// Validation shared by the CPU and CUDA kernels of the mixed cross-entropy.
+// Validation shared by the CPU and CUDA kernels of the loss family.
 #include "loss.h"
 
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 namespace mixup {
 namespace {
@@ -45,6 +47,38 @@ LossPlan plan_loss(const char* op, const at::Tensor& logits, const at::Tensor& y
   return p;
 }
 
+// The per-row upstream gradient, checked and in the accumulation dtype.
+at::Tensor plan_grad_loss(const char* op, const char* name, const at::Tensor& grad_loss, const LossPlan& in) {
+  TORCH_CHECK_VALUE(at::isFloatingType(grad_loss.scalar_type()) && grad_loss.dim() == 1 &&
+                        grad_loss.size(0) == in.batch && grad_loss.device() == in.logits.device(),
+                    op, ": ", name, " must be a floating tensor of shape (B,) = (", in.batch, ",) on logits' device");
+  return grad_loss.to(in.lam.scalar_type()).contiguous();
+}
+
+BinaryLossPlan plan_binary_loss(const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+                                const std::optional<at::Tensor>& pos_weight, bool sum_classes, bool check_values) {
+  BinaryLossPlan p;
+  p.in = plan_loss(op, logits, y_a, y_b, lam, smoothing, check_values);
+  TORCH_CHECK_VALUE(!threshold.has_value() || std::isfinite(*threshold), op,
+                    ": target_threshold must be a finite number or None, got ", threshold.value_or(0.0));
+  p.smoothed = smoothed_one_hot(smoothing, p.in.classes);
+  p.thresholded = threshold.has_value();
+  p.threshold = threshold.value_or(0.0);
+  p.scale = sum_classes ? 1.0 : 1.0 / static_cast<double>(p.in.classes);
+  if (pos_weight.has_value()) {
+    const at::Tensor& w = *pos_weight;
+    const bool one = w.dim() == 0 || (w.dim() == 1 && w.size(0) == 1);
+    TORCH_CHECK_VALUE(at::isFloatingType(w.scalar_type()) && (one || (w.dim() == 1 && w.size(0) == p.in.classes)) &&
+                          w.device() == logits.device(),
+                      op, ": pos_weight must be a float or a floating tensor of shape () or (C,) = (", p.in.classes,
+                      ",) on logits' device, got ", w.scalar_type(), " of shape ", w.sizes(), " on ", w.device());
+    p.pos_weight = w.to(p.in.lam.scalar_type()).contiguous();
+    p.pos_weight_stride = one ? 0 : 1;
+  }
+  return p;
+}
+
 }  // namespace
 
 LossForwardPlan plan_loss_forward(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
@@ -62,15 +96,33 @@ LossBackwardPlan plan_loss_backward(const at::Tensor& grad_loss, const at::Tenso
   constexpr const char* op = "mixup::mixup_cross_entropy_backward";
   LossBackwardPlan b;
   b.in = plan_loss(op, logits, y_a, y_b, lam, smoothing, /*check_values=*/false);
-  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor&>{"grad_loss", grad_loss}, {"shifted_lse", lse}}) {
-    TORCH_CHECK_VALUE(at::isFloatingType(t.scalar_type()) && t.dim() == 1 && t.size(0) == b.in.batch &&
-                          t.device() == logits.device(),
-                      op, ": ", name, " must be a floating tensor of shape (B,) = (", b.in.batch, ",) on logits' device");
-  }
-  const at::ScalarType acc = b.in.lam.scalar_type();
-  b.grad_loss = grad_loss.to(acc).contiguous();
-  b.lse = lse.to(acc).contiguous();
+  b.grad_loss = plan_grad_loss(op, "grad_loss", grad_loss, b.in);
+  b.lse = plan_grad_loss(op, "shifted_lse", lse, b.in);
   b.grad = at::empty({b.in.batch, b.in.classes}, logits.options());
+  return b;
+}
+
+BinaryLossForwardPlan plan_binary_loss_forward(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                               const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                               bool check_values) {
+  BinaryLossForwardPlan f;
+  f.in = plan_binary_loss("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
+                          sum_classes, check_values);
+  f.loss = at::empty({f.in.in.batch}, logits.options().dtype(f.in.in.lam.scalar_type()));
+  return f;
+}
+
+BinaryLossBackwardPlan plan_binary_loss_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                                 const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                                 double smoothing, std::optional<double> threshold,
+                                                 const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+  constexpr const char* op = "mixup::mixup_binary_cross_entropy_backward";
+  BinaryLossBackwardPlan b;
+  b.in = plan_binary_loss(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                          /*check_values=*/false);
+  b.grad_loss = plan_grad_loss(op, "grad_loss", grad_loss, b.in.in);
+  b.grad = at::empty({b.in.in.batch, b.in.in.classes}, logits.options());
   return b;
 }
 

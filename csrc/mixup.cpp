@@ -7,6 +7,10 @@
 // schemas when no compiled library is available (tests/test_loading.py checks).
 #include <torch/library.h>
 
+#include <string>
+
+#include "cpu/isa.h"
+
 TORCH_LIBRARY(mixup, m) {
   // out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]] (or a CutMix paste
   // inside box[i]), and the label-smoothed targets mixed with the same lam.
@@ -55,4 +59,18 @@ TORCH_LIBRARY(mixup, m) {
       "mixup_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
       "Tensor shifted_lse, float smoothing) -> Tensor",
       {at::Tag::pt2_compliant_tag});
+  // timm's BinaryCrossEntropy on Mixup's dense target lam * s(y_a) +
+  // (1 - lam) * s(y_b) (binarised to t > threshold when one is given), per
+  // row: summed over classes, or their mean; from class ids alone.
+  m.def(
+      "mixup_binary_cross_entropy(Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, float smoothing, "
+      "float? threshold, Tensor? pos_weight, bool sum_classes) -> Tensor",
+      {at::Tag::pt2_compliant_tag});
+  m.def(
+      "mixup_binary_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
+      "float smoothing, float? threshold, Tensor? pos_weight, bool sum_classes) -> Tensor",
+      {at::Tag::pt2_compliant_tag});
+  // The vector instruction set of the CPU kernels' loops in this process:
+  // "avx512", "avx2" or "default" (cpu/isa.h).
+  m.def("cpu_vector_isa() -> str", [] { return std::string(mixup::cpu::isa_name(mixup::cpu::active_isa())); });
 }

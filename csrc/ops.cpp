@@ -53,4 +53,20 @@ at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::T
   return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing);
 }
 
+at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                      const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+                                      const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+  static const auto op = op_handle<decltype(mixup_binary_cross_entropy)>("mixup::mixup_binary_cross_entropy");
+  return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+}
+
+at::Tensor mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                               const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                               double smoothing, std::optional<double> threshold,
+                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+  static const auto op =
+      op_handle<decltype(mixup_binary_cross_entropy_backward)>("mixup::mixup_binary_cross_entropy_backward");
+  return op.call(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+}
+
 }  // namespace mixup

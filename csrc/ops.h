@@ -49,4 +49,18 @@ at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::T
                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                         const at::Tensor& shifted_lse, double smoothing);
 
+// Per-row timm BinaryCrossEntropy of the mixed target lam * s(y_a) +
+// (1 - lam) * s(y_b), optionally binarised (t > threshold); the sum over
+// classes when sum_classes, else their mean. pos_weight: () or (C,).
+at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                      const at::Tensor& lam, double smoothing,
+                                      std::optional<double> threshold = std::nullopt,
+                                      const std::optional<at::Tensor>& pos_weight = std::nullopt,
+                                      bool sum_classes = false);
+
+at::Tensor mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                               const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                               double smoothing, std::optional<double> threshold,
+                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes);
+
 }  // namespace mixup

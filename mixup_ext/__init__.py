@@ -10,7 +10,12 @@ from ._loader import backend, load as _load
 _load()
 
 from . import reference, sampling, transforms  # noqa: E402
-from .loss import MixupCrossEntropy, mixup_cross_entropy  # noqa: E402
+from .loss import (  # noqa: E402
+    MixupBinaryCrossEntropy,
+    MixupCrossEntropy,
+    mixup_binary_cross_entropy,
+    mixup_cross_entropy,
+)
 from .mixup import MixParams, Mixup  # noqa: E402
 from .ops import fused_mix  # noqa: E402
 
@@ -18,9 +23,11 @@ __all__ = [
     "MixParams",
     "Mixup",
     "MixupCrossEntropy",
+    "MixupBinaryCrossEntropy",
     "backend",
     "fused_mix",
     "mixup_cross_entropy",
+    "mixup_binary_cross_entropy",
     "reference",
     "sampling",
     "transforms",

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 #: Compiled kernels come from one folder per backend, as in torchvision's csrc/ops.
-CPU_SOURCE_GLOBS = ("*.cpp", "cpu/*.cpp", "autograd/*.cpp")
+#: cpu/isa/ holds the vector loops built once per instruction set (csrc/cpu/isa.h).
+CPU_SOURCE_GLOBS = ("*.cpp", "cpu/*.cpp", "autograd/*.cpp", "cpu/isa/*.cpp")
 CUDA_SOURCE_GLOBS = ("cuda/*.cu",)
 
 #: Default GPU targets for ahead-of-time builds: Ampere and Hopper. Override
@@ -25,7 +26,9 @@ DEFAULT_CUDA_ARCH_LIST = "8.0;9.0"
 # -fopenmp: at::parallel_for is ATen/ParallelOpenMP.h's inline `#pragma omp
 # parallel`, compiled into these sources; without the flag every CPU kernel
 # runs on one thread (torch links the same libgomp).
-CXX_FLAGS = ["-O3", "-fopenmp"]
+# -Wno-unknown-pragmas: torch's at::vec headers carry CUDA-style `#pragma
+# unroll`s, and GCC 12 cannot silence them with `#pragma GCC diagnostic`.
+CXX_FLAGS = ["-O3", "-fopenmp", "-Wno-unknown-pragmas"]
 NVCC_FLAGS = ["-O3", "-lineinfo"]
 
 

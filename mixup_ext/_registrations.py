@@ -21,6 +21,8 @@ _SAMPLE = f"{_schema.NAMESPACE}::sample_mix_params"
 _DRAW = f"{_schema.NAMESPACE}::draw_mix_params"
 _LOSS = f"{_schema.NAMESPACE}::mixup_cross_entropy"
 _LOSS_BACKWARD = f"{_schema.NAMESPACE}::mixup_cross_entropy_backward"
+_BINARY_LOSS = f"{_schema.NAMESPACE}::mixup_binary_cross_entropy"
+_BINARY_LOSS_BACKWARD = f"{_schema.NAMESPACE}::mixup_binary_cross_entropy_backward"
 _registered = False
 _reference_library = None  # keeps the Python-defined library alive
 
@@ -73,6 +75,16 @@ def _loss_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing
     return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
 
 
+def _binary_loss_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
+    reference._check_binary_loss(_BINARY_LOSS, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    return torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
+
+
+def _binary_loss_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
+    return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+
+
 def register_compiled() -> None:
     """Fake kernels for the C++ library. Call once, after loading it."""
     global _registered
@@ -84,6 +96,8 @@ def register_compiled() -> None:
     torch.library.register_fake(_LOSS)(_loss_fake)
     torch.library.register_fake(_LOSS_BACKWARD)(_loss_backward_fake)
     torch.library.register_fake(_DRAW)(_draw_mix_params_fake)
+    torch.library.register_fake(_BINARY_LOSS)(_binary_loss_fake)
+    torch.library.register_fake(_BINARY_LOSS_BACKWARD)(_binary_loss_backward_fake)
     _registered = True
 
 
@@ -104,11 +118,18 @@ def register_reference() -> None:
     lib.define(_schema.DRAW_MIX_PARAMS, tags=tags + (torch.Tag.nondeterministic_seeded,))
     lib.define(_schema.MIXUP_CROSS_ENTROPY, tags=tags)
     lib.define(_schema.MIXUP_CROSS_ENTROPY_BACKWARD, tags=tags)
+    lib.define(_schema.MIXUP_BINARY_CROSS_ENTROPY, tags=tags)
+    lib.define(_schema.MIXUP_BINARY_CROSS_ENTROPY_BACKWARD, tags=tags)
+    lib.define(_schema.CPU_VECTOR_ISA)
     lib.impl("fused_mix", reference.fused_mix_op, "CompositeImplicitAutograd")
     lib.impl("fused_mix_backward", reference.fused_mix_backward, "CompositeImplicitAutograd")
     lib.impl("sample_mix_params", reference.sample_mix_params, "CompositeImplicitAutograd")
     lib.impl("draw_mix_params", reference.draw_mix_params, "CompositeImplicitAutograd")
     lib.impl("mixup_cross_entropy", reference.mixup_cross_entropy, "CompositeImplicitAutograd")
     lib.impl("mixup_cross_entropy_backward", reference.mixup_cross_entropy_backward, "CompositeImplicitAutograd")
+    lib.impl("mixup_binary_cross_entropy", reference.mixup_binary_cross_entropy, "CompositeImplicitAutograd")
+    lib.impl("mixup_binary_cross_entropy_backward", reference.mixup_binary_cross_entropy_backward,
+             "CompositeImplicitAutograd")
+    lib.impl("cpu_vector_isa", reference.cpu_vector_isa, "CompositeExplicitAutograd")
     _reference_library = lib
     _registered = True

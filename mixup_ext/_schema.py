@@ -30,3 +30,12 @@ MIXUP_CROSS_ENTROPY_BACKWARD = (
     "mixup_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
     "Tensor shifted_lse, float smoothing) -> Tensor"
 )
+MIXUP_BINARY_CROSS_ENTROPY = (
+    "mixup_binary_cross_entropy(Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, float smoothing, "
+    "float? threshold, Tensor? pos_weight, bool sum_classes) -> Tensor"
+)
+MIXUP_BINARY_CROSS_ENTROPY_BACKWARD = (
+    "mixup_binary_cross_entropy_backward(Tensor grad_loss, Tensor logits, Tensor y_a, Tensor y_b, Tensor lam, "
+    "float smoothing, float? threshold, Tensor? pos_weight, bool sum_classes) -> Tensor"
+)
+CPU_VECTOR_ISA = "cpu_vector_isa() -> str"

@@ -24,6 +24,8 @@ Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -51,6 +53,9 @@ __all__ = [
     "sample_mix_params",
     "mixup_cross_entropy",
     "mixup_cross_entropy_backward",
+    "mixup_binary_cross_entropy",
+    "mixup_binary_cross_entropy_backward",
+    "cpu_vector_isa",
 ]
 
 
@@ -286,3 +291,59 @@ def mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, 
     softmax = ((z - z[:, :1]) - shifted_lse.to(z.dtype)[:, None]).exp()
     grad = grad_loss.to(z.dtype)[:, None] * (softmax - (w * s_a + (1 - w) * s_b))
     return grad.to(logits.dtype)
+
+
+def _check_binary_loss(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
+    _check_loss(op, logits, y_a, y_b, lam, smoothing)
+    if threshold is not None and not math.isfinite(threshold):
+        raise ValueError(f"{op}: target_threshold must be a finite number or None, got {threshold}")
+    if pos_weight is not None:
+        classes = logits.shape[1]
+        one = pos_weight.dim() == 0 or (pos_weight.dim() == 1 and pos_weight.shape[0] == 1)
+        if (not pos_weight.is_floating_point() or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
+                or pos_weight.device != logits.device):
+            raise ValueError(f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}")
+
+
+def _mixed_binary_target(z, y_a, y_b, lam, smoothing: float, threshold):
+    """timm's dense target: lam * s(y_a) + (1 - lam) * s(y_b), binarised when
+    a threshold is given."""
+    classes = z.shape[1]
+    off = smoothing / classes
+    on = 1.0 - smoothing + off
+    w = lam.to(z.dtype).expand(z.shape[0])[:, None]
+    s_a = torch.full_like(z, off).scatter_(1, y_a[:, None], on)
+    s_b = torch.full_like(z, off).scatter_(1, y_b[:, None], on)
+    t = w * s_a + (1 - w) * s_b
+    return t if threshold is None else (t > threshold).to(z.dtype)
+
+
+def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool):
+    """``mixup::mixup_binary_cross_entropy``: per row, the sum (``sum_classes``)
+    or mean over classes of ``F.binary_cross_entropy_with_logits`` against
+    the dense mixed target, in float32 (float64 for float64 logits)."""
+    _check_binary_loss("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    z = logits.to(accumulation_dtype(logits.dtype))
+    t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)
+    weight = None if pos_weight is None else pos_weight.to(z.dtype).reshape(-1)
+    per_class = F.binary_cross_entropy_with_logits(z, t, pos_weight=weight, reduction="none")
+    return per_class.sum(1) if sum_classes else per_class.mean(1)
+
+
+def mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
+                                        sum_classes: bool):
+    """``grad_loss[i] * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
+    scale 1 for the sum over classes, 1 / C for the mean."""
+    _check_binary_loss("mixup::mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
+                       pos_weight)
+    z = logits.to(accumulation_dtype(logits.dtype))
+    t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)
+    weight = 1.0 if pos_weight is None else pos_weight.to(z.dtype).reshape(-1)
+    scale = 1.0 if sum_classes else 1.0 / z.shape[1]
+    grad = (1 - t) * torch.sigmoid(z) - t * weight * torch.sigmoid(-z)
+    return (grad_loss.to(z.dtype)[:, None] * scale * grad).to(logits.dtype)
+
+
+def cpu_vector_isa() -> str:
+    """``mixup::cpu_vector_isa``: the reference backend has no vector loops."""
+    return "none"

@@ -156,13 +156,53 @@ def acc_dtype(dtype):
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def timm_mixup_module():
-    """timm's own ``timm/data/mixup.py``, however timm is installed. Skips when
-    timm is absent, except under CI, whose test command installs it: there a
-    missing timm fails, so the parity tests cannot be skipped unnoticed."""
-    module = needs.timm_mixup_module()
+def _timm_or_skip(module, what: str):
+    """A timm module, or a skip when timm is absent -- except under CI, whose
+    test command installs it: there a missing timm fails, so the parity tests
+    cannot be skipped unnoticed."""
     if module is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("timm is missing: the README's test command installs it (pip install --no-deps timm)")
+            pytest.fail(f"timm's {what} is missing: the README's test command installs timm (pip install --no-deps timm)")
         pytest.skip("timm is not installed: pip install --no-deps timm")
     return module
+
+
+def timm_mixup_module():
+    """timm's own ``timm/data/mixup.py``, however timm is installed."""
+    return _timm_or_skip(needs.timm_mixup_module(), "data/mixup.py")
+
+
+def timm_bce_module():
+    """timm's own ``timm/loss/binary_cross_entropy.py``."""
+    return _timm_or_skip(needs.timm_bce_module(), "loss/binary_cross_entropy.py")
+
+
+def trips_device_assert(call: str) -> bool:
+    """Whether ``call`` (Python run after ``import torch, mixup_ext``, with a
+    (4, 5) CUDA ``z`` and labels ``bad`` holding a class id of 7) dies of a
+    device-side assert, in a subprocess: the assert poisons its CUDA context."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, mixup_ext\n"
+        "z = torch.randn(4, 5, device='cuda')\n"
+        "bad = torch.tensor([0, 1, 7, 2], device='cuda')\n"
+        f"{call}\n"
+        "torch.cuda.synchronize()\n"
+        "print('NO ASSERT')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return result.returncode != 0 and "NO ASSERT" not in result.stdout
+
+
+def peak_extra_cuda_bytes(fn) -> int:
+    """The CUDA memory ``fn()`` allocates at its peak beyond what was
+    allocated before it, under no_grad."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    with torch.no_grad():
+        fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before

@@ -95,7 +95,7 @@ def test_autograd_is_the_cpp_kernel():
     """No Python on the autograd path of the compiled ops (csrc/autograd/)."""
     if mixup_ext.backend() == "reference":
         pytest.skip("the reference backend's autograd is PyTorch's own")
-    for op in ("fused_mix", "fused_mix_backward", "mixup_cross_entropy", "draw_mix_params"):
+    for op in ("fused_mix", "fused_mix_backward", "mixup_cross_entropy", "mixup_binary_cross_entropy", "draw_mix_params"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(f"mixup::{op}", "Autograd"), op
     x = torch.randn(4, 3, requires_grad=True)
     out, _ = torch.ops.mixup.fused_mix(x, torch.arange(4), torch.tensor([1, 0, 3, 2]), torch.rand(4), None, 4, 0.0)

@@ -13,16 +13,15 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include <climits>
-
 #include "../loss.h"
+#include "loss_launch.h"
 
 namespace mixup {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
-constexpr int kGradPerThread = 4;
+using loss_launch::kGradPerThread;
+using loss_launch::kThreads;
+using loss_launch::kWarps;
 
 template <typename acc_t>
 __device__ void warp_merge(OnlineLogSumExp<acc_t>& o, acc_t& sum_z) {
@@ -106,10 +105,10 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cuda(const at::Tensor& lo
   const LossForwardPlan f = plan_loss_forward(logits, y_a, y_b, lam, smoothing, /*check_values=*/false);
   const LossPlan& p = f.in;
   if (p.batch == 0) return {f.loss, f.lse};
+  const unsigned blocks = loss_launch::row_blocks("mixup::mixup_cross_entropy", p.batch);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    mixup_ce_forward_kernel<scalar_t, acc_t><<<static_cast<unsigned>(p.batch), kThreads, 0,
-                                               c10::cuda::getCurrentCUDAStream()>>>(
+    mixup_ce_forward_kernel<scalar_t, acc_t><<<blocks, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
         p.logits.const_data_ptr<scalar_t>(), p.logits.stride(0), p.classes, p.y_a.const_data_ptr<int64_t>(),
         p.y_a.stride(0), p.y_b.const_data_ptr<int64_t>(), p.y_b.stride(0), p.lam.const_data_ptr<acc_t>(),
         p.lam_stride, p.smoothing, f.loss.mutable_data_ptr<acc_t>(), f.lse.mutable_data_ptr<acc_t>());
@@ -124,15 +123,12 @@ at::Tensor mixup_cross_entropy_backward_cuda(const at::Tensor& grad_loss, const 
   const c10::cuda::CUDAGuard guard(logits.device());
   const LossBackwardPlan bp = plan_loss_backward(grad_loss, logits, y_a, y_b, lam, lse, smoothing);
   const LossPlan& p = bp.in;
-  const int64_t chunks = (p.classes + int64_t(kThreads) * kGradPerThread - 1) / (int64_t(kThreads) * kGradPerThread);
-  const int64_t blocks = p.batch * chunks;
-  if (blocks == 0) return bp.grad;
-  TORCH_CHECK(blocks <= INT_MAX, "mixup::mixup_cross_entropy_backward: too many blocks for one launch");
+  const loss_launch::GradGrid grid = loss_launch::grad_grid("mixup::mixup_cross_entropy_backward", p.batch, p.classes);
+  if (grid.blocks == 0) return bp.grad;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_cross_entropy_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    mixup_ce_backward_kernel<scalar_t, acc_t><<<static_cast<unsigned>(blocks), kThreads, 0,
-                                                c10::cuda::getCurrentCUDAStream()>>>(
-        p.logits.const_data_ptr<scalar_t>(), p.logits.stride(0), p.classes, chunks, p.y_a.const_data_ptr<int64_t>(),
+    mixup_ce_backward_kernel<scalar_t, acc_t><<<grid.blocks, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        p.logits.const_data_ptr<scalar_t>(), p.logits.stride(0), p.classes, grid.chunks, p.y_a.const_data_ptr<int64_t>(),
         p.y_a.stride(0), p.y_b.const_data_ptr<int64_t>(), p.y_b.stride(0), p.lam.const_data_ptr<acc_t>(), p.lam_stride,
         bp.grad_loss.const_data_ptr<acc_t>(), bp.lse.const_data_ptr<acc_t>(), p.smoothing,
         bp.grad.mutable_data_ptr<scalar_t>());
