@@ -160,6 +160,26 @@ def workload() -> None:
             (ref_grad,) = torch.autograd.grad(ref_rows.sum(), ref_logits)
             close(rows, ref_rows.to(rows.dtype), rows.dtype, 10.0)
             close(grad, ref_grad, dtype, 10.0)
+    # The binary loss, forward and backward: threshold, per-class pos_weight,
+    # rows with y_a == y_b, odd and large class counts.
+    for dtype in FLOATS:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        for batch, classes in ((5, 7), (3, 1001), (2, 32003)):
+            logits = torch.randn(batch, classes, device=DEVICE, dtype=dtype, generator=gen).requires_grad_()
+            y_a = torch.randint(0, classes, (batch,), device=DEVICE, generator=gen)
+            y_b = torch.cat([y_a[:1], torch.randint(0, classes, (batch - 1,), device=DEVICE, generator=gen)])
+            lam = torch.rand(batch, device=DEVICE, generator=gen, dtype=acc)
+            weight = 3 * torch.rand(classes, device=DEVICE, generator=gen, dtype=acc)
+            for threshold, pos_weight, sum_classes in ((None, None, False), (0.2, weight, True)):
+                rows = mixup_ext.mixup_binary_cross_entropy(logits, y_a, y_b, lam, 0.1, threshold, sum_classes, pos_weight, "none")
+                (grad,) = torch.autograd.grad(rows.sum(), logits)
+                if LIGHT:
+                    continue
+                ref_logits = logits.detach().requires_grad_()
+                ref_rows = reference.mixup_binary_cross_entropy(ref_logits, y_a, y_b, lam, 0.1, threshold, pos_weight, sum_classes)
+                (ref_grad,) = torch.autograd.grad(ref_rows.sum(), ref_logits)
+                close(rows, ref_rows.to(rows.dtype), rows.dtype, 10.0)
+                close(grad, ref_grad, dtype, 10.0)
     if DEVICE == "cuda":
         torch.cuda.synchronize()
 
@@ -326,7 +346,10 @@ def check_determinism() -> str:
             z = logits.clone().requires_grad_()
             loss = mixup_ext.mixup_cross_entropy(z, target, target[index], lam, 0.1)
             loss.backward()
-            return results + [loss.detach(), z.grad]
+            zb = logits.clone().requires_grad_()
+            bce = mixup_ext.mixup_binary_cross_entropy(zb, target, target[index], lam, 0.1, 0.2)
+            bce.backward()
+            return results + [loss.detach(), z.grad, bce.detach(), zb.grad]
 
         first = one_run(7)
         for _ in range(3):
@@ -383,7 +406,9 @@ def make_step():
     gen = torch.Generator(device=DEVICE).manual_seed(4)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 16 * 16, 10)).to(DEVICE)
     mixup = mixup_ext.Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=10, generator=gen, target_form="index")
-    loss_fn = mixup_ext.MixupCrossEntropy(label_smoothing=0.1)
+    cross_entropy = mixup_ext.MixupCrossEntropy(label_smoothing=0.1)
+    binary = mixup_ext.MixupBinaryCrossEntropy(label_smoothing=0.1, target_threshold=0.2, pos_weight=torch.rand(10) + 0.5)
+    loss_fn = lambda logits, targets: cross_entropy(logits, targets) + binary(logits, targets)  # noqa: E731
     x = torch.randn(32, 3, 16, 16, device=DEVICE, generator=gen).requires_grad_()  # manifold-style: x gets a gradient too
     y = torch.randint(0, 10, (32,), device=DEVICE, generator=gen)
     return lambda: training_step(model, mixup, loss_fn, x, y)
@@ -399,7 +424,7 @@ def check_nosync() -> str:
             step()
     finally:
         torch.cuda.set_sync_debug_mode(0)
-    return "Mixup + model + fused loss forward/backward: no host sync"
+    return "Mixup + model + fused CE and BCE forward/backward: no host sync"
 
 
 # Memory stability ----------------------------------------------------------------------------
