@@ -26,9 +26,11 @@ DEFAULT_CUDA_ARCH_LIST = "8.0;9.0"
 # -fopenmp: at::parallel_for is ATen/ParallelOpenMP.h's inline `#pragma omp
 # parallel`, compiled into these sources; without the flag every CPU kernel
 # runs on one thread (torch links the same libgomp).
-# -Wno-unknown-pragmas: torch's at::vec headers carry CUDA-style `#pragma
-# unroll`s, and GCC 12 cannot silence them with `#pragma GCC diagnostic`.
-CXX_FLAGS = ["-O3", "-fopenmp", "-Wno-unknown-pragmas"]
+# -Wno-unknown-pragmas, -Wno-psabi: torch's at::vec headers (csrc/cpu/isa/)
+# carry CUDA-style `#pragma unroll`s, and pass vectors by value, which GCC
+# notes as an ABI change of GCC 4.6 under C++17 (torch 2.11); GCC 12 cannot
+# silence either from the source with `#pragma GCC diagnostic`.
+CXX_FLAGS = ["-O3", "-fopenmp", "-Wno-unknown-pragmas", "-Wno-psabi"]
 NVCC_FLAGS = ["-O3", "-lineinfo"]
 
 

@@ -204,8 +204,8 @@ constexpr LossRowKernels<scalar_t> kernels() {
 
 }  // namespace
 
-constinit const LossRowTable kLossRowTable{kernels<double>(), kernels<float>(), kernels<c10::Half>(),
-                                           kernels<c10::BFloat16>()};
+constexpr LossRowTable kLossRowTable{kernels<double>(), kernels<float>(), kernels<c10::Half>(),
+                                         kernels<c10::BFloat16>()};
 
 }  // namespace mixup::cpu::MIXUP_ISA_NAMESPACE
 

@@ -76,9 +76,6 @@
 #ifdef MIXUP_UNDEF_AVX512F
 #undef __AVX512F__
 #endif
-// at::vec's own headers return 512-bit vectors from lambdas' function-pointer
-// thunks; GCC notes the ABI change, which concerns no call made here.
-#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 #endif
