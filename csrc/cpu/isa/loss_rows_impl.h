@@ -121,12 +121,7 @@ void ce_grad(const scalar_t* z, int64_t classes, acc_t shifted_lse, acc_t scale,
 
 // ---- binary cross-entropy (loss_math.h: binary_ce_loss, binary_ce_grad) ----
 
-// log1p(x) for x in [0, 1] (BCE's x = exp(-|z|)). Sleef's log1p keeps
-// double-float intermediates for its whole range and was ~70% of the float
-// forward's time. On [0, 1], log1p(x) = 2 atanh(s) with s = x / (2 + x) in
-// [0, 1/3]: 2 (s + s^3/3 + ... + s^13/13) leaves out under 1.4e-8 of the
-// result, well inside float's 6e-8, so a few ulp in all (tests/test_binary_loss.py
-// holds it to float64). double keeps Sleef.
+// loss_math.h's log1p_unit, the same series in the same order.
 template <typename acc_t>
 Vectorized<acc_t> log1p_unit(const Vectorized<acc_t>& x) {
   if constexpr (std::is_same_v<acc_t, float>) {
