@@ -111,15 +111,20 @@ C10_HOST_DEVICE inline BinaryTargets<acc_t> binary_targets(acc_t lam, acc_t on, 
   return {binary(rest), binary(a_only), binary(b_only), binary(both)};
 }
 
-// log1p(x) for x in [0, 1], the log term of BCE (x = exp(-|z|)). For float,
-// 2 atanh(s) with s = x / (2 + x) in [0, 1/3], as the odd series
-// 2 (s + s^3/3 + ... + s^13/13): what it leaves out is under 1.4e-8 of the
-// result, inside float's 6e-8, for one division and six FMAs, where the
-// library log1p keeps extra-precision intermediates over its whole range
-// (~70% of the CPU forward's time, and most of its instructions on a GPU).
-// double keeps the library's. cpu/isa/loss_rows_impl.h has the vector form.
+// log1p(x) for x in [0, 1], the log term of BCE (x = exp(-|z|)). On the CPU,
+// for float: 2 atanh(s) with s = x / (2 + x) in [0, 1/3], as the odd series
+// 2 (s + s^3/3 + ... + s^13/13). What it leaves out is under 1.4e-8 of the
+// result, inside float's 6e-8, for one division and six FMAs, where libm's
+// and Sleef's log1p keep extra-precision intermediates over their whole
+// range (Sleef's was ~70% of the CPU forward's time). cpu/isa/loss_rows_impl.h
+// has the vector form. On the GPU, CUDA's log1pf is the cheaper of the two
+// (an IEEE division alone costs a dozen instructions there: the series made
+// the H100's BCE 12% slower, bench/NOTES.md); double keeps the library's.
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t log1p_unit(acc_t x) {
+#ifdef __CUDA_ARCH__
+  return std::log1p(x);
+#else
   if constexpr (std::is_same_v<acc_t, float>) {
     const float s = x / (2.0f + x);
     const float s2 = s * s;
@@ -134,6 +139,7 @@ C10_HOST_DEVICE inline acc_t log1p_unit(acc_t x) {
   } else {
     return std::log1p(x);
   }
+#endif
 }
 
 // F.binary_cross_entropy_with_logits(z, t, pos_weight=p) for one element,
