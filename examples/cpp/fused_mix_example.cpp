@@ -2,7 +2,8 @@
 // program would, and checks the result against the contract's formulas:
 // once through the raw dispatcher handle, once through the library's C++ API
 // (ops.h), with a gradient: autograd is registered in C++, so a libtorch
-// training loop gets it without Python. Built and run by CMakeLists.txt (ctest).
+// training loop gets it without Python. Then the fused mixup BCE, loss and
+// gradient, against ATen's. Built and run by CMakeLists.txt (ctest).
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
@@ -59,7 +60,24 @@ int main() {
   const bool grad_ok = leaf.grad().defined() && at::allclose(leaf.grad(), expected_grad) &&
                        no_targets.size(1) == 0;
 
-  std::printf("mixup::fused_mix from C++: blend %s, targets %s, cutmix %s, gradient %s\n", blend_ok ? "ok" : "WRONG",
-              targets_ok ? "ok" : "WRONG", paste_ok ? "ok" : "WRONG", grad_ok ? "ok" : "WRONG");
-  return blend_ok && targets_ok && paste_ok && grad_ok ? 0 : 1;
+  // The fused mixup BCE (ops.h), loss and gradient, against ATen's BCE on the
+  // dense target timm's Mixup builds: lam * s(y_a) + (1 - lam) * s(y_b).
+  const at::Tensor logits = at::randn({batch, classes});
+  const at::Tensor partner = labels.index_select(0, index);
+  const double off = smoothing / classes, on = 1.0 - smoothing + off;
+  const at::Tensor s_a = at::full({batch, classes}, off).scatter_(1, labels.view({batch, 1}), on);
+  const at::Tensor s_b = at::full({batch, classes}, off).scatter_(1, partner.view({batch, 1}), on);
+  const at::Tensor lam_col = lam.view({batch, 1});
+  const at::Tensor fused_leaf = logits.clone().requires_grad_(true), dense_leaf = logits.clone().requires_grad_(true);
+  const at::Tensor fused_rows = mixup::mixup_binary_cross_entropy(fused_leaf, labels, partner, lam, smoothing);
+  const at::Tensor dense_rows = at::binary_cross_entropy_with_logits(dense_leaf, lam_col * s_a + (1 - lam_col) * s_b,
+                                                                     std::nullopt, std::nullopt, at::Reduction::None)
+                                    .mean(1);
+  torch::autograd::backward({fused_rows.sum(), dense_rows.sum()});
+  const bool bce_ok = at::allclose(fused_rows, dense_rows) && at::allclose(fused_leaf.grad(), dense_leaf.grad());
+
+  std::printf("mixup ops from C++: blend %s, targets %s, cutmix %s, gradient %s, binary cross-entropy %s\n",
+              blend_ok ? "ok" : "WRONG", targets_ok ? "ok" : "WRONG", paste_ok ? "ok" : "WRONG",
+              grad_ok ? "ok" : "WRONG", bce_ok ? "ok" : "WRONG");
+  return blend_ok && targets_ok && paste_ok && grad_ok && bce_ok ? 0 : 1;
 }
