@@ -1,5 +1,5 @@
-// The vectorised row loops of the CPU loss kernels (cpu/loss_kernel.cpp,
-// cpu/binary_loss_kernel.cpp), one table per instruction set (cpu/isa.h).
+// The vectorised row loops of the CPU loss kernels (cpu/mixup_cross_entropy_kernel.cpp,
+// cpu/mixup_binary_cross_entropy_kernel.cpp), one table per instruction set (cpu/isa.h).
 // They see raw rows only: planning, parallelism and the few elements that
 // carry a label stay in the kernels, in scalar code shared with CUDA
 // (loss_math.h). Math is in acc_t: float, or double for double logits.

@@ -1,5 +1,5 @@
-// Launch shapes shared by the CUDA loss kernels (loss_kernel.cu,
-// binary_loss_kernel.cu): a forward block per row, and backward blocks that
+// Launch shapes shared by the CUDA loss kernels (mixup_cross_entropy_kernel.cu,
+// mixup_binary_cross_entropy_kernel.cu): a forward block per row, and backward blocks that
 // each write kGradPerThread strided elements per thread of one row.
 #pragma once
 
