@@ -17,7 +17,7 @@ pytest.importorskip("sklearn", reason="the demo needs the demo extra: pip instal
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
-from mixup_ext import demo  # noqa: E402
+from mixup_ext_demo import demo  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUNS = ["no mixing", "Mixup", "Mixup+CutMix elem"]

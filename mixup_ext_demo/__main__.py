@@ -1,0 +1,3 @@
+from mixup_ext_demo.demo import main
+
+main()
