@@ -95,7 +95,7 @@ def workload() -> None:
                     for k, g in enumerate(got):
                         close(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1)[k], g.dtype)
                 grad = torch.randn(shape, device=DEVICE, dtype=dtype, generator=gen).contiguous(memory_format=fmt)
-                close(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.5), lambda: reference.fused_mix_backward(grad, index, lam, box, 0.5), dtype, 4.0)
+                close(torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.5), lambda: reference._fused_mix_backward(grad, index, lam, box, 0.5), dtype, 4.0)
     # uint8 in, normalised and converted out (and float x with std: the backward's
     # division), over pack-sized and odd rows, NCHW and NHWC.
     for in_dtype in (torch.uint8, torch.float32):
@@ -118,13 +118,13 @@ def workload() -> None:
                         close(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1, mean=mean, std=std, out_dtype=out_dtype)[k], g.dtype, 4.0)
                     if in_dtype != torch.uint8:
                         grad = torch.randn(shape, device=DEVICE, generator=gen).contiguous(memory_format=fmt)
-                        close(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0, std),
-                              lambda: reference.fused_mix_backward(grad, index, lam, box, 1.0, std), torch.float32, 4.0)
+                        close(torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0, std),
+                              lambda: reference._fused_mix_backward(grad, index, lam, box, 1.0, std), torch.float32, 4.0)
     # Readers lists past the one-block limit (library sort), and an unaligned view.
     grad = torch.randn(8200, 5, device=DEVICE)
     index = torch.randint(0, 8200, (8200,), device=DEVICE, generator=gen)
     lam = torch.rand(8200, device=DEVICE, generator=gen)
-    close(torch.ops.mixup.fused_mix_backward(grad, index, lam, None, 1.0), lambda: reference.fused_mix_backward(grad, index, lam, None, 1.0), torch.float32, 2.0)
+    close(torch.ops.mixup._fused_mix_backward(grad, index, lam, None, 1.0), lambda: reference._fused_mix_backward(grad, index, lam, None, 1.0), torch.float32, 2.0)
     flat = torch.randn(4 * 48 + 1, device=DEVICE, generator=gen)
     view = flat[1:].view(4, 3, 4, 4)
     index, lam, target = torch.tensor([2, 0, 3, 1], device=DEVICE), torch.rand(4, device=DEVICE, generator=gen), torch.tensor([0, 1, 2, 3], device=DEVICE)
@@ -252,7 +252,7 @@ def check_huge() -> str:
         assert torch.equal(out[r], expected), f"boxed row {r} differs"
     del out
 
-    grad_in = torch.ops.mixup.fused_mix_backward(x, index, lam, None, 1.0)  # x stands in for the gradient
+    grad_in = torch.ops.mixup._fused_mix_backward(x, index, lam, None, 1.0)  # x stands in for the gradient
     inverse = torch.empty_like(index)
     inverse[index] = torch.arange(batch, device=DEVICE)
     for j in rows.tolist():
@@ -339,7 +339,7 @@ def check_determinism() -> str:
             results = []
             for b in (None, box):
                 results += list(mixup_ext.fused_mix(x, target, index, lam, b, 100, 0.1))
-                results.append(torch.ops.mixup.fused_mix_backward(grad, index, lam, b, 1.0))
+                results.append(torch.ops.mixup._fused_mix_backward(grad, index, lam, b, 1.0))
             mixup = mixup_ext.Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=100,
                                     generator=torch.Generator(device=DEVICE).manual_seed(seed))
             results += list(mixup(x, target))
@@ -372,7 +372,7 @@ def check_streams() -> str:
         lam = torch.rand(64, device=DEVICE, generator=gen)
         box = rand_boxes(64, 112, 112, gen)
         target = torch.randint(0, 10, (64,), device=DEVICE, generator=gen)
-        expected = reference.fused_mix(x, target, index, lam, box, 10, 0.0)[0], reference.fused_mix_backward(x, index, lam, box, 1.0)
+        expected = reference.fused_mix(x, target, index, lam, box, 10, 0.0)[0], reference._fused_mix_backward(x, index, lam, box, 1.0)
         jobs.append(((x, target, index, lam, box), expected))
     streams = [torch.cuda.Stream(), torch.cuda.Stream()]
     for s in streams:
@@ -383,7 +383,7 @@ def check_streams() -> str:
             with torch.cuda.stream(s):
                 x, target, index, lam, box = jobs[k][0]
                 out, _ = mixup_ext.fused_mix(x, target, index, lam, box, 10, 0.0)
-                results[k].append((out, torch.ops.mixup.fused_mix_backward(x, index, lam, box, 1.0)))
+                results[k].append((out, torch.ops.mixup._fused_mix_backward(x, index, lam, box, 1.0)))
     torch.cuda.synchronize()
     for k in range(2):
         for out, back in results[k]:

@@ -71,7 +71,7 @@ def _time_variant(shape: str) -> list[dict]:
             warmup=25, rep=100, return_mode="median",
         )
         backward = do_bench(
-            lambda: torch.ops.mixup.fused_mix_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0),
+            lambda: torch.ops.mixup._fused_mix_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0),
             warmup=25, rep=100, return_mode="median",
         )
         rows.append(dict(shape=shape, case=case.id, clone_ms=clone, forward=forward / clone, backward=backward / clone))

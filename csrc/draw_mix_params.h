@@ -1,7 +1,7 @@
 // mixup::draw_mix_params: everything random about one Mixup/CutMix call, in
 // one launch. Shared by the CPU and CUDA kernels: the host-side plan, and the
 // host/device math that turns a Philox stream into partners, weights and
-// boxes (the arithmetic after the draws is sample_math.h's, which
+// boxes (the arithmetic after the draws is sample_mix_params_math.h's, which
 // mixup::sample_mix_params exposes for testing against the reference).
 //
 // Random streams. Every draw d reads Philox subsequence d from block
@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "sample_math.h"
+#include "sample_mix_params_math.h"
 
 namespace mixup {
 

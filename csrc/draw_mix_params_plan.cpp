@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "draw_mix_params.h"
+#include "messages.h"
 
 namespace mixup {
 namespace {
@@ -26,7 +27,7 @@ PartnerRule parse_pairing(c10::string_view pairing) {
 }
 
 void check_probability(const char* name, double p) {
-  TORCH_CHECK_VALUE(p >= 0.0 && p <= 1.0, kOp, ": ", name, " must be in [0, 1], got ", p);  // refuses NaN too
+  TORCH_CHECK_VALUE(p >= 0.0 && p <= 1.0, kOp, ": ", name, " must be in [0, 1], got ", number(p));  // refuses NaN too
 }
 
 }  // namespace
@@ -44,13 +45,13 @@ DrawPlan plan_draw(const at::Tensor& x, c10::string_view mode, c10::string_view 
                     "i-1 takes i-2); use 'flip' or 'random'");
   TORCH_CHECK_VALUE(mixup_alpha >= 0.0 && cutmix_alpha >= 0.0 && std::isfinite(mixup_alpha) &&
                         std::isfinite(cutmix_alpha),
-                    kOp, ": mixup_alpha and cutmix_alpha must be finite and >= 0, got ", mixup_alpha, " and ",
-                    cutmix_alpha);
+                    kOp, ": mixup_alpha and cutmix_alpha must be finite and >= 0, got ", number(mixup_alpha),
+                    " and ", number(cutmix_alpha));
   const bool use_minmax = minmax.has_value();
   TORCH_CHECK_VALUE(!use_minmax || (minmax->size() == 2 && 0.0 < (*minmax)[0] && (*minmax)[0] < (*minmax)[1] &&
                                     (*minmax)[1] <= 1.0),
                     kOp, ": minmax must be an increasing pair inside (0, 1], got ",
-                    use_minmax ? *minmax : c10::ArrayRef<double>{});
+                    numbers(use_minmax ? *minmax : c10::ArrayRef<double>{}));
   const bool mixup_on = mixup_alpha > 0.0;
   const bool cutmix_on = cutmix_alpha > 0.0 || use_minmax;
   TORCH_CHECK_VALUE(mixup_on || cutmix_on, kOp,

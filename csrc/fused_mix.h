@@ -1,4 +1,4 @@
-// Host-side planning for mixup::fused_mix and mixup::fused_mix_backward.
+// Host-side planning for mixup::fused_mix and mixup::_fused_mix_backward.
 //
 // Both backends start from the same plan: the arguments validated (metadata
 // always; values only where that needs no device sync), the output allocated
@@ -12,7 +12,7 @@
 #include <optional>
 #include <tuple>
 
-#include "mix_math.h"
+#include "fused_mix_math.h"
 
 namespace mixup {
 

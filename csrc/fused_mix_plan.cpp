@@ -1,10 +1,12 @@
 // Validation, layout and allocation shared by the CPU and CUDA backends.
 #include "fused_mix.h"
+#include "messages.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 namespace mixup {
 namespace {
@@ -20,12 +22,6 @@ at::ScalarType accumulation_dtype(at::ScalarType t) {
 }
 at::ScalarType accumulation_dtype(at::ScalarType in, at::ScalarType out) {
   return in == at::kDouble || out == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-std::string describe(const at::Tensor& t) {
-  std::ostringstream s;
-  s << t.scalar_type() << " tensor of shape " << t.sizes() << " on " << t.device();
-  return s.str();
 }
 
 // Every layout a kernel reads is "B dense rows with one shared layout".
@@ -144,7 +140,7 @@ void check_smoothing_and_classes(int64_t num_classes, double smoothing) {
   TORCH_CHECK_VALUE(num_classes > 0, "mixup::fused_mix: num_classes must be > 0, got ",
                     num_classes);
   TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0,  // also refuses NaN
-                    "mixup::fused_mix: smoothing must be in [0, 1], got ", smoothing);
+                    "mixup::fused_mix: smoothing must be in [0, 1], got ", number(smoothing));
 }
 
 // The target side of the plan. No target: an empty (B, 0) output and no
@@ -187,6 +183,21 @@ TargetArgs plan_targets(const at::Tensor& x, const std::optional<at::Tensor>& ma
   return args;
 }
 
+// What the forward (of x) and the backward (of grad) plan alike once the mix
+// is planned: the input viewed as dense rows, and the output allocated in the
+// input's layout, of `out_type`, with its per-channel normalisation.
+// Returns (rows, out).
+std::tuple<at::Tensor, at::Tensor> plan_rows(const char* op, RowMixPlan& mix, const at::Tensor& in,
+                                             at::ScalarType out_type, const std::optional<at::Tensor>& mean,
+                                             const std::optional<at::Tensor>& std, at::ScalarType acc) {
+  const DenseRows rows = dense_rows(in);
+  mix.batch_stride = rows.batch_stride;
+  at::Tensor out = at::empty(in.sizes(), in.options().dtype(out_type).memory_format(rows.format));
+  mix.geometry = geometry_of(out);
+  plan_normalize(op, mix, in, out, mean, std, acc);
+  return {rows.rows, out};
+}
+
 }  // namespace
 
 ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
@@ -202,17 +213,12 @@ ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& t
   // uint8 samples mix into float32 unless asked otherwise; floats keep their dtype.
   const at::ScalarType out_type = out_dtype.value_or(x.scalar_type() == at::kByte ? at::kFloat : x.scalar_type());
   TORCH_CHECK_VALUE(is_mixable_float(out_type), op,
-                    ": out_dtype must be float64, float32, float16 or bfloat16, got ", out_type);
+                    ": out_dtype must be torch.float64, float32, float16 or bfloat16, got ", dtype_name(out_type));
   const at::ScalarType acc = accumulation_dtype(x.scalar_type(), out_type);
 
   ForwardPlan plan;
   plan.mix = plan_mix(op, x, index, lam, box, acc);
-  const DenseRows rows = dense_rows(x);
-  plan.x_rows = rows.rows;
-  plan.mix.batch_stride = rows.batch_stride;
-  plan.out = at::empty(x.sizes(), x.options().dtype(out_type).memory_format(rows.format));
-  plan.mix.geometry = geometry_of(plan.out);
-  plan_normalize(op, plan.mix, x, plan.out, mean, std, acc);
+  std::tie(plan.x_rows, plan.out) = plan_rows(op, plan.mix, x, out_type, mean, std, acc);
   plan.target = target.value_or(at::Tensor());
   plan.target_args = plan_targets(x, target, num_classes, smoothing, plan.out_target);
   return plan;
@@ -221,19 +227,14 @@ ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& t
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                            const std::optional<at::Tensor>& box, double scale,
                            const std::optional<at::Tensor>& std) {
-  constexpr const char* op = "mixup::fused_mix_backward";
+  constexpr const char* op = "mixup::_fused_mix_backward";
   check_rows_tensor(op, "grad", grad);
 
   BackwardPlan plan;
-  plan.mix = plan_mix(op, grad, index, lam, box, accumulation_dtype(grad.scalar_type()));
-  const DenseRows rows = dense_rows(grad);
-  plan.grad_rows = rows.rows;
-  plan.mix.batch_stride = rows.batch_stride;
-  plan.grad_input = at::empty(grad.sizes(), grad.options().memory_format(rows.format));
-  plan.mix.geometry = geometry_of(plan.grad_input);
+  const at::ScalarType acc = accumulation_dtype(grad.scalar_type());
+  plan.mix = plan_mix(op, grad, index, lam, box, acc);
   // d/dv of (v - mean) / std is 1 / std: the backward divides by std alone.
-  plan_normalize(op, plan.mix, grad, plan.grad_input, std::nullopt, std,
-                 accumulation_dtype(grad.scalar_type()));
+  std::tie(plan.grad_rows, plan.grad_input) = plan_rows(op, plan.mix, grad, grad.scalar_type(), std::nullopt, std, acc);
   plan.scale = scale;
 
   plan.order = at::empty({plan.mix.batch}, index.options());

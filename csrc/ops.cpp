@@ -23,10 +23,10 @@ std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::opt
   return op.call(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
 }
 
-at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                               const std::optional<at::Tensor>& box, double scale,
                               const std::optional<at::Tensor>& std) {
-  static const auto op = op_handle<decltype(fused_mix_backward)>("mixup::fused_mix_backward");
+  static const auto op = op_handle<decltype(_fused_mix_backward)>("mixup::_fused_mix_backward");
   return op.call(grad, index, lam, box, scale, std);
 }
 
@@ -46,10 +46,10 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits,
   return op.call(logits, y_a, y_b, lam, smoothing);
 }
 
-at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                         const at::Tensor& shifted_lse, double smoothing) {
-  static const auto op = op_handle<decltype(mixup_cross_entropy_backward)>("mixup::mixup_cross_entropy_backward");
+  static const auto op = op_handle<decltype(_mixup_cross_entropy_backward)>("mixup::_mixup_cross_entropy_backward");
   return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing);
 }
 
@@ -60,12 +60,12 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
   return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
 }
 
-at::Tensor mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                double smoothing, std::optional<double> threshold,
                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
   static const auto op =
-      op_handle<decltype(mixup_binary_cross_entropy_backward)>("mixup::mixup_binary_cross_entropy_backward");
+      op_handle<decltype(_mixup_binary_cross_entropy_backward)>("mixup::_mixup_binary_cross_entropy_backward");
   return op.call(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
 }
 

@@ -29,7 +29,7 @@ std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::opt
 // The adjoint of the mix, times `scale` and divided by std per channel: the
 // gradient of fused_mix's x (box given, scale 1, the forward's std) or of
 // its soft targets (no box, scale 1 - smoothing).
-at::Tensor fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
                               const std::optional<at::Tensor>& box, double scale,
                               const std::optional<at::Tensor>& std = std::nullopt);
 
@@ -45,7 +45,7 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits,
                                                        const at::Tensor& y_b, const at::Tensor& lam,
                                                        double smoothing);
 
-at::Tensor mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                         const at::Tensor& shifted_lse, double smoothing);
 
@@ -58,7 +58,7 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
                                       const std::optional<at::Tensor>& pos_weight = std::nullopt,
                                       bool sum_classes = false);
 
-at::Tensor mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                double smoothing, std::optional<double> threshold,
                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes);

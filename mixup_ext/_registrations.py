@@ -12,17 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from . import _schema, reference
+from . import _contract, reference
 from ._validation import check_backward, check_draw, check_forward, output_dtype, output_memory_format
 
-_FORWARD = f"{_schema.NAMESPACE}::fused_mix"
-_BACKWARD = f"{_schema.NAMESPACE}::fused_mix_backward"
-_SAMPLE = f"{_schema.NAMESPACE}::sample_mix_params"
-_DRAW = f"{_schema.NAMESPACE}::draw_mix_params"
-_LOSS = f"{_schema.NAMESPACE}::mixup_cross_entropy"
-_LOSS_BACKWARD = f"{_schema.NAMESPACE}::mixup_cross_entropy_backward"
-_BINARY_LOSS = f"{_schema.NAMESPACE}::mixup_binary_cross_entropy"
-_BINARY_LOSS_BACKWARD = f"{_schema.NAMESPACE}::mixup_binary_cross_entropy_backward"
 _registered = False
 _reference_library = None  # keeps the Python-defined library alive
 
@@ -64,25 +56,52 @@ def _draw_mix_params_fake(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob,
     )
 
 
-def _loss_fake(logits, y_a, y_b, lam, smoothing):
+def _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing):
     reference._check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
     acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
     rows = torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
     return rows, torch.empty_like(rows)
 
 
-def _loss_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing):
+def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing):
     return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
 
 
-def _binary_loss_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
-    reference._check_binary_loss(_BINARY_LOSS, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
+    reference._check_binary_loss("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
     acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
     return torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
 
 
-def _binary_loss_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
+def _mixup_binary_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
     return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+
+
+#: Every op's fake kernel (None for one without tensors) and reference kernel,
+#: by the op's name in csrc/mixup_schemas.def.
+_KERNELS = {
+    "fused_mix": (_fused_mix_fake, reference.fused_mix_op),
+    "_fused_mix_backward": (_fused_mix_backward_fake, reference._fused_mix_backward),
+    "sample_mix_params": (_sample_mix_params_fake, reference.sample_mix_params),
+    "draw_mix_params": (_draw_mix_params_fake, reference.draw_mix_params),
+    "mixup_cross_entropy": (_mixup_cross_entropy_fake, reference.mixup_cross_entropy),
+    "_mixup_cross_entropy_backward": (_mixup_cross_entropy_backward_fake, reference._mixup_cross_entropy_backward),
+    "mixup_binary_cross_entropy": (_mixup_binary_cross_entropy_fake, reference.mixup_binary_cross_entropy),
+    "_mixup_binary_cross_entropy_backward": (
+        _mixup_binary_cross_entropy_backward_fake,
+        reference._mixup_binary_cross_entropy_backward,
+    ),
+    "cpu_vector_isa": (None, reference.cpu_vector_isa),
+}
+
+
+def _check_every_op_has_kernels() -> None:
+    missing, extra = set(_contract.SCHEMAS) - set(_KERNELS), set(_KERNELS) - set(_contract.SCHEMAS)
+    if missing or extra:
+        raise RuntimeError(
+            f"mixup_ext: csrc/{_contract.SCHEMAS_FILE} and _registrations._KERNELS disagree: no Python kernels for "
+            f"{sorted(missing)}, kernels for unknown ops {sorted(extra)}"
+        )
 
 
 def register_compiled() -> None:
@@ -90,14 +109,11 @@ def register_compiled() -> None:
     global _registered
     if _registered:
         return
-    torch.library.register_fake(_FORWARD)(_fused_mix_fake)
-    torch.library.register_fake(_BACKWARD)(_fused_mix_backward_fake)
-    torch.library.register_fake(_SAMPLE)(_sample_mix_params_fake)
-    torch.library.register_fake(_LOSS)(_loss_fake)
-    torch.library.register_fake(_LOSS_BACKWARD)(_loss_backward_fake)
-    torch.library.register_fake(_DRAW)(_draw_mix_params_fake)
-    torch.library.register_fake(_BINARY_LOSS)(_binary_loss_fake)
-    torch.library.register_fake(_BINARY_LOSS_BACKWARD)(_binary_loss_backward_fake)
+    _check_every_op_has_kernels()
+    for op in _contract.SCHEMAS.values():
+        fake, _ = _KERNELS[op.name]
+        if fake is not None:
+            torch.library.register_fake(op.qualified_name)(fake)
     _registered = True
 
 
@@ -105,31 +121,17 @@ def register_reference() -> None:
     """Defines the ops from Python with the reference as their kernels.
 
     CompositeImplicitAutograd: autograd, fake tensors and torch.compile see
-    through to the plain-PyTorch ops the reference is written in.
+    through to the plain-PyTorch ops the reference is written in. An op
+    without tensors (cpu_vector_isa) has nothing to see through.
     """
     global _registered, _reference_library
     if _registered:
         return
-    lib = torch.library.Library(_schema.NAMESPACE, "DEF")
-    tags = (torch.Tag.pt2_compliant_tag,)
-    lib.define(_schema.FUSED_MIX, tags=tags)
-    lib.define(_schema.FUSED_MIX_BACKWARD, tags=tags)
-    lib.define(_schema.SAMPLE_MIX_PARAMS, tags=tags)
-    lib.define(_schema.DRAW_MIX_PARAMS, tags=tags + (torch.Tag.nondeterministic_seeded,))
-    lib.define(_schema.MIXUP_CROSS_ENTROPY, tags=tags)
-    lib.define(_schema.MIXUP_CROSS_ENTROPY_BACKWARD, tags=tags)
-    lib.define(_schema.MIXUP_BINARY_CROSS_ENTROPY, tags=tags)
-    lib.define(_schema.MIXUP_BINARY_CROSS_ENTROPY_BACKWARD, tags=tags)
-    lib.define(_schema.CPU_VECTOR_ISA)
-    lib.impl("fused_mix", reference.fused_mix_op, "CompositeImplicitAutograd")
-    lib.impl("fused_mix_backward", reference.fused_mix_backward, "CompositeImplicitAutograd")
-    lib.impl("sample_mix_params", reference.sample_mix_params, "CompositeImplicitAutograd")
-    lib.impl("draw_mix_params", reference.draw_mix_params, "CompositeImplicitAutograd")
-    lib.impl("mixup_cross_entropy", reference.mixup_cross_entropy, "CompositeImplicitAutograd")
-    lib.impl("mixup_cross_entropy_backward", reference.mixup_cross_entropy_backward, "CompositeImplicitAutograd")
-    lib.impl("mixup_binary_cross_entropy", reference.mixup_binary_cross_entropy, "CompositeImplicitAutograd")
-    lib.impl("mixup_binary_cross_entropy_backward", reference.mixup_binary_cross_entropy_backward,
-             "CompositeImplicitAutograd")
-    lib.impl("cpu_vector_isa", reference.cpu_vector_isa, "CompositeExplicitAutograd")
+    _check_every_op_has_kernels()
+    lib = torch.library.Library(_contract.NAMESPACE, "DEF")
+    for op in _contract.SCHEMAS.values():
+        fake, kernel = _KERNELS[op.name]
+        lib.define(op.schema, tags=op.tags)
+        lib.impl(op.name, kernel, "CompositeImplicitAutograd" if fake is not None else "CompositeExplicitAutograd")
     _reference_library = lib
     _registered = True

@@ -18,7 +18,7 @@ from .sampling import NO_BOX
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 FORWARD = "mixup::fused_mix"
-BACKWARD = "mixup::fused_mix_backward"
+BACKWARD = "mixup::_fused_mix_backward"
 
 
 def _describe(t: torch.Tensor) -> str:
@@ -131,7 +131,7 @@ def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float
     if num_classes <= 0:
         raise ValueError(f"{FORWARD}: num_classes must be > 0, got {num_classes}")
     if not 0.0 <= smoothing <= 1.0:  # also refuses NaN
-        raise ValueError(f"{FORWARD}: smoothing must be in [0, 1], got {smoothing}")
+        raise ValueError(f"{FORWARD}: smoothing must be in [0, 1], got {float(smoothing)}")
     batch = x.shape[0]
     _check_device(FORWARD, "target", target, x)
     labels = target.dtype == torch.int64 and target.dim() == 1 and target.shape[0] == batch
@@ -201,7 +201,7 @@ def check_forward_values(x, target, index, box, num_classes: int, mean=None, std
 
 
 def check_backward(grad, index, lam, box, std=None) -> None:
-    """Metadata, and on CPU the values, of mixup::fused_mix_backward's arguments."""
+    """Metadata, and on CPU the values, of mixup::_fused_mix_backward's arguments."""
     check_rows(BACKWARD, "grad", grad)
     check_mix(BACKWARD, grad, index, lam, box)
     check_per_channel(BACKWARD, "std", std, grad)
@@ -293,14 +293,14 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
             "i-1 takes i-2); use 'flip' or 'random'"
         )
     if not (0 <= mixup_alpha < math.inf and 0 <= cutmix_alpha < math.inf):
-        raise ValueError(f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {mixup_alpha} and {cutmix_alpha}")
+        raise ValueError(f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {float(mixup_alpha)} and {float(cutmix_alpha)}")
     if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):
-        raise ValueError(f"{DRAW}: minmax must be an increasing pair inside (0, 1], got {list(minmax)}")
+        raise ValueError(f"{DRAW}: minmax must be an increasing pair inside (0, 1], got {[float(v) for v in minmax]}")
     if not (mixup_alpha > 0 or cutmix_alpha > 0 or minmax is not None):
         raise ValueError(f"{DRAW}: one of mixup_alpha > 0, cutmix_alpha > 0 or minmax must be set")
     for name, p in (("mix_prob", mix_prob), ("switch_prob", switch_prob)):
         if not 0 <= p <= 1:
-            raise ValueError(f"{DRAW}: {name} must be in [0, 1], got {p}")
+            raise ValueError(f"{DRAW}: {name} must be in [0, 1], got {float(p)}")
     if (cutmix_alpha > 0 or minmax is not None) and x.dim() < 3:
         raise ValueError(f"{DRAW}: CutMix needs x with at least 3 dims (B, ..., H, W), got x of shape {list(x.shape)}")
     if generator is not None and generator.device.type != x.device.type:

@@ -37,6 +37,9 @@ from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
 _draw_mix_params = torch.ops.mixup.draw_mix_params.default  # the overload itself: no resolution per call
+# draw_mix_params's full_side: timm >= 1.0.2x's CutMix box, exactly
+# int(H * sqrt(1 - lam)) rows tall before clipping (sampling.centred_box).
+_TIMM_FULL_SIDE = True
 TARGET_FORMS = ("dense", "index")
 
 
@@ -176,7 +179,7 @@ class Mixup:
         one launch (``mixup::draw_mix_params``), on x's device, no sync."""
         index, lam, box = _draw_mix_params(
             x, self.mode, self.pairing, float(self.mixup_alpha), float(self.cutmix_alpha), float(self.mix_prob),
-            float(self.switch_prob), self._minmax, bool(self.correct_lam), True, self.generator,
+            float(self.switch_prob), self._minmax, bool(self.correct_lam), _TIMM_FULL_SIDE, self.generator,
         )
         return MixParams(lam=lam, index=index, box=box if self.cutmix_alpha > 0 else None)
 

@@ -3,9 +3,9 @@
 It serves twice: as the oracle that the equivalence tests hold the compiled
 kernels to, and as the fallback backend when no compiled library can be
 loaded. It is written for clarity, not speed: several passes over x, and an
-``index_add`` (atomics on CUDA) in ``fused_mix_backward``.
+``index_add`` (atomics on CUDA) in ``_fused_mix_backward``.
 
-Semantics (the contract; csrc/mix_math.h is the kernels' version of it):
+Semantics (the contract; csrc/fused_mix_math.h is the kernels' version of it):
 
 * ``out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]]``, computed in float32
   (float64 when x or the output is float64) and rounded once to ``out_dtype``
@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from . import sampling
+from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
 from torch._subclasses.fake_tensor import is_fake
 
 from ._validation import (
@@ -48,13 +49,13 @@ from ._validation import (
 
 __all__ = [
     "fused_mix",
-    "fused_mix_backward",
+    "_fused_mix_backward",
     "draw_mix_params",
     "sample_mix_params",
     "mixup_cross_entropy",
-    "mixup_cross_entropy_backward",
+    "_mixup_cross_entropy_backward",
     "mixup_binary_cross_entropy",
-    "mixup_binary_cross_entropy_backward",
+    "_mixup_binary_cross_entropy_backward",
     "cpu_vector_isa",
 ]
 
@@ -95,8 +96,8 @@ def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float,
     return out, _mix_targets(target, index, lam, num_classes, smoothing)
 
 
-def fused_mix_backward(grad, index, lam, box, scale: float, std=None):
-    """``mixup::fused_mix_backward``: the adjoint of the mix, times ``scale``,
+def _fused_mix_backward(grad, index, lam, box, scale: float, std=None):
+    """``mixup::_fused_mix_backward``: the adjoint of the mix, times ``scale``,
     divided per channel by ``std`` (the adjoint of a normalised output).
 
     ``grad_in[j] = scale * (own_j * grad[j] + sum over i with index[i] == j of
@@ -169,44 +170,45 @@ def _mix_targets(target, index, lam, num_classes: int, smoothing: float):
     return mixed.to(out_dtype)
 
 
-# Slots of the pre-drawn random numbers, as in csrc/sample_math.h.
-APPLY, SWITCH, CENTRE_Y, CENTRE_X = 0, 1, 2, 3
-MIXUP_G1, MIXUP_G2, CUTMIX_G1, CUTMIX_G2 = 0, 1, 2, 3
 
 
 def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
                       mixup_on: bool, cutmix_on: bool, minmax, correct_lam: bool, full_side: bool):
     """``mixup::sample_mix_params`` in torch ops: per-draw weights (float32)
     and boxes (int64 rows as fused_mix reads them: a CutMix box, ``NO_BOX``
-    rows for a blend, empty rows for an unmixed sample) from uniforms ``(n, 8)`` and
-    Gamma draws ``(4, n)``. With ``pair_index``, row i takes the draw of
+    rows for a blend, empty rows for an unmixed sample) from uniforms
+    ``(n, UNIFORMS)`` and Gamma draws ``(GAMMAS, n)``, by the slots of
+    csrc/sample_mix_params_slots.def (``UniformSlot``, ``GammaSlot``). With ``pair_index``, row i takes the draw of
     ``min(i, pair_index[i])`` so that partners agree."""
-    if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != 8:
-        raise ValueError(f"mixup::sample_mix_params: uniforms must be a float64 tensor of shape (n, 8), got {uniforms.dtype} {list(uniforms.shape)}")
+    op = "mixup::sample_mix_params"
+    if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
+        raise ValueError(f"{op}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
+                         f"got {uniforms.dtype} {list(uniforms.shape)}")
     draws = uniforms.shape[0]
-    if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != 4 or gammas.shape[1] != draws:
-        raise ValueError(f"mixup::sample_mix_params: gammas must be a float64 tensor of shape (4, n) = (4, {draws}), got {gammas.dtype} {list(gammas.shape)}")
+    if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != GAMMAS or gammas.shape[1] != draws:
+        raise ValueError(f"{op}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
+                         f"got {gammas.dtype} {list(gammas.shape)}")
     if not (mixup_on or cutmix_on):
-        raise ValueError("mixup::sample_mix_params: one of mixup_on, cutmix_on must be true")
+        raise ValueError(f"{op}: one of mixup_on, cutmix_on must be true")
     if pair_index is not None:
         leader = torch.minimum(torch.arange(draws, device=uniforms.device), pair_index)
         uniforms, gammas = uniforms[leader], gammas[:, leader]
     u = uniforms.unbind(1)
-    apply = u[APPLY] < mix_prob
-    use_cutmix = (u[SWITCH] < switch_prob) if (mixup_on and cutmix_on) else torch.full_like(apply, cutmix_on)
+    apply = u[UniformSlot.APPLY] < mix_prob
+    use_cutmix = (u[UniformSlot.SWITCH] < switch_prob) if (mixup_on and cutmix_on) else torch.full_like(apply, cutmix_on)
     lam = torch.where(
         use_cutmix,
-        _beta(gammas[CUTMIX_G1], gammas[CUTMIX_G2]),
-        _beta(gammas[MIXUP_G1], gammas[MIXUP_G2]),
+        _beta(gammas[GammaSlot.CUTMIX_G1], gammas[GammaSlot.CUTMIX_G2]),
+        _beta(gammas[GammaSlot.MIXUP_G1], gammas[GammaSlot.MIXUP_G2]),
     )
     # A blended draw gets the no-box row, an unmixed one the empty box (copied
     # whole), a CutMix draw its box: a paste even when empty.
     box = torch.where(apply, sampling.NO_BOX, 0).to(torch.int64).unsqueeze(-1).expand(draws, 4)
     if cutmix_on:
         if minmax is not None:
-            cut = sampling.minmax_box(uniforms[:, 4:8], minmax, height, width)
+            cut = sampling.minmax_box(uniforms[:, UniformSlot.MINMAX_H : UniformSlot.MINMAX_X + 1], minmax, height, width)
         else:
-            cut = sampling.centred_box(lam, u[CENTRE_Y], u[CENTRE_X], height, width, full_side)
+            cut = sampling.centred_box(lam, u[UniformSlot.CENTRE_Y], u[UniformSlot.CENTRE_X], height, width, full_side)
         pasted = apply & use_cutmix
         box = torch.where(pasted.unsqueeze(-1), cut, box)
         if (correct_lam or minmax is not None) and height * width > 0:  # an empty image has nothing to correct by
@@ -227,10 +229,10 @@ def draw_mix_params(x, mode: str, pairing: str, mixup_alpha: float, cutmix_alpha
     index = sampling.pairing_index(pairing, batch, device, generator, symmetric=mode == "pair")
     draws = 1 if mode == "batch" else batch
     height, width = (x.shape[-2], x.shape[-1]) if x.dim() >= 3 else (1, 1)
-    uniforms = sampling.uniform((draws, 8), device, generator)
-    concentration = torch.empty((4, draws), dtype=torch.float64, device=device)
-    concentration[:2].fill_(mixup_alpha or 1.0)  # an unused alpha gets any valid value
-    concentration[2:].fill_(cutmix_alpha or 1.0)
+    uniforms = sampling.uniform((draws, UNIFORMS), device, generator)
+    concentration = torch.empty((GAMMAS, draws), dtype=torch.float64, device=device)
+    concentration[[GammaSlot.MIXUP_G1, GammaSlot.MIXUP_G2]] = mixup_alpha or 1.0  # an unused alpha: any valid value
+    concentration[[GammaSlot.CUTMIX_G1, GammaSlot.CUTMIX_G2]] = cutmix_alpha or 1.0
     gammas = torch._standard_gamma(concentration, generator=generator)
     cutmix_on = cutmix_alpha > 0 or minmax is not None
     lam, box = sample_mix_params(uniforms, gammas, index if mode == "pair" else None, height, width, mix_prob,
@@ -257,7 +259,7 @@ def _check_loss(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)) or lam.device != logits.device:
         raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got {lam.dtype} of shape {list(lam.shape)} on {lam.device}")
     if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {smoothing}")
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {float(smoothing)}")
     if logits.device.type == "cpu" and not torch.compiler.is_compiling() and not is_fake(logits):
         for name, y in (("y_a", y_a), ("y_b", y_b)):
             bad = ((y < 0) | (y >= classes)).nonzero()
@@ -269,7 +271,7 @@ def _check_loss(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
 def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
     """``mixup::mixup_cross_entropy``: per-row ``lam * CE_eps(logits, y_a) +
     (1 - lam) * CE_eps(logits, y_b)`` through F.cross_entropy, and the
-    per-row ``logsumexp(z) - z[:, 0]`` (shifted: see csrc/loss_math.h), both
+    per-row ``logsumexp(z) - z[:, 0]`` (shifted: see csrc/mixup_cross_entropy_math.h), both
     in float32 (float64 for float64 logits)."""
     _check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
     z = logits.to(accumulation_dtype(logits.dtype))
@@ -280,9 +282,9 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
     return loss, (z - z[:, :1]).logsumexp(dim=1)
 
 
-def mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float):
+def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float):
     """``grad_loss[i] * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``."""
-    _check_loss("mixup::mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
+    _check_loss("mixup::_mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
     z = logits.to(accumulation_dtype(logits.dtype))
     classes = z.shape[1]
     w = lam.to(z.dtype).expand(z.shape[0])[:, None]
@@ -296,7 +298,7 @@ def mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, 
 def _check_binary_loss(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
     _check_loss(op, logits, y_a, y_b, lam, smoothing)
     if threshold is not None and not math.isfinite(threshold):
-        raise ValueError(f"{op}: target_threshold must be a finite number or None, got {threshold}")
+        raise ValueError(f"{op}: target_threshold must be a finite number or None, got {float(threshold)}")
     if pos_weight is not None:
         classes = logits.shape[1]
         one = pos_weight.dim() == 0 or (pos_weight.dim() == 1 and pos_weight.shape[0] == 1)
@@ -330,11 +332,11 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshol
     return per_class.sum(1) if sum_classes else per_class.mean(1)
 
 
-def mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
+def _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
                                         sum_classes: bool):
     """``grad_loss[i] * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
     scale 1 for the sum over classes, 1 / C for the mean."""
-    _check_binary_loss("mixup::mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
+    _check_binary_loss("mixup::_mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
                        pos_weight)
     z = logits.to(accumulation_dtype(logits.dtype))
     t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)

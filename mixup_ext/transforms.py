@@ -41,6 +41,10 @@ from .mixup import MixParams
 from .ops import fused_mix
 
 _draw_mix_params = torch.ops.mixup.draw_mix_params.default
+# draw_mix_params's arguments for torchvision's rules: every batch mixed, one
+# method per transform, no minmax box, the area-corrected weight, and the box
+# of torchvision's CutMix, [c - cut // 2, c + cut // 2) (full_side=False).
+_ALWAYS, _NEVER_SWITCH, _NO_MINMAX, _CORRECT_LAM, _TORCHVISION_SIDE = 1.0, 0.0, None, True, False
 
 __all__ = ["MixUp", "CutMix"]
 
@@ -142,7 +146,8 @@ class _BatchMix(nn.Module):
         weight (None for MixUp)."""
         mixup_alpha, cutmix_alpha = self._alphas()
         index, lam, box = _draw_mix_params(
-            images, "batch", "roll", mixup_alpha, cutmix_alpha, 1.0, 0.0, None, True, False, self.generator
+            images, "batch", "roll", mixup_alpha, cutmix_alpha, _ALWAYS, _NEVER_SWITCH, _NO_MINMAX, _CORRECT_LAM,
+            _TORCHVISION_SIDE, self.generator,
         )
         return MixParams(lam=lam, index=index, box=box if cutmix_alpha > 0 else None)
 

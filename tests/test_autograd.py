@@ -102,8 +102,8 @@ def test_backward_op_matches_reference(device, dtype, layout, box_mode):
     lam = lam_of("per_sample", batch, acc_dtype(dtype), device)
     box = {"none": None, "batch": torch.tensor([0, 5, 1, 4], device=device), "per_sample": random_boxes(batch, height, width, device)}[box_mode]
     with poisoned_outputs():
-        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.9)
-    expected = reference.fused_mix_backward(grad, index, lam, box, 0.9)
+        got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.9)
+    expected = reference._fused_mix_backward(grad, index, lam, box, 0.9)
     assert_close(got, expected, scale=2.0)
     assert got.stride() == expected.stride()
 
@@ -116,9 +116,9 @@ def test_backward_is_bitwise_deterministic(device, index_kind):
     index = index_of(index_kind, batch, device)
     lam = lam_of("per_sample", batch, torch.float32, device)
     box = random_boxes(batch, 17, 19, device)
-    first = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
+    first = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0)
     for _ in range(5):
-        assert torch.equal(torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0), first)
+        assert torch.equal(torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0), first)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -238,7 +238,7 @@ def test_opcheck_and_compile(device):
     op = torch.ops.mixup.mixup_binary_cross_entropy.default
     for args in ((0.1, 0.2, weight, True), (0.0, None, None, False)):
         torch.library.opcheck(op, (z.requires_grad_(), a, b, lam, *args))
-        torch.library.opcheck(torch.ops.mixup.mixup_binary_cross_entropy_backward.default,
+        torch.library.opcheck(torch.ops.mixup._mixup_binary_cross_entropy_backward.default,
                               (torch.rand(5, device=device), z.detach(), a, b, lam, *args))
     torch._dynamo.reset()
     fn = lambda z: mixup_binary_cross_entropy(z, a, b, lam, 0.1, 0.2, True, weight)  # noqa: E731

@@ -46,7 +46,7 @@ def test_opcheck_fused_mix_backward(device):
         for layout in ("contiguous", "channels_last", "unaligned"):
             grad = with_layout(randn((6, 2, 5, 4), torch.float32, device), layout)
             torch.library.opcheck(
-                torch.ops.mixup.fused_mix_backward.default,
+                torch.ops.mixup._fused_mix_backward.default,
                 (grad, index_of("repeats", 6, device), lam_of("per_sample", 6, torch.float32, device), box, 0.9),
             )
 
@@ -57,11 +57,11 @@ def test_fake_kernel_strides_equal_real_strides(device, layout):
     x = with_layout(randn((4, 3, 5, 6), torch.bfloat16, device), layout)
     args = (torch.tensor([0, 1, 2, 3], device=device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), None, 4, 0.1)
     real_out, real_mixed = torch.ops.mixup.fused_mix(x, *args)
-    real_grad = torch.ops.mixup.fused_mix_backward(x, args[1], args[2], None, 1.0)
+    real_grad = torch.ops.mixup._fused_mix_backward(x, args[1], args[2], None, 1.0)
     with FakeTensorMode() as mode:
         fake_args = tuple(mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in (x,) + args)
         fake_out, fake_mixed = torch.ops.mixup.fused_mix(*fake_args)
-        fake_grad = torch.ops.mixup.fused_mix_backward(fake_args[0], fake_args[2], fake_args[3], None, 1.0)
+        fake_grad = torch.ops.mixup._fused_mix_backward(fake_args[0], fake_args[2], fake_args[3], None, 1.0)
     for real, fake in ((real_out, fake_out), (real_mixed, fake_mixed), (real_grad, fake_grad)):
         assert (real.shape, real.stride(), real.dtype) == (fake.shape, fake.stride(), fake.dtype)
 

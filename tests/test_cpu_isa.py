@@ -62,7 +62,7 @@ def test_loss_tests_pass_on_each_instruction_set(isa):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not X86_GCC, reason="the AVX units are built by GCC on x86-64 only")
-@pytest.mark.parametrize("unit", ["loss_rows_avx2.cpp", "loss_rows_avx512.cpp"])
+@pytest.mark.parametrize("unit", ["mixup_loss_rows_avx2.cpp", "mixup_loss_rows_avx512.cpp"])
 def test_avx_units_define_no_weak_symbols(unit, tmp_path):
     """A weak (inline) function an AVX unit emits could be the copy the
     linker keeps for baseline callers too, and crash a CPU without AVX. The

@@ -140,8 +140,8 @@ def test_backward_readers_lists_on_both_sides_of_the_shared_memory_limit(batch, 
     index = index_of(index_kind, batch, "cuda")
     lam = lam_of("per_sample", batch, torch.float32, "cuda")
     with poisoned_outputs():
-        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, None, 1.0)
-    assert_close(got, reference.fused_mix_backward(grad, index, lam, None, 1.0), scale=2.0)
+        got = torch.ops.mixup._fused_mix_backward(grad, index, lam, None, 1.0)
+    assert_close(got, reference._fused_mix_backward(grad, index, lam, None, 1.0), scale=2.0)
 
 
 # The front end ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 weights and boxes drawn on x's device.
 
 Its arithmetic after the draws is sample_math.h's, which
-tests/test_sample_params.py holds to the reference bit for bit. Its random
+tests/test_sample_mix_params.py holds to the reference bit for bit. Its random
 streams (Philox) differ from torch's, so here it is held to the contract by
 exact structure (permutations, matchings, boxes inside the image, partners
 that agree) and by statistics (Beta weights, uniform permutations, the switch

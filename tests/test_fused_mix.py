@@ -126,8 +126,8 @@ def test_box_edges_inside_vector_packs(device, dtype, memory_format, shape):
     check_against_reference(x, labels(batch, device), index, lam, box)
     grad = randn(shape, dtype, device, seed=5).contiguous(memory_format=memory_format)
     with poisoned_outputs():
-        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
-    assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0), scale=2.0)
+        got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0)
+    assert_close(got, reference._fused_mix_backward(grad, index, lam, box, 1.0), scale=2.0)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -190,7 +190,7 @@ def test_empty_rows_still_mix_targets(device, shape):
     assert mixed.shape == (4, NUM_CLASSES)
     grad = torch.empty(shape, device=device)
     lam = lam_of("per_sample", 4, torch.float32, device)
-    assert torch.ops.mixup.fused_mix_backward(grad, index_of("flip", 4, device), lam, box, 1.0).shape == shape
+    assert torch.ops.mixup._fused_mix_backward(grad, index_of("flip", 4, device), lam, box, 1.0).shape == shape
 
 
 # ---------------------------------------------------------------------------

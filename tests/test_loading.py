@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import mixup_ext
-from mixup_ext import _build, _schema
+from mixup_ext import _build, _contract
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,22 +64,50 @@ def test_backend_is_the_one_installed_or_asked_for():
     assert mixup_ext.backend() == os.environ.get("MIXUP_EXT_BACKEND", "aot")
 
 
-def _python_schemas():
-    return {name: text for name, text in vars(_schema).items() if name.isupper() and name != "NAMESPACE"}
+def test_every_op_is_defined_from_the_one_schema_file():
+    """csrc/mixup_schemas.def is read by both sides: the loaded library (compiled
+    or reference) has exactly its ops, with its schemas and tags."""
+    defined = {s.name.split("::", 1)[1] for s in torch._C._jit_get_all_schemas() if s.name.startswith("mixup::")}
+    assert defined == set(_contract.SCHEMAS)
+    for op in _contract.SCHEMAS.values():
+        overload = getattr(torch.ops.mixup, op.name).default
+        assert str(overload._schema) == str(torch._C.parse_schema(op.qualified_name + op.schema[len(op.name):])), op.name
+        assert set(op.tags) <= set(overload.tags), op.name
 
 
-def test_python_schemas_match_the_compiled_library():
-    """Every schema string of mixup_ext/_schema.py against csrc/mixup.cpp's, and
-    no compiled op without a Python twin (the reference backend needs it)."""
-    if mixup_ext.backend() == "reference":
-        pytest.skip("the reference backend defines the library from these very strings")
-    texts = _python_schemas()
-    for text in texts.values():
-        name = text.split("(", 1)[0]
-        op = getattr(torch.ops.mixup, name).default
-        assert str(op._schema) == str(torch._C.parse_schema(f"{_schema.NAMESPACE}::{text}")), name
-    compiled = {s.name.split("::", 1)[1] for s in torch._C._jit_get_all_schemas() if s.name.startswith("mixup::")}
-    assert compiled == {text.split("(", 1)[0] for text in texts.values()}
+def test_internal_ops_look_internal():
+    """The backwards are the autograd's business: their names start with an
+    underscore (torchvision's rule), every public op's does not."""
+    for name in _contract.SCHEMAS:
+        assert name.startswith("_") == name.endswith("_backward"), name
+
+
+def test_the_sampler_slots_are_one_list_for_both_languages():
+    """The reference indexes its tables by csrc/sample_mix_params_slots.def:
+    the slots a draw reads, in the kernels' order, and the box rule's
+    no-box row as the kernels write it."""
+    from mixup_ext import sampling
+
+    assert [s.name for s in _contract.UniformSlot] == [
+        "APPLY", "SWITCH", "CENTRE_Y", "CENTRE_X", "MINMAX_H", "MINMAX_W", "MINMAX_Y", "MINMAX_X"]
+    assert [s.name for s in _contract.GammaSlot] == ["MIXUP_G1", "MIXUP_G2", "CUTMIX_G1", "CUTMIX_G2"]
+    assert (_contract.UNIFORMS, _contract.GAMMAS) == (8, 4)
+    header = (_build.csrc_dir() / "fused_mix_math.h").read_text()
+    assert f"static constexpr int64_t kNoBox = {sampling.NO_BOX};" in header
+
+
+def test_a_malformed_contract_file_is_refused_by_name(monkeypatch, tmp_path):
+    (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, PT2, "fused_mix(Tensor x) -> Tensor")\n'
+                                                   "MIXUP_OP(broken, PT2)\n")
+    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path))
+    with pytest.raises(ValueError, match="mixup_schemas.def has 2 MIXUP_OP entries but 1 read"):
+        _contract._read_schemas()
+    (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, FAST, "fused_mix(Tensor x) -> Tensor")\n')
+    with pytest.raises(ValueError, match="one of the tags PT2, PT2_SEEDED, HOST"):
+        _contract._read_schemas()
+    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="MIXUP_EXT_CSRC"):
+        _contract._read_schemas()
 
 
 def test_jit_sources_have_distinct_object_names():
@@ -95,7 +123,7 @@ def test_autograd_is_the_cpp_kernel():
     """No Python on the autograd path of the compiled ops (csrc/autograd/)."""
     if mixup_ext.backend() == "reference":
         pytest.skip("the reference backend's autograd is PyTorch's own")
-    for op in ("fused_mix", "fused_mix_backward", "mixup_cross_entropy", "mixup_binary_cross_entropy", "draw_mix_params"):
+    for op in ("fused_mix", "_fused_mix_backward", "mixup_cross_entropy", "mixup_binary_cross_entropy", "draw_mix_params"):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(f"mixup::{op}", "Autograd"), op
     x = torch.randn(4, 3, requires_grad=True)
     out, _ = torch.ops.mixup.fused_mix(x, torch.arange(4), torch.tensor([1, 0, 3, 2]), torch.rand(4), None, 4, 0.0)
@@ -168,7 +196,8 @@ def test_wheel_and_sdist_carry_every_cpp_source(tmp_path):
     import tarfile
 
     expected = _relative_files(ROOT / "csrc")
-    assert {"mixup.cpp", "mix_math.h", "cuda/fused_mix_kernel.cu"} <= expected
+    assert {"mixup.cpp", "fused_mix_math.h", "mixup_schemas.def", "sample_mix_params_slots.def",
+            "cuda/fused_mix_kernel.cu"} <= expected
     build = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path / "lib")],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]

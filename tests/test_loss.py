@@ -110,7 +110,7 @@ def test_opcheck_and_compile(device):
     lam = lam_for("per_sample", 5, device)
     torch.library.opcheck(torch.ops.mixup.mixup_cross_entropy.default, (z.requires_grad_(), a, b, lam, 0.1))
     lse = torch.logsumexp(z.detach() - z.detach()[:, :1], 1)
-    torch.library.opcheck(torch.ops.mixup.mixup_cross_entropy_backward.default, (torch.rand(5, device=device), z.detach(), a, b, lam, lse, 0.1))
+    torch.library.opcheck(torch.ops.mixup._mixup_cross_entropy_backward.default, (torch.rand(5, device=device), z.detach(), a, b, lam, lse, 0.1))
     torch._dynamo.reset()
     compiled = torch.compile(lambda z: mixup_cross_entropy(z, a, b, lam, 0.1), fullgraph=True)
     torch.testing.assert_close(compiled(z.detach()), mixup_cross_entropy(z.detach(), a, b, lam, 0.1))

@@ -247,9 +247,9 @@ def test_backward_op_divides_by_std(device):
     box = random_boxes(batch, 9, 10, device)
     std = torch.tensor(STD, device=device)
     with poisoned_outputs():
-        got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.5, std)
-    assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 0.5, std), scale=2)
-    plain = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 0.5)
+        got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.5, std)
+    assert_close(got, reference._fused_mix_backward(grad, index, lam, box, 0.5, std), scale=2)
+    plain = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.5)
     assert_close(got, (plain / std.view(1, 3, 1, 1)).contiguous(memory_format=torch.channels_last), scale=2)
 
 
@@ -270,7 +270,7 @@ def test_opcheck(device):
     xf = samples((batch, 3, 5, 6), torch.float32, device).requires_grad_()
     torch.library.opcheck(torch.ops.mixup.fused_mix.default,
                           (xf, None, index, lam, box, 0, 0.0, mean, std, torch.float64))
-    torch.library.opcheck(torch.ops.mixup.fused_mix_backward.default,
+    torch.library.opcheck(torch.ops.mixup._fused_mix_backward.default,
                           (randn((batch, 3, 5, 6), torch.float32, device), index, lam, box, 1.0, std))
 
 

@@ -101,8 +101,8 @@ def test_fused_equals_reference_forward_and_backward(device):
         assert_close(mixed, ref_mixed, scale=4)
         grad = torch.randn_like(ref_out)
         with poisoned_outputs():
-            got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0)
-        assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0), scale=4)
+            got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0)
+        assert_close(got, reference._fused_mix_backward(grad, index, lam, box, 1.0), scale=4)
 
     check()
 
@@ -141,8 +141,8 @@ def test_normalised_and_converted_equals_reference(device):
         if x.dtype != torch.uint8:
             grad = torch.randn(ref_out.shape, dtype=torch.float64).to(device=x.device, dtype=x.dtype)
             with poisoned_outputs():
-                got = torch.ops.mixup.fused_mix_backward(grad, index, lam, box, 1.0, std)
-            assert_close(got, reference.fused_mix_backward(grad, index, lam, box, 1.0, std), scale=4)
+                got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0, std)
+            assert_close(got, reference._fused_mix_backward(grad, index, lam, box, 1.0, std), scale=4)
 
     check()
 

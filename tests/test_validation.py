@@ -138,20 +138,20 @@ def test_backward_op_validates_its_arguments(device):
         ((grad, index, lam.long(), None), "lam must be a floating tensor"),
         ((grad[:, 0, 0], index, lam, torch.tensor([0, 1, 0, 1], device=device)), "box needs x with at least 3 dims"),
     ]
-    for fn in (torch.ops.mixup.fused_mix_backward, reference.fused_mix_backward):
+    for fn in (torch.ops.mixup._fused_mix_backward, reference._fused_mix_backward):
         for args, match in bad:
             with pytest.raises(ValueError, match=match):
                 fn(*args, 1.0)
 
 
-@pytest.mark.parametrize("fn", [torch.ops.mixup.fused_mix_backward, reference.fused_mix_backward], ids=["op", "reference"])
+@pytest.mark.parametrize("fn", [torch.ops.mixup._fused_mix_backward, reference._fused_mix_backward], ids=["op", "reference"])
 @pytest.mark.parametrize("case,overrides,match", [c for c in VALUE_CASES if not c[0].startswith("label")], ids=lambda c: c if isinstance(c, str) else "")
 def test_backward_values_are_refused_on_cpu(fn, case, overrides, match):
     """The backward reads index and box too; a bad value must not turn into a
     silently wrong gradient."""
     args = good_args("cpu")
     args.update(overrides)
-    match = match.replace("mixup::fused_mix:", "mixup::fused_mix_backward:")
+    match = match.replace("mixup::fused_mix:", "mixup::_fused_mix_backward:")
     grad = torch.randn(B, 3, H, W)
     with pytest.raises(ValueError, match=match):
         fn(grad, args["index"], args["lam"], args["box"], 1.0)

@@ -1,11 +1,11 @@
-// Autograd for mixup::fused_mix and mixup::fused_mix_backward, in C++ under
+// Autograd for mixup::fused_mix and mixup::_fused_mix_backward, in C++ under
 // the Autograd key (as torchvision's csrc/ops/autograd/ does), so that a
 // training step pays no Python on the way in or back, and libtorch programs
 // get gradients too. Fake kernels stay in Python (mixup_ext/_registrations.py).
 //
 // The mix is linear in x and in soft targets:
 //   forward   out = A x,              A = the blend or paste of (index, lam, box)
-//   backward  grad_x = A^T grad_out   (mixup::fused_mix_backward, scale 1)
+//   backward  grad_x = A^T grad_out   (mixup::_fused_mix_backward, scale 1)
 //             grad_t = (1 - eps) M^T grad_mixed   (M = A without the box)
 //   and the backward's own adjoint is A again, which gives double backward
 //   (gradient penalties through a mixed batch) for free.
@@ -38,7 +38,7 @@ class FusedMixBackwardFunction : public torch::autograd::Function<FusedMixBackwa
     ctx->save_for_backward({index, lam, box.value_or(at::Tensor()), std.value_or(at::Tensor())});
     ctx->saved_data["scale"] = scale;
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    return {mixup::fused_mix_backward(grad, index, lam, box, scale, std)};
+    return {mixup::_fused_mix_backward(grad, index, lam, box, scale, std)};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -82,13 +82,13 @@ class FusedMixFunction : public torch::autograd::Function<FusedMixFunction> {
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       // An out_dtype other than x's: the gradient comes back in x's dtype.
       const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
-      grad_x = mixup::fused_mix_backward(grads[0].to(x_dtype), index, lam, optional_of(saved[2]), 1.0,
+      grad_x = mixup::_fused_mix_backward(grads[0].to(x_dtype), index, lam, optional_of(saved[2]), 1.0,
                                          optional_of(saved[3]));
     }
     if (grads[1].defined() && ctx->needs_input_grad(1)) {
       // d mixed / d target = (1 - smoothing) * the same mix, without the box.
       const double smoothing = ctx->saved_data["smoothing"].toDouble();
-      grad_target = mixup::fused_mix_backward(grads[1], index, lam, std::nullopt, 1.0 - smoothing);
+      grad_target = mixup::_fused_mix_backward(grads[1], index, lam, std::nullopt, 1.0 - smoothing);
     }
     // index, lam, box, num_classes, smoothing, mean, std and out_dtype get no gradient, by contract.
     return {grad_x,      grad_target, at::Tensor(), at::Tensor(), at::Tensor(),
@@ -121,7 +121,7 @@ at::Tensor fused_mix_backward_autograd(const at::Tensor& grad, const at::Tensor&
                                        const std::optional<at::Tensor>& std) {
   if (!records_graph(grad)) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    return mixup::fused_mix_backward(grad, index, lam, box, scale, std);
+    return mixup::_fused_mix_backward(grad, index, lam, box, scale, std);
   }
   return FusedMixBackwardFunction::apply(grad, index, lam, box, scale, std)[0];
 }
@@ -130,7 +130,7 @@ at::Tensor fused_mix_backward_autograd(const at::Tensor& grad, const at::Tensor&
 
 TORCH_LIBRARY_IMPL(mixup, Autograd, m) {
   m.impl("fused_mix", &fused_mix_autograd);
-  m.impl("fused_mix_backward", &fused_mix_backward_autograd);
+  m.impl("_fused_mix_backward", &fused_mix_backward_autograd);
 }
 
 }  // namespace mixup

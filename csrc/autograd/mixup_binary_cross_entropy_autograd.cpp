@@ -35,7 +35,7 @@ class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBi
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       const auto s = ctx->get_saved_variables();
       const std::optional<at::Tensor> pos_weight = s[4].defined() ? std::optional<at::Tensor>(s[4]) : std::nullopt;
-      grad_logits = mixup::mixup_binary_cross_entropy_backward(
+      grad_logits = mixup::_mixup_binary_cross_entropy_backward(
           grads[0], s[0], s[1], s[2], s[3], ctx->saved_data["smoothing"].toDouble(),
           ctx->saved_data["threshold"].toOptional<double>(), pos_weight, ctx->saved_data["sum_classes"].toBool());
     }

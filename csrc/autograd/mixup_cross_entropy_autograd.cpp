@@ -29,7 +29,7 @@ class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEnt
     at::Tensor grad_logits;
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       const auto s = ctx->get_saved_variables();
-      grad_logits = mixup::mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4],
+      grad_logits = mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4],
                                                         ctx->saved_data["smoothing"].toDouble());
     }
     return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

@@ -1,4 +1,4 @@
-// CPU kernels of mixup::fused_mix and mixup::fused_mix_backward.
+// CPU kernels of mixup::fused_mix and mixup::_fused_mix_backward.
 //
 // Work is split into (row, chunk) items for at::parallel_for. Inside an item a
 // CutMix box cuts the chunk into a few contiguous runs (inside or outside the
@@ -377,10 +377,10 @@ at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& inde
                                   const at::Tensor& lam, const std::optional<at::Tensor>& box,
                                   double scale, const std::optional<at::Tensor>& std) {
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
-  check_values_on_host("mixup::fused_mix_backward", plan.mix);
+  check_values_on_host("mixup::_fused_mix_backward", plan.mix);
   fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
-                                  "mixup::fused_mix_backward", [&] { unmix_rows<scalar_t>(plan); });
+                                  "mixup::_fused_mix_backward", [&] { unmix_rows<scalar_t>(plan); });
   return plan.grad_input;
 }
 
@@ -388,7 +388,7 @@ at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& inde
 
 TORCH_LIBRARY_IMPL(mixup, CPU, m) {
   m.impl("fused_mix", &fused_mix_cpu);
-  m.impl("fused_mix_backward", &fused_mix_backward_cpu);
+  m.impl("_fused_mix_backward", &fused_mix_backward_cpu);
 }
 
 }  // namespace mixup

@@ -1,7 +1,7 @@
 // CPU kernels of mixup::mixup_binary_cross_entropy and its backward. A row's
 // target takes one value on every class but the (at most two) labelled
-// ones (loss_math.h: BinaryTargets), so a row is up to three unlabelled runs
-// for the vector loops of cpu/loss_rows.h, and its labelled elements in
+// ones (mixup_binary_cross_entropy_math.h: BinaryTargets), so a row is up to three unlabelled runs
+// for the vector loops of cpu/mixup_loss_rows.h, and its labelled elements in
 // scalar code shared with CUDA.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -9,9 +9,9 @@
 
 #include <algorithm>
 
-#include "../loss.h"
-#include "loss_row_loop.h"
-#include "loss_rows.h"
+#include "../mixup_binary_cross_entropy.h"
+#include "mixup_loss_row_loop.h"
+#include "mixup_loss_rows.h"
 
 namespace mixup {
 namespace {
@@ -21,7 +21,7 @@ using cpu::LossRow;
 using cpu::PosWeight;
 
 template <typename acc_t>
-PosWeight<acc_t> pos_weight_of(const BinaryLossPlan& p) {
+PosWeight<acc_t> pos_weight_of(const BinaryCrossEntropyOptions& p) {
   if (!p.pos_weight.defined()) return {};
   return {p.pos_weight.const_data_ptr<acc_t>(), p.pos_weight_stride};
 }
@@ -49,7 +49,7 @@ void for_each_label(int64_t a, int64_t b, const Label& label) {
 }
 
 template <typename scalar_t, typename acc_t>
-BinaryTargets<acc_t> targets_of(const BinaryLossPlan& p, const LossRow<scalar_t, acc_t>& row) {
+BinaryTargets<acc_t> targets_of(const BinaryCrossEntropyOptions& p, const LossRow<scalar_t, acc_t>& row) {
   return binary_targets<acc_t>(row.lam, static_cast<acc_t>(p.smoothed.on), static_cast<acc_t>(p.smoothed.off),
                                p.thresholded, static_cast<acc_t>(p.threshold));
 }
@@ -57,9 +57,9 @@ BinaryTargets<acc_t> targets_of(const BinaryLossPlan& p, const LossRow<scalar_t,
 at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                                           const at::Tensor& lam, double smoothing, std::optional<double> threshold,
                                           const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
-  const BinaryLossForwardPlan f = plan_binary_loss_forward(logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
+  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
                                                            sum_classes, /*check_values=*/true);
-  const BinaryLossPlan& p = f.in;
+  const BinaryCrossEntropyOptions& p = f.in;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const auto& rows = cpu::loss_row_table().get<scalar_t>();
@@ -85,11 +85,11 @@ at::Tensor mixup_binary_cross_entropy_backward_cpu(const at::Tensor& grad_loss, 
                                                    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                    double smoothing, std::optional<double> threshold,
                                                    const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
-  const BinaryLossBackwardPlan bp = plan_binary_loss_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold,
+  const BinaryCrossEntropyBackwardPlan bp = plan_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold,
                                                               pos_weight, sum_classes);
-  const BinaryLossPlan& p = bp.in;
+  const BinaryCrossEntropyOptions& p = bp.in;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
-                                  "mixup::mixup_binary_cross_entropy_backward", [&] {
+                                  "mixup::_mixup_binary_cross_entropy_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const auto& rows = cpu::loss_row_table().get<scalar_t>();
     const PosWeight<acc_t> w = pos_weight_of<acc_t>(p);
@@ -115,7 +115,7 @@ at::Tensor mixup_binary_cross_entropy_backward_cpu(const at::Tensor& grad_loss, 
 
 TORCH_LIBRARY_IMPL(mixup, CPU, m) {
   m.impl("mixup_binary_cross_entropy", &mixup_binary_cross_entropy_cpu);
-  m.impl("mixup_binary_cross_entropy_backward", &mixup_binary_cross_entropy_backward_cpu);
+  m.impl("_mixup_binary_cross_entropy_backward", &mixup_binary_cross_entropy_backward_cpu);
 }
 
 }  // namespace mixup

@@ -1,13 +1,13 @@
 // CPU kernels of mixup::mixup_cross_entropy and its backward: rows in
-// parallel, each row's passes in the vector loops of cpu/loss_rows.h; the
-// two labelled elements of a gradient row in scalar code (loss_math.h).
+// parallel, each row's passes in the vector loops of cpu/mixup_loss_rows.h; the
+// two labelled elements of a gradient row in scalar code (mixup_cross_entropy_math.h).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <torch/library.h>
 
-#include "../loss.h"
-#include "loss_row_loop.h"
-#include "loss_rows.h"
+#include "../mixup_cross_entropy.h"
+#include "mixup_loss_row_loop.h"
+#include "mixup_loss_rows.h"
 
 namespace mixup {
 namespace {
@@ -18,8 +18,8 @@ using cpu::LossRow;
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a,
                                                            const at::Tensor& y_b, const at::Tensor& lam,
                                                            double smoothing) {
-  const LossForwardPlan f = plan_loss_forward(logits, y_a, y_b, lam, smoothing, /*check_values=*/true);
-  const LossPlan& p = f.in;
+  const CrossEntropyForwardPlan f = plan_cross_entropy_forward(logits, y_a, y_b, lam, smoothing, /*check_values=*/true);
+  const LossInputs& p = f.in;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const auto& rows = cpu::loss_row_table().get<scalar_t>();
@@ -41,9 +41,9 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cpu(const at::Tensor& log
 at::Tensor mixup_cross_entropy_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
                                             const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& lse,
                                             double smoothing) {
-  const LossBackwardPlan bp = plan_loss_backward(grad_loss, logits, y_a, y_b, lam, lse, smoothing);
-  const LossPlan& p = bp.in;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_cross_entropy_backward", [&] {
+  const CrossEntropyBackwardPlan bp = plan_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, lse, smoothing);
+  const LossInputs& p = bp.in;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::_mixup_cross_entropy_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const auto& rows = cpu::loss_row_table().get<scalar_t>();
     const acc_t* grad_loss_in = bp.grad_loss.const_data_ptr<acc_t>();
@@ -70,7 +70,7 @@ at::Tensor mixup_cross_entropy_backward_cpu(const at::Tensor& grad_loss, const a
 
 TORCH_LIBRARY_IMPL(mixup, CPU, m) {
   m.impl("mixup_cross_entropy", &mixup_cross_entropy_cpu);
-  m.impl("mixup_cross_entropy_backward", &mixup_cross_entropy_backward_cpu);
+  m.impl("_mixup_cross_entropy_backward", &mixup_cross_entropy_backward_cpu);
 }
 
 }  // namespace mixup

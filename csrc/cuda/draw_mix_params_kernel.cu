@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "../draw_mix_params.h"
+#include "launch.h"
 
 namespace mixup {
 namespace {
@@ -101,11 +102,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params_cuda(
     std::lock_guard<std::mutex> lock(gen->mutex_);
     rng = gen->philox_cuda_state(kValuesPerCall);
   }
-  draw_mix_params_kernel<<<1, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      c, rng, order.defined() ? order.const_data_ptr<int64_t>() : nullptr,
-      sorted_here ? next_power_of_two(c.batch) : 0, plan.index.mutable_data_ptr<int64_t>(),
-      plan.lam.mutable_data_ptr<float>(), plan.box.mutable_data_ptr<int64_t>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  // One block: the partners of a whole batch are decided together.
+  cuda::launch("mixup::draw_mix_params", draw_mix_params_kernel, 1, kThreads, c, rng,
+               order.defined() ? order.const_data_ptr<int64_t>() : nullptr, sorted_here ? next_power_of_two(c.batch) : 0,
+               plan.index.mutable_data_ptr<int64_t>(), plan.lam.mutable_data_ptr<float>(), plan.box.mutable_data_ptr<int64_t>());
   return {plan.index, plan.lam, plan.box};
 }
 

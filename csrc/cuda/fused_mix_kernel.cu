@@ -1,4 +1,4 @@
-// CUDA kernels of mixup::fused_mix and mixup::fused_mix_backward.
+// CUDA kernels of mixup::fused_mix and mixup::_fused_mix_backward.
 //
 // One launch does the whole forward: blocks [0, row_blocks) mix x, the blocks
 // after them mix the targets. Each x block covers one chunk of one row, and the
@@ -32,6 +32,7 @@
 #include <type_traits>
 
 #include "../fused_mix.h"
+#include "launch.h"
 
 // Block shape of the row kernels. The defaults come from the sweep in
 // bench/tune.py (bench/NOTES.md has the numbers); the macros exist so that the
@@ -303,35 +304,40 @@ __device__ inline void normalize_pack(acc_t (&v)[VEC], const ChannelValues<acc_t
   }
 }
 
-template <typename in_t, typename out_t>
-struct ForwardArgs {
-  using acc_type = acc_type_t<in_t, out_t>;
-  const in_t* x;
-  out_t* out;
+// What the forward and the backward kernels read a mix of rows by: the
+// shared base of their arguments (as causal-conv1d's ConvParamsBwd extends
+// ConvParamsBase), filled from the plan's RowMixPlan in one place.
+template <typename acc_t>
+struct RowMixArgs {
+  using acc_type = acc_t;
   int64_t batch_stride;
   RowGeometry geometry;
   LineMap lines;
-  Pairing<acc_type> pairing;
-  Normalize<acc_type> norm;
+  Pairing<acc_t> pairing;
+  Normalize<acc_t> norm;  // the backward divides by the forward's std (mean 0)
   ChannelMap channels;
+
+  static RowMixArgs from(const RowMixPlan& mix) {
+    return {mix.batch_stride,         mix.geometry,           LineMap(mix.geometry),
+            mix.pairing<acc_t>(),     mix.normalize<acc_t>(), ChannelMap(mix.channels, mix.geometry.numel)};
+  }
+};
+
+template <typename in_t, typename out_t>
+struct ForwardArgs : RowMixArgs<acc_type_t<in_t, out_t>> {
+  const in_t* x;
+  out_t* out;
   int64_t row_blocks;  // blocks that mix x; the rest mix the targets
   TargetArgs targets;
 };
 
 template <typename scalar_t>
-struct BackwardArgs {
-  using acc_type = acc_type_t<scalar_t, scalar_t>;
+struct BackwardArgs : RowMixArgs<acc_type_t<scalar_t, scalar_t>> {
   const scalar_t* grad;
   scalar_t* out;
-  int64_t batch_stride;
-  RowGeometry geometry;
-  LineMap lines;
-  Pairing<acc_type> pairing;
-  Normalize<acc_type> norm;  // divides by the forward's std (mean 0)
-  ChannelMap channels;
-  const int64_t* order;    // the readers of row j: order[offsets[j] : offsets[j + 1]]
+  const int64_t* order;  // the readers of row j: order[offsets[j] : offsets[j + 1]]
   const int64_t* offsets;
-  acc_type scale;
+  typename RowMixArgs<acc_type_t<scalar_t, scalar_t>>::acc_type scale;
 };
 
 // Splits a block id into (row, first element of this thread's first pack).
@@ -637,7 +643,7 @@ __global__ void __launch_bounds__(kReaderThreads)
   }
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using cuda::ceil_div;
 
 // Elements per wide pack: 16 bytes of the wider side, so that every access
 // is one instruction and a warp's loads and stores both cover consecutive
@@ -670,32 +676,10 @@ int64_t row_blocks_for(int64_t batch, int64_t numel, int vec) {
   return numel == 0 ? 0 : batch * ceil_div(numel, int64_t(kThreads) * vec * kUnroll);
 }
 
-template <typename Kernel, typename... Args>
-void launch(Kernel kernel, int64_t blocks, int threads, const Args&... args) {
-  if (blocks == 0) return;
-  TORCH_CHECK(blocks <= INT_MAX, "mixup: tensor too large for one launch (", blocks, " blocks of ",
-              threads, " threads)");
-  kernel<<<static_cast<unsigned>(blocks), threads, 0, c10::cuda::getCurrentCUDAStream()>>>(args...);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
-// The fields the forward and backward arguments share.
-template <typename Args>
-void fill_row_args(Args& args, const RowMixPlan& mix) {
-  using acc_t = typename Args::acc_type;
-  args.batch_stride = mix.batch_stride;
-  args.geometry = mix.geometry;
-  args.lines = LineMap(mix.geometry);
-  args.pairing = mix.pairing<acc_t>();
-  args.norm = mix.normalize<acc_t>();
-  args.channels = ChannelMap(mix.channels, mix.geometry.numel);
-}
-
 template <typename in_t, typename out_t>
 void launch_forward(const ForwardPlan& plan) {
   const RowMixPlan& mix = plan.mix;
-  ForwardArgs<in_t, out_t> args{};
-  fill_row_args(args, mix);
+  ForwardArgs<in_t, out_t> args{RowMixArgs<acc_type_t<in_t, out_t>>::from(mix)};
   args.x = plan.x_rows.const_data_ptr<in_t>();
   args.out = plan.out.mutable_data_ptr<out_t>();
   args.targets = plan.target_args;
@@ -704,14 +688,16 @@ void launch_forward(const ForwardPlan& plan) {
   with_pack_width<in_t, out_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
-    const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div(mix.batch, kWarpsPerBlock);
+    const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div<int64_t>(mix.batch, kWarpsPerBlock);
     if constexpr (std::is_same_v<in_t, out_t>) {
       if (!mix.mean.defined()) {
-        launch(fused_mix_kernel<in_t, out_t, VEC, false>, args.row_blocks + target_blocks, kThreads, args);
+        cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, false>, args.row_blocks + target_blocks,
+                     kThreads, args);
         return;
       }
     }
-    launch(fused_mix_kernel<in_t, out_t, VEC, true>, args.row_blocks + target_blocks, kThreads, args);
+    cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, true>, args.row_blocks + target_blocks,
+                 kThreads, args);
   });
 }
 
@@ -721,7 +707,7 @@ void fill_readers(const BackwardPlan& plan) {
     fill_readers_by_sort(plan);
     return;
   }
-  launch(build_readers_kernel, mix.batch == 0 ? 0 : 1, kReaderThreads,
+  cuda::launch("mixup::_fused_mix_backward", build_readers_kernel, mix.batch == 0 ? 0 : 1, kReaderThreads,
          mix.index.const_data_ptr<int64_t>(), mix.index.stride(0), mix.batch,
          plan.order.mutable_data_ptr<int64_t>(), plan.offsets.mutable_data_ptr<int64_t>());
 }
@@ -729,18 +715,17 @@ void fill_readers(const BackwardPlan& plan) {
 template <typename scalar_t>
 void launch_backward(const BackwardPlan& plan) {
   const RowMixPlan& mix = plan.mix;
-  BackwardArgs<scalar_t> args{};
-  fill_row_args(args, mix);
+  BackwardArgs<scalar_t> args{RowMixArgs<acc_type_t<scalar_t, scalar_t>>::from(mix)};
   args.grad = plan.grad_rows.const_data_ptr<scalar_t>();
   args.out = plan.grad_input.mutable_data_ptr<scalar_t>();
   args.order = plan.order.const_data_ptr<int64_t>();
   args.offsets = plan.offsets.const_data_ptr<int64_t>();
-  args.scale = static_cast<typename BackwardArgs<scalar_t>::acc_type>(plan.scale);
+  args.scale = static_cast<acc_type_t<scalar_t, scalar_t>>(plan.scale);
 
   const bool wide = packs_fit<scalar_t, scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
   with_pack_width<scalar_t, scalar_t>(wide, [&](auto vec) {
     constexpr int VEC = decltype(vec)::value;
-    launch(fused_mix_backward_kernel<scalar_t, VEC>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
+    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
            kThreads, args);
   });
 }
@@ -767,7 +752,7 @@ at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& ind
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
-                                  "mixup::fused_mix_backward", [&] { launch_backward<scalar_t>(plan); });
+                                  "mixup::_fused_mix_backward", [&] { launch_backward<scalar_t>(plan); });
   return plan.grad_input;
 }
 
@@ -775,7 +760,7 @@ at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& ind
 
 TORCH_LIBRARY_IMPL(mixup, CUDA, m) {
   m.impl("fused_mix", &fused_mix_cuda);
-  m.impl("fused_mix_backward", &fused_mix_backward_cuda);
+  m.impl("_fused_mix_backward", &fused_mix_backward_cuda);
 }
 
 }  // namespace mixup

@@ -2,7 +2,7 @@
 // most B of them, so no threads).
 #include <torch/library.h>
 
-#include "../sample_params.h"
+#include "../sample_mix_params.h"
 
 namespace mixup {
 namespace {

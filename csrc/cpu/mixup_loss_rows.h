@@ -2,7 +2,7 @@
 // cpu/mixup_binary_cross_entropy_kernel.cpp), one table per instruction set (cpu/isa.h).
 // They see raw rows only: planning, parallelism and the few elements that
 // carry a label stay in the kernels, in scalar code shared with CUDA
-// (loss_math.h). Math is in acc_t: float, or double for double logits.
+// (mixup_*cross_entropy_math.h). Math is in acc_t: float, or double for double logits.
 #pragma once
 
 #include <ATen/OpMathType.h>
@@ -27,7 +27,7 @@ struct LossRowKernels {
   using acc_t = at::opmath_type<scalar_t>;
 
   // Softmax statistics of one row of `classes` logits z, relative to its
-  // first logit r = z[0] (loss_math.h says why): returns the shifted
+  // first logit r = z[0] (mixup_cross_entropy_math.h says why): returns the shifted
   // log-sum-exp log(sum(exp(z - r))) and sets *shifted_sum = sum(z - r).
   acc_t (*ce_stats)(const scalar_t* z, int64_t classes, acc_t* shifted_sum);
 
@@ -36,7 +36,7 @@ struct LossRowKernels {
   void (*ce_grad)(const scalar_t* z, int64_t classes, acc_t shifted_lse, acc_t scale, acc_t spread, scalar_t* out);
 
   // sum over c in [first, last) of the binary cross-entropy of logit z[c]
-  // against one target value t (loss_math.h: binary_ce_loss).
+  // against one target value t (mixup_binary_cross_entropy_math.h: binary_ce_loss).
   acc_t (*bce_sum)(const scalar_t* z, int64_t first, int64_t last, acc_t t, PosWeight<acc_t> pos_weight);
 
   // out[c] = scale * d/dz binary_ce_loss(z[c], t) for c in [first, last).
@@ -59,7 +59,7 @@ struct LossRowTable {
   }
 };
 
-// Each instruction set's table (cpu/isa/loss_rows_*.cpp), constant-initialised:
+// Each instruction set's table (cpu/isa/mixup_loss_rows_*.cpp), constant-initialised:
 // choosing one runs no code of the others. The AVX ones exist where
 // MIXUP_BUILD_X86_ISAS.
 namespace isa_default {

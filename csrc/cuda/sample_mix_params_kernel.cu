@@ -1,10 +1,9 @@
 // CUDA kernel of mixup::sample_mix_params: one thread per draw, one launch.
-#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "../sample_params.h"
+#include "../sample_mix_params.h"
+#include "launch.h"
 
 namespace mixup {
 namespace {
@@ -17,7 +16,9 @@ __global__ void sample_mix_params_kernel(SampleConfig config, const double* unif
   if (i >= draws) return;
   if (pair_index != nullptr) CUDA_KERNEL_ASSERT(pair_index[i] >= 0 && pair_index[i] < draws);
   const int64_t d = draw_of(i, draws, pair_index);
-  sample_one(config, [&](int k) { return uniforms[d * kUniforms + k]; }, [&](int first) { return beta_of_gammas([&](int k) { return gammas[k * draws + d]; }, first); }, lam + i, box + 4 * i);
+  const auto uniform = [&](int slot) { return uniforms[d * kUniforms + slot]; };
+  const auto beta = [&](int first) { return beta_of_gammas([&](int k) { return gammas[k * draws + d]; }, first); };
+  sample_one(config, uniform, beta, lam + i, box + 4 * i);
 }
 
 std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
@@ -27,13 +28,9 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
   const c10::cuda::CUDAGuard guard(uniforms.device());
   const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob,
                                    mixup_on, cutmix_on, minmax, correct_lam, full_side);
-  if (p.draws == 0) return {p.lam, p.box};
-  const int64_t blocks = (p.draws + kThreads - 1) / kThreads;
-  sample_mix_params_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      p.config, p.uniforms.const_data_ptr<double>(), p.gammas.const_data_ptr<double>(),
-      p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws,
-      p.lam.mutable_data_ptr<float>(), p.box.mutable_data_ptr<int64_t>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  cuda::launch("mixup::sample_mix_params", sample_mix_params_kernel, cuda::ceil_div<int64_t>(p.draws, kThreads),
+               kThreads, p.config, p.uniforms.const_data_ptr<double>(), p.gammas.const_data_ptr<double>(),
+               p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws, p.lam.mutable_data_ptr<float>(), p.box.mutable_data_ptr<int64_t>());
   return {p.lam, p.box};
 }
 

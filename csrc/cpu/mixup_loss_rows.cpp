@@ -1,5 +1,5 @@
 // Picks the loss rows' table for this process (cpu/isa.h).
-#include "loss_rows.h"
+#include "mixup_loss_rows.h"
 
 #include "isa.h"
 

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "../loss.h"
+#include "../mixup_loss.h"
 
 namespace mixup::cpu {
 
@@ -23,7 +23,7 @@ struct LossRow {
 
 // body(row) for every row of the plan, rows in parallel.
 template <typename scalar_t, typename acc_t, typename Body>
-void for_each_row(const LossPlan& p, const Body& body) {
+void for_each_row(const LossInputs& p, const Body& body) {
   const scalar_t* z = p.logits.const_data_ptr<scalar_t>();
   const int64_t row_stride = p.logits.stride(0);
   const auto a = p.y_a.accessor<int64_t, 1>();

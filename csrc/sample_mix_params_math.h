@@ -7,7 +7,7 @@
 
 #include <c10/macros/Macros.h>
 
-#include "mix_math.h"
+#include "fused_mix_math.h"
 
 #include <cmath>
 #include <cstdint>
@@ -24,10 +24,24 @@ struct SampleConfig {
   bool full_side;  // timm >= 1.0.2x: a side of exactly int(H * sqrt(1 - lam))
 };
 
-// Uniforms per draw, in this order.
-enum UniformSlot : int { kApply = 0, kSwitch, kCentreY, kCentreX, kMinmaxH, kMinmaxW, kMinmaxY, kMinmaxX, kUniforms };
-// Gamma draws per draw: two for the Mixup Beta, two for the CutMix Beta.
-enum GammaSlot : int { kMixupG1 = 0, kMixupG2, kCutmixG1, kCutmixG2, kGammas };
+// The uniforms and Gamma draws of one draw, by slot (sample_mix_params_slots.def);
+// kUniforms and kGammas count them.
+#define MIXUP_UNIFORM_SLOT(name) name,
+#define MIXUP_GAMMA_SLOT(name)
+enum UniformSlot : int {
+#include "sample_mix_params_slots.def"
+  kUniforms
+};
+#undef MIXUP_UNIFORM_SLOT
+#undef MIXUP_GAMMA_SLOT
+#define MIXUP_UNIFORM_SLOT(name)
+#define MIXUP_GAMMA_SLOT(name) name,
+enum GammaSlot : int {
+#include "sample_mix_params_slots.def"
+  kGammas
+};
+#undef MIXUP_UNIFORM_SLOT
+#undef MIXUP_GAMMA_SLOT
 
 C10_HOST_DEVICE inline double beta_from_gammas(double g1, double g2) {
   const double total = g1 + g2;

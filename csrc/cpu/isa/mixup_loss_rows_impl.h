@@ -1,7 +1,7 @@
-// The loss rows of cpu/loss_rows.h, written once against at::vec::Vectorized
-// and compiled per instruction set by loss_rows_{default,avx2,avx512}.cpp,
+// The loss rows of cpu/mixup_loss_rows.h, written once against at::vec::Vectorized
+// and compiled per instruction set by mixup_loss_rows_{default,avx2,avx512}.cpp,
 // each after target.h. Every formula here is the vector form of a scalar one
-// in loss_math.h, in the same order of operations; the kernels compute the
+// in mixup_cross_entropy_math.h and mixup_binary_cross_entropy_math.h, in the same order of operations; the kernels compute the
 // labelled elements of a row with the scalar form, so the two must agree.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "../loss_rows.h"
+#include "../mixup_loss_rows.h"
 
 namespace mixup::cpu::MIXUP_ISA_NAMESPACE {
 namespace {
@@ -87,7 +87,7 @@ acc_t max_lanes(const Vectorized<acc_t>& v) {
       [](const Vectorized<acc_t>& a, const Vectorized<acc_t>& b) { return at::vec::maximum(a, b); }, v);
 }
 
-// ---- cross-entropy (loss_math.h: mixed_ce_loss, mixed_ce_grad) ----------
+// ---- cross-entropy (mixup_cross_entropy_math.h: mixed_ce_loss, mixed_ce_grad) ----------
 
 template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
 acc_t ce_stats(const scalar_t* z, int64_t classes, acc_t* shifted_sum) {
@@ -119,9 +119,9 @@ void ce_grad(const scalar_t* z, int64_t classes, acc_t shifted_lse, acc_t scale,
   });
 }
 
-// ---- binary cross-entropy (loss_math.h: binary_ce_loss, binary_ce_grad) ----
+// ---- binary cross-entropy (mixup_binary_cross_entropy_math.h: binary_ce_loss, binary_ce_grad) ----
 
-// loss_math.h's log1p_unit, the same series in the same order.
+// mixup_binary_cross_entropy_math.h's log1p_unit, the same series in the same order.
 template <typename acc_t>
 Vectorized<acc_t> log1p_unit(const Vectorized<acc_t>& x) {
   if constexpr (std::is_same_v<acc_t, float>) {

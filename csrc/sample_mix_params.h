@@ -5,7 +5,7 @@
 
 #include <optional>
 
-#include "sample_math.h"
+#include "sample_mix_params_math.h"
 
 namespace mixup {
 

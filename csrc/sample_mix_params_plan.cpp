@@ -1,5 +1,6 @@
 // Validation and allocation for mixup::sample_mix_params.
-#include "sample_params.h"
+#include "sample_mix_params.h"
+#include "messages.h"
 
 #include <ATen/ATen.h>
 
@@ -12,12 +13,12 @@ SamplePlan plan_sample(const at::Tensor& uniforms, const at::Tensor& gammas,
   constexpr const char* op = "mixup::sample_mix_params";
   TORCH_CHECK_VALUE(uniforms.scalar_type() == at::kDouble && uniforms.dim() == 2 && uniforms.size(1) == kUniforms,
                     op, ": uniforms must be a float64 tensor of shape (n, ", static_cast<int>(kUniforms), "), got ",
-                    uniforms.scalar_type(), " ", uniforms.sizes());
+                    dtype_name(uniforms.scalar_type()), " ", uniforms.sizes());
   const int64_t draws = uniforms.size(0);
   TORCH_CHECK_VALUE(gammas.scalar_type() == at::kDouble && gammas.dim() == 2 && gammas.size(0) == kGammas &&
                         gammas.size(1) == draws,
                     op, ": gammas must be a float64 tensor of shape (", static_cast<int>(kGammas), ", n) = (",
-                    static_cast<int>(kGammas), ", ", draws, "), got ", gammas.scalar_type(), " ", gammas.sizes());
+                    static_cast<int>(kGammas), ", ", draws, "), got ", dtype_name(gammas.scalar_type()), " ", gammas.sizes());
   TORCH_CHECK_VALUE(gammas.device() == uniforms.device(), op, ": gammas must be on uniforms' device");
   TORCH_CHECK_VALUE(height > 0 && width > 0, op, ": height and width must be > 0, got ", height, " and ", width);
   TORCH_CHECK_VALUE(mixup_on || cutmix_on, op, ": one of mixup_on, cutmix_on must be true");

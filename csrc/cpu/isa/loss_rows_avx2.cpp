@@ -1,5 +1,0 @@
-// The loss rows (cpu/isa/loss_rows_impl.h) compiled for AVX2.
-#define MIXUP_ISA_AVX2
-#include "target.h"  // first: see target.h
-
-#include "loss_rows_impl.h"

@@ -1,4 +1,0 @@
-// The loss rows (cpu/isa/loss_rows_impl.h) compiled for the build's baseline instruction set.
-#include "target.h"  // first: see target.h
-
-#include "loss_rows_impl.h"

@@ -1,0 +1,57 @@
+// Validation shared by every op of the loss family, on both backends.
+#include "mixup_loss.h"
+#include "messages.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace mixup {
+
+LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                            const at::Tensor& lam, double smoothing, bool check_values) {
+  const at::ScalarType t = logits.scalar_type();
+  TORCH_CHECK_VALUE(logits.dim() == 2 && (t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16),
+                    op, ": logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got ", dtype_name(t), " of shape ",
+                    logits.sizes());
+  const int64_t batch = logits.size(0), classes = logits.size(1);
+  TORCH_CHECK_VALUE(classes > 0, op, ": logits must have at least one class, got shape ", logits.sizes());
+  for (const auto& [name, y] : {std::pair<const char*, const at::Tensor&>{"y_a", y_a}, {"y_b", y_b}}) {
+    TORCH_CHECK_VALUE(y.scalar_type() == at::kLong && y.dim() == 1 && y.size(0) == batch && y.device() == logits.device(),
+                      op, ": ", name, " must be an int64 tensor of shape (B,) = (", batch, ",) on logits' device, got ",
+                      dtype_name(y.scalar_type()), " of shape ", y.sizes(), " on ", y.device());
+  }
+  TORCH_CHECK_VALUE(at::isFloatingType(lam.scalar_type()) && (lam.dim() == 0 || (lam.dim() == 1 && lam.size(0) == batch)) &&
+                        lam.device() == logits.device(),
+                    op, ": lam must be a floating tensor of shape () or (B,) = (", batch, ",) on logits' device, got ",
+                    dtype_name(lam.scalar_type()), " of shape ", lam.sizes(), " on ", lam.device());
+  TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0, op, ": label_smoothing must be in [0, 1], got ", number(smoothing));
+  if (check_values) {
+    for (const auto& [name, y] : {std::pair<const char*, const at::Tensor&>{"y_a", y_a}, {"y_b", y_b}}) {
+      const auto labels = y.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < batch; ++i) {
+        TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < classes, op, ": ", name, " class ids must be in [0, C) = [0, ",
+                          classes, "), found ", labels[i], " at position ", i);
+      }
+    }
+  }
+  LossInputs p;
+  p.logits = logits.stride(1) == 1 ? logits : logits.contiguous();
+  p.y_a = y_a;
+  p.y_b = y_b;
+  p.lam = lam.to(t == at::kDouble ? at::kDouble : at::kFloat);
+  p.lam_stride = lam.dim() == 0 ? 0 : p.lam.stride(0);
+  p.batch = batch;
+  p.classes = classes;
+  p.smoothing = smoothing;
+  return p;
+}
+
+at::Tensor plan_per_row(const char* op, const char* name, const at::Tensor& grad_loss, const LossInputs& in) {
+  TORCH_CHECK_VALUE(at::isFloatingType(grad_loss.scalar_type()) && grad_loss.dim() == 1 &&
+                        grad_loss.size(0) == in.batch && grad_loss.device() == in.logits.device(),
+                    op, ": ", name, " must be a floating tensor of shape (B,) = (", in.batch, ",) on logits' device");
+  return grad_loss.to(in.lam.scalar_type()).contiguous();
+}
+
+}  // namespace mixup

@@ -1,0 +1,92 @@
+"""The contracts that both languages state, held to one text.
+
+Schemas and the sampler's slots are read by Python from the very files the
+C++ is built from (tests/test_loading.py checks the reading). The refusals
+are written twice -- TORCH_CHECK_VALUE in csrc/*_plan.cpp, ValueError in
+mixup_ext/_validation.py and the reference -- so every refusal case of every
+op is run through both here, and the messages must match word for word:
+a user who moves from the compiled backend to the reference (or to a fake
+tensor under torch.compile) reads the same sentence.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from mixup_ext import reference
+
+from . import test_binary_loss, test_draw_mix_params, test_loss, test_validation
+from .test_sample_mix_params import draws
+
+
+def message(call) -> str:
+    with pytest.raises(ValueError) as refused:
+        call()
+    return str(refused.value)
+
+
+def assert_same_words(op_call, reference_call):
+    assert message(op_call) == message(reference_call)
+
+
+FUSED_MIX_CASES = test_validation.METADATA_CASES + [
+    (case, lambda d, o=overrides: o, match) for case, overrides, match in test_validation.VALUE_CASES
+]
+
+
+@pytest.mark.parametrize("case,overrides,match", FUSED_MIX_CASES, ids=[c[0] for c in FUSED_MIX_CASES])
+def test_fused_mix_refusals_read_the_same(case, overrides, match):
+    args = test_validation.good_args("cpu")
+    args.update(overrides("cpu"))
+    assert_same_words(lambda: test_validation.call_op(args), lambda: test_validation.call_reference(args))
+    if case in {c[0] for c in test_validation.METADATA_CASES}:
+        assert_same_words(lambda: test_validation.call_op(args), lambda: test_validation.call_fake(args))
+
+
+@pytest.mark.parametrize("case", range(len(test_loss.BAD)))
+def test_mixup_cross_entropy_refusals_read_the_same(case):
+    z, a, b = test_loss.make((4, 5), torch.float32, "cpu")
+    args = test_loss.BAD[case][0](z, a, b, torch.rand(4))
+    assert_same_words(lambda: torch.ops.mixup.mixup_cross_entropy(*args, 0.1),
+                      lambda: reference.mixup_cross_entropy(*args, 0.1))
+
+
+@pytest.mark.parametrize("case", range(len(test_binary_loss.BAD)))
+def test_mixup_binary_cross_entropy_refusals_read_the_same(case):
+    z, a, b = test_binary_loss.make((4, 5), torch.float32, "cpu")
+    args = dict(logits=z, y_a=a, y_b=b, lam=torch.rand(4), smoothing=0.1, threshold=None, pos_weight=None,
+                sum_classes=False)
+    for key, value in test_binary_loss.BAD[case][0].items():
+        args[key] = value(args[key]) if callable(value) else value
+    assert_same_words(lambda: torch.ops.mixup.mixup_binary_cross_entropy(*args.values()),
+                      lambda: reference.mixup_binary_cross_entropy(*args.values()))
+
+
+@pytest.mark.parametrize("kwargs,match", test_draw_mix_params.BAD)
+def test_draw_mix_params_refusals_read_the_same(kwargs, match):
+    x = test_draw_mix_params.batch_like(4, "cpu")
+    assert_same_words(lambda: test_draw_mix_params.draw("op", x, **kwargs),
+                      lambda: test_draw_mix_params.draw("reference", x, **kwargs))
+    real = message(lambda: test_draw_mix_params.draw("op", x, **kwargs))
+    with FakeTensorMode() as mode:
+        assert message(lambda: test_draw_mix_params.draw("op", mode.from_tensor(x), **kwargs)) == real
+
+
+SAMPLE_CASES = {
+    "uniforms_width": lambda u, g: (u[:, :7], g, True),
+    "gammas_width": lambda u, g: (u, g[:, :3], True),
+    "neither_method": lambda u, g: (u, g, False),
+}
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES)
+def test_sample_mix_params_refusals_read_the_same(case):
+    uniforms, gammas = draws(4, "cpu")
+    u, g, on = SAMPLE_CASES[case](uniforms, gammas)
+
+    def call(fn):
+        return lambda: fn(u, g, None, 8, 8, 1.0, 0.5, on, on, None, True, True)
+
+    assert_same_words(call(torch.ops.mixup.sample_mix_params), call(reference.sample_mix_params))
