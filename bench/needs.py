@@ -16,7 +16,7 @@ def cuda_or_exit(tool: str, purpose: str) -> None:
     if not torch.cuda.is_available():
         raise SystemExit(
             f"{tool} {purpose}, so it needs a CUDA GPU, and this machine has none "
-            f"(torch {torch.__version__}). On a CPU, run: python -m bench.report --device cpu"
+            f"(torch {torch.__version__}). On a CPU, run: python -m bench --device cpu"
         )
 
 

@@ -13,7 +13,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from . import needs
-from .cases import CUDA_CASES, PROVIDERS, setup
+from .suites.fused_mix import CUDA_CASES, PROVIDERS, setup
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from bench import loss_report, needs, profile, report, tune
+import bench.__main__ as bench_main
+from bench import harness, needs, profile, tune
 
 
 @pytest.fixture
@@ -19,25 +20,57 @@ def no_cuda(monkeypatch):
 @pytest.mark.parametrize("tool,argv,message", [
     (profile, [], "bench.profile profiles the CUDA kernels, so it needs a CUDA GPU"),
     (tune, [], "bench.tune times block shapes of the CUDA kernels, so it needs a CUDA GPU"),
-    (report, ["--device", "cuda"], "bench.report --device cuda times CUDA kernels, so it needs a CUDA GPU"),
-    (loss_report, ["--device", "cuda"], "bench.loss_report --device cuda times CUDA kernels"),
+    (bench_main, ["--device", "cuda"], "python -m bench --device cuda times CUDA kernels, so it needs a CUDA GPU"),
+    (bench_main, ["--suite", "mixup_loss", "--device", "cuda"], "python -m bench --device cuda times CUDA kernels"),
 ])
 def test_gpu_tools_on_a_cpu_machine_say_so(no_cuda, monkeypatch, tool, argv, message):
     monkeypatch.setattr(sys, "argv", [tool.__name__, *argv])
     with pytest.raises(SystemExit, match=message) as exit_info:
         tool.main()
-    assert "python -m bench.report --device cpu" in str(exit_info.value)
+    assert "python -m bench --device cpu" in str(exit_info.value)
 
 
 def test_plot_without_matplotlib_fails_before_measuring(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    monkeypatch.setattr(report, "run", lambda *a, **k: pytest.fail("measured before checking --plot"))
-    monkeypatch.setattr(sys, "argv", ["bench.report", "--device", "cpu", "--plot", str(tmp_path / "r.png")])
+    monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("measured before checking --plot"))
+    monkeypatch.setattr(sys, "argv", ["bench", "--device", "cpu", "--plot", str(tmp_path / "r.png")])
     with pytest.raises(SystemExit, match=r"--plot needs matplotlib, which is not installed \(checked before measuring"):
-        report.main()
+        bench_main.main()
 
 
 def test_requirements_pass_when_met(monkeypatch):
     pytest.importorskip("matplotlib")
     needs.matplotlib_or_exit("--plot")
-    needs.device_or_exit("bench.report", "cpu")
+    needs.device_or_exit("python -m bench", "cpu")
+
+
+def test_unknown_suites_and_modes_are_refused_by_name(monkeypatch, capsys):
+    for argv, words in ((["--suite", "fused_mixx"], "--suite: unknown fused_mixx"),
+                        (["--modes", "sideways"], "--modes: choose from forward, backward, full")):
+        monkeypatch.setattr(sys, "argv", ["bench", "--device", "cpu", *argv])
+        with pytest.raises(SystemExit):
+            bench_main.main()
+        assert words in capsys.readouterr().err
+
+
+def test_every_suite_runs_and_saves_on_the_cpu(tmp_path):
+    """The whole harness end to end on the smallest CPU case of each suite:
+    every provider of ours times, peers skip only when missing, every row
+    has its ratio, and the JSON carries the environment."""
+    import dataclasses
+    import json
+
+    from bench.suites import all_suites
+
+    for suite in all_suites().values():
+        small = min(suite.cases["cpu"], key=lambda c: getattr(c, "shape", (getattr(c, "batch", 0),))[0])
+        one_case = dataclasses.replace(suite, cases={"cpu": [small]})
+        rows = harness.run(one_case, "cpu", modes=None, memory=False)
+        ours = {p.name for p in suite.providers if not p.peer and not p.cuda_only and p.applies(small)}
+        assert ours <= {r["provider"] for r in rows}, suite.name
+        assert all(r["ms"] > 0 and r["ratio"] is not None and r["gbps"] > 0 for r in rows), suite.name
+    out = tmp_path / "r.json"
+    bench_main.main(["--suite", "mixup_loss", "--device", "cpu", "--providers", "ce/fused", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert {"device", "torch", "commit", "backend", "threads", "cpu_vector_isa"} <= set(saved)
+    assert {r["provider"] for r in saved["suites"]["mixup_loss"]["rows"]} == {"ce/fused"}

@@ -2,8 +2,8 @@
 ``x.clone()`` of the same shape (the ratio the goals are written in), against
 timm's GPU normalize step alone, and timm's CPU-side mixing in the loader.
 
-    python -m bench.uint8_report                  # CUDA if visible, else CPU
-    python -m bench.uint8_report --device cpu --threads 2 --json out.json
+    python -m bench --suite fused_mix_uint8                  # CUDA if visible, else CPU
+    python -m bench --suite fused_mix_uint8 --device cpu --threads 2
 
 Rows, per case (random pairing, per-sample weights, with and without
 per-sample boxes, NCHW and channels_last, 1000-class targets mixed too):
@@ -15,27 +15,24 @@ per-sample boxes, NCHW and channels_last, 1000-class targets mixed too):
 * ``Mixup call``: a whole ``mixup_ext.Mixup(mean=..., std=..., out_dtype=...)``
   call, the draw included (host time matters here).
 
-Then, on the CPU and one thread, timm's ``FastCollateMixup`` per batch beside
-plain collation (``fast_collate`` when timm's loader imports, else torch's
-``default_collate``): the cost this op moves off the loader workers.
+Then (``extra``), on the CPU and one thread, timm's ``FastCollateMixup`` per
+batch beside plain collation (``fast_collate`` when timm's loader imports,
+else torch's ``default_collate``): the cost this op moves off the loader
+workers.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 import mixup_ext
 
-from . import needs
-from .case_data import square_boxes
-from .report import commit, time_cpu_ms, time_cuda_ms, time_host_ms
+from .. import needs
+from ..case_data import square_boxes
+from ..harness import Provider, Suite, time_cpu_ms
 
 MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)  # timm's prefetcher constants, in 0-255 units
 STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
@@ -88,40 +85,38 @@ def setup(case: Case, device: str, seed: int = 0) -> dict:
     )
 
 
-def providers(case: Case, a: dict) -> dict:
-    x = a["x"]
-    x_float = x.float()
+def _mixup_call(case: Case, a: dict):
     mixup = mixup_ext.Mixup(0.8, 1.0 if case.cutmix else 0.0, mode="elem", num_classes=NUM_CLASSES,
                             pairing="random", mean=MEAN, std=STD, out_dtype=case.out_dtype)
-    return {
-        "fp32_clone": x_float.clone,
-        "fused": lambda: mixup_ext.fused_mix(x, a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, 0.1,
-                                             mean=MEAN, std=STD, out_dtype=case.out_dtype),
-        "timm_normalize": lambda: x.float().sub_(a["mean"]).div_(a["std"]),
-        "Mixup call": lambda: mixup(x, a["target"]),
-    }
+    return lambda: mixup(a["x"], a["target"])
 
 
-def run(device: str) -> list[dict]:
-    timer = time_cuda_ms if device == "cuda" else time_cpu_ms
-    rows = []
-    for case in CUDA_CASES if device == "cuda" else CPU_CASES:
-        a = setup(case, device)
-        fns = providers(case, a)
-        clone_ms = timer(fns["fp32_clone"])
-        times = {name: clone_ms if name == "fp32_clone" else timer(fn) for name, fn in fns.items()}
-        numel = a["x"].numel()
-        out_bytes = torch.empty((), dtype=case.out_dtype).element_size()
-        moved = {"fp32_clone": 8 * numel, "fused": (1 + out_bytes) * numel,
-                 "timm_normalize": (1 + 4) * numel, "Mixup call": (1 + out_bytes) * numel}
-        for name, ms in times.items():
-            host_ms = time_host_ms(fns[name], ms) if device == "cuda" else ms
-            rows.append(dict(case=case.id, provider=name, ms=ms, host_ms=host_ms, gbps=moved[name] / (ms * 1e-3) / 1e9,
-                             x_clone=ms / clone_ms, timm_over_fused=times["timm_normalize"] / times["fused"]))
-        del a, fns
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    return rows
+def _fused(case: Case, a: dict):
+    return lambda: mixup_ext.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, 0.1,
+                                       mean=MEAN, std=STD, out_dtype=case.out_dtype)
+
+
+def _uint8_in_out(case: Case) -> float:
+    """A uint8 element read and an out_dtype element written, over the fp32 clone's 8 bytes."""
+    return (1 + torch.empty((), dtype=case.out_dtype).element_size()) / 8
+
+
+def _providers() -> list[Provider]:
+    # The floor is 8 bytes an element (an fp32 clone: 4 read, 4 written); a
+    # provider's `moves` scales it to what that provider must move at least.
+    return [
+        Provider("fp32_clone", lambda a: a["x_float"].clone),
+        Provider("fused", lambda a: _fused(a["case"], a), moves=_uint8_in_out),
+        Provider("timm_normalize", lambda a: lambda: a["x"].float().sub_(a["mean"]).div_(a["std"]), peer=True,
+                 moves=5 / 8),
+        Provider("Mixup call", lambda a: _mixup_call(a["case"], a), moves=_uint8_in_out),
+    ]
+
+
+def _setup_with_case(case: Case, device: str) -> dict:
+    a = setup(case, device)
+    a["x_float"], a["case"] = a["x"].float(), case
+    return a
 
 
 def collate_costs(batch: int = 256, repeats: int = 5) -> list[dict]:
@@ -156,41 +151,16 @@ def collate_costs(batch: int = 256, repeats: int = 5) -> list[dict]:
         torch.set_num_threads(threads)
 
 
-def markdown(rows: list[dict], collate_rows: list[dict]) -> str:
-    lines = ["| case | provider | ms | host ms | GB/s | × fp32 clone |", "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['case']} | {r['provider']} | {r['ms']:.4f} | {r['host_ms']:.4f} | {r['gbps']:.0f} | "
-                     f"{r['x_clone']:.3f} |")
-    speedups = {r["case"]: r["timm_over_fused"] for r in rows}
-    lines += ["", "| case | timm normalize / fused |", "|---|---:|"]
-    lines += [f"| {case} | {ratio:.2f}× |" for case, ratio in speedups.items()]
-    if collate_rows:
-        lines += ["", "| CPU collation, 256x3x224x224 uint8, 1 thread | ms per batch |", "|---|---:|"]
-        lines += [f"| {r['collate']} | {r['ms']:.1f} |" for r in collate_rows]
-    return "\n".join(lines)
+def _collate_rows(device: str) -> dict:
+    return {"collate": collate_costs()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, help="CPU threads for the op rows (torch.set_num_threads)")
-    parser.add_argument("--no-collate", action="store_true", help="skip timm's FastCollateMixup rows")
-    parser.add_argument("--json", type=Path, help="also write the rows and the environment here")
-    args = parser.parse_args()
-    needs.device_or_exit("bench.uint8_report", args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rows = run(args.device)
-    collate_rows = [] if args.no_collate else collate_costs()
-    device_name = (
-        torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    )
-    meta = dict(device=device_name, torch=torch.__version__, commit=commit(), backend=mixup_ext.backend())
-    print(f"\n{meta}\n")
-    print(markdown(rows, collate_rows))
-    if args.json:
-        args.json.write_text(json.dumps(dict(meta, rows=rows, collate=collate_rows), indent=2))
-
-
-if __name__ == "__main__":
-    main()
+SUITE = Suite(
+    name="fused_mix_uint8",
+    cases={"cuda": CUDA_CASES, "cpu": CPU_CASES},
+    setup=_setup_with_case,
+    providers=_providers(),
+    baseline="fp32_clone",
+    floor_bytes=lambda case, a: 8 * a["x"].numel(),
+    extra=_collate_rows,
+)

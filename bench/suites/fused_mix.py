@@ -1,22 +1,24 @@
-"""Benchmark cases and providers, shared by the pytest-benchmark suite
-(bench/test_bench_fused_mix.py) and the ratio report (bench/report.py).
+"""The fused_mix suite: the fused op against the reference, torch.compile of
+it, the hand-written formula (eager and compiled), timm and torchvision where
+installed, forward, backward and forward+backward, every time a ratio to
+``x.clone()`` of the same tensor: the floor, which reads x once and writes
+it once, as any mix must. The ``hidden_mix_*`` rows time a whole small
+training step (Manifold Mixup: the mix inside the model), so compare them
+with each other, not with clone.
 
-A case builds its inputs once (``setup``); a provider turns them into a
-zero-argument callable to time. Every provider computes the same mix: the
-fused op, the pure-PyTorch reference, and torch.compile of the reference.
-``clone`` is the floor: it reads x once and writes it once, as any mix must.
+    python -m bench --suite fused_mix [--device cpu --threads 1]
 """
 
 from __future__ import annotations
 
 import torch
 
-import mixup_ext
 from mixup_ext import reference
 
-from .case_data import CPU_CASES, CUDA_CASES, NUM_CLASSES, SMOOTHING, Case, setup
+from ..case_data import CPU_CASES, CUDA_CASES, NUM_CLASSES, SMOOTHING, Case, setup
+from ..harness import Provider, Suite
 
-__all__ = ["CPU_CASES", "CUDA_CASES", "Case", "PROVIDERS", "setup"]
+__all__ = ["CPU_CASES", "CUDA_CASES", "Case", "PROVIDERS", "SUITE", "setup"]
 
 
 def _args(a):
@@ -135,45 +137,57 @@ def _hidden_mix_step(a, fused: bool):
     return step
 
 
-PROVIDERS = {
-    "clone": lambda a: lambda: a["x"].clone(),
-    "eager_formula": lambda a: lambda: _eager_formula(*_args(a)),
-    "compiled_formula": lambda a: lambda: _compiled_eager()(*_args(a)),
-    "mixup_elem": lambda a: _front_end(a, "elem"),
-    "timm_batch": lambda a: _timm(a, "batch", cutmix=False),
-    "timm_batch_cutmix": lambda a: _timm(a, "batch", cutmix=True),
-    "timm_elem": lambda a: _timm(a, "elem", cutmix=False),
-    "tv_mixup": lambda a: _torchvision(a, cutmix=False),
-    "tv_cutmix": lambda a: _torchvision(a, cutmix=True),
-    "fused": lambda a: lambda: torch.ops.mixup.fused_mix(*_args(a)),
-    "reference": lambda a: lambda: reference.fused_mix_op(*_args(a)),
-    "compiled_reference": lambda a: lambda: _compiled()(*_args(a)),
-    "fused_fwd_bwd": lambda a: _forward_backward(torch.ops.mixup.fused_mix, a),
-    "reference_fwd_bwd": lambda a: _forward_backward(reference.fused_mix_op, a),
-    "fused_fwd_bwd_graphed": lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)),
-    "eager_formula_fwd_bwd": lambda a: _forward_backward(_eager_formula, a),
-    "compiled_formula_fwd_bwd": lambda a: _forward_backward(_compiled_eager(), a),
-    "hidden_mix_fused": lambda a: _hidden_mix_step(a, fused=True),
-    "hidden_mix_formula": lambda a: _hidden_mix_step(a, fused=False),
-}
-FORWARD_PROVIDERS = ["clone", "fused", "reference", "compiled_reference", "mixup_elem"]
-#: Other libraries and hand-written code; a provider whose library is missing is skipped.
-PEER_PROVIDERS = [
-    "eager_formula", "compiled_formula", "eager_formula_fwd_bwd", "compiled_formula_fwd_bwd",
-    "timm_batch", "timm_batch_cutmix", "timm_elem", "tv_mixup", "tv_cutmix",
+def _backward_only(fn_backward, a):
+    """The backward alone: the adjoint of the mix applied to a gradient."""
+    return lambda: fn_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0)
+
+
+def _hidden(case) -> bool:
+    return case.hidden_mix
+
+
+def _own(name, make, mode="forward", **kw) -> Provider:
+    return Provider(name, make, mode, moves=1.0 if mode == "forward" else 2.0, **kw)
+
+
+def _peer(name, make, mode="forward", **kw) -> Provider:
+    return Provider(name, make, mode, peer=True, moves=1.0 if mode == "forward" else 2.0, **kw)
+
+
+# forward+backward moves the floor's bytes twice (x in/out, grad in/out); the
+# backward alone once (grad in, grad_x out).
+PROVIDER_LIST = [
+    _own("clone", lambda a: lambda: a["x"].clone()),
+    _own("fused", lambda a: lambda: torch.ops.mixup.fused_mix(*_args(a))),
+    _own("reference", lambda a: lambda: reference.fused_mix_op(*_args(a))),
+    _own("compiled_reference", lambda a: lambda: _compiled()(*_args(a))),
+    _own("mixup_elem", lambda a: _front_end(a, "elem")),
+    Provider("fused_bwd", lambda a: _backward_only(torch.ops.mixup._fused_mix_backward, a), "backward"),
+    Provider("reference_bwd", lambda a: _backward_only(reference._fused_mix_backward, a), "backward"),
+    _own("fused_fwd_bwd", lambda a: _forward_backward(torch.ops.mixup.fused_mix, a), "full"),
+    _own("fused_fwd_bwd_graphed", lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)), "full",
+         cuda_only=True),
+    _own("reference_fwd_bwd", lambda a: _forward_backward(reference.fused_mix_op, a), "full"),
+    _peer("eager_formula", lambda a: lambda: _eager_formula(*_args(a))),
+    _peer("compiled_formula", lambda a: lambda: _compiled_eager()(*_args(a))),
+    _peer("eager_formula_fwd_bwd", lambda a: _forward_backward(_eager_formula, a), "full"),
+    _peer("compiled_formula_fwd_bwd", lambda a: _forward_backward(_compiled_eager(), a), "full"),
+    _peer("timm_batch", lambda a: _timm(a, "batch", cutmix=False)),
+    _peer("timm_batch_cutmix", lambda a: _timm(a, "batch", cutmix=True)),
+    _peer("timm_elem", lambda a: _timm(a, "elem", cutmix=False)),
+    _peer("tv_mixup", lambda a: _torchvision(a, cutmix=False)),
+    _peer("tv_cutmix", lambda a: _torchvision(a, cutmix=True)),
+    # A whole small training step: its own floor is the step, not x.clone().
+    Provider("hidden_mix_fused", lambda a: _hidden_mix_step(a, fused=True), "full", applies=_hidden),
+    Provider("hidden_mix_formula", lambda a: _hidden_mix_step(a, fused=False), "full", peer=True, applies=_hidden),
 ]
-#: This project's forward+backward providers.
-OWN_BACKWARD_PROVIDERS = ["fused_fwd_bwd", "fused_fwd_bwd_graphed", "reference_fwd_bwd"]
-#: Providers that exist only on CUDA.
-CUDA_ONLY_PROVIDERS = ["fused_fwd_bwd_graphed"]
-#: A whole small training step with the mix on hidden features (its own floor
-#: is the step, not x.clone(): compare the two to each other).
-HIDDEN_MIX_PROVIDERS = ["hidden_mix_fused", "hidden_mix_formula"]
-#: Every provider that also runs the backward (it moves the floor's bytes twice).
-BACKWARD_PROVIDERS = OWN_BACKWARD_PROVIDERS + ["eager_formula_fwd_bwd", "compiled_formula_fwd_bwd"]
-#: Everything, in report order.
-ALL_PROVIDERS = FORWARD_PROVIDERS + OWN_BACKWARD_PROVIDERS + PEER_PROVIDERS + HIDDEN_MIX_PROVIDERS
+PROVIDERS = {p.name: p.make for p in PROVIDER_LIST}
 
-
-def backend() -> str:
-    return mixup_ext.backend()
+SUITE = Suite(
+    name="fused_mix",
+    cases={"cuda": CUDA_CASES, "cpu": CPU_CASES},
+    setup=setup,
+    providers=PROVIDER_LIST,
+    baseline="clone",
+    floor_bytes=lambda case, a: case.bytes_moved(a["x"]),
+)
