@@ -69,6 +69,14 @@ def csrc_dir() -> Path:
     return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
 
 
+def contract_dir() -> Path:
+    """Where the contract files (csrc/*.def) of *this* package are: the copy an
+    installed package carries, else the checkout's csrc/. Never
+    $MIXUP_EXT_CSRC, which only says what to compile: the reference backend
+    must find them even when no sources can be built."""
+    return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
+
+
 def sources(csrc: Path, with_cuda: bool) -> list[str]:
     globs = CPU_SOURCE_GLOBS + (CUDA_SOURCE_GLOBS if with_cuda else ())
     found = sorted(str(p) for pattern in globs for p in csrc.glob(pattern))

@@ -1,5 +1,7 @@
 """Reads the contracts that csrc/ writes once for both languages.
 
+Both are read from this package's own csrc/ (``_build.contract_dir``).
+
 * ``csrc/mixup_schemas.def``: every operator's schema and tags. The compiled
   library is defined from it (csrc/mixup.cpp), and so is the Python one when
   no compiled build loads (the reference backend, ``_registrations``).
@@ -10,7 +12,10 @@
 
 The files are plain X-macro lists, one entry each, in the form their
 headers describe; this reader refuses anything else, loudly. They travel with
-every install (a wheel carries csrc/ for its JIT build; see ``_build``).
+every install (a wheel carries csrc/ for its JIT build; see ``_build``), and
+are read from the package's own copy even when $MIXUP_EXT_CSRC points the JIT
+build elsewhere: the reference backend, the last resort, must not depend on
+sources that could not be compiled.
 """
 
 from __future__ import annotations
@@ -49,14 +54,14 @@ class OpSchema:
         return f"{NAMESPACE}::{self.name}"
 
 
-def _text(file_name: str) -> str:
-    path = _build.csrc_dir() / file_name
+def _text(file_name: str, folder: Path | None = None) -> str:
+    path = (folder or _build.contract_dir()) / file_name
     if not path.is_file():
         raise FileNotFoundError(
-            f"mixup_ext: {path} is missing; it defines the operators for every backend. Reinstall the package, "
-            "or point MIXUP_EXT_CSRC at a checkout's csrc/."
+            f"mixup_ext: {path} is missing; it defines the operators for every backend. The package is "
+            "incomplete: reinstall it."
         )
-    return Path(path).read_text()
+    return path.read_text()
 
 
 def _entries(pattern: re.Pattern, text: str, marker: str, file_name: str) -> list[re.Match]:
@@ -68,9 +73,9 @@ def _entries(pattern: re.Pattern, text: str, marker: str, file_name: str) -> lis
     return found
 
 
-def _read_schemas() -> dict[str, OpSchema]:
+def _read_schemas(folder: Path | None = None) -> dict[str, OpSchema]:
     schemas = {}
-    for match in _entries(_OP, _text(SCHEMAS_FILE), "MIXUP_OP", SCHEMAS_FILE):
+    for match in _entries(_OP, _text(SCHEMAS_FILE, folder), "MIXUP_OP", SCHEMAS_FILE):
         name, tags, literals = match.groups()
         schema = "".join(part[1:-1] for part in re.findall(_STRING, literals))
         if not schema.startswith(f"{name}(") or tags not in _TAGS:

@@ -96,18 +96,24 @@ def test_the_sampler_slots_are_one_list_for_both_languages():
     assert f"static constexpr int64_t kNoBox = {sampling.NO_BOX};" in header
 
 
-def test_a_malformed_contract_file_is_refused_by_name(monkeypatch, tmp_path):
+def test_a_malformed_contract_file_is_refused_by_name(tmp_path):
     (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, PT2, "fused_mix(Tensor x) -> Tensor")\n'
                                                    "MIXUP_OP(broken, PT2)\n")
-    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path))
     with pytest.raises(ValueError, match="mixup_schemas.def has 2 MIXUP_OP entries but 1 read"):
-        _contract._read_schemas()
+        _contract._read_schemas(tmp_path)
     (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, FAST, "fused_mix(Tensor x) -> Tensor")\n')
     with pytest.raises(ValueError, match="one of the tags PT2, PT2_SEEDED, HOST"):
-        _contract._read_schemas()
-    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="MIXUP_EXT_CSRC"):
-        _contract._read_schemas()
+        _contract._read_schemas(tmp_path)
+    with pytest.raises(FileNotFoundError, match="is missing; it defines the operators for every backend"):
+        _contract._read_schemas(tmp_path / "nowhere")
+
+
+def test_the_contract_is_read_from_the_package_not_from_mixup_ext_csrc(monkeypatch, tmp_path):
+    """$MIXUP_EXT_CSRC says what to compile; the reference backend, the last
+    resort when nothing compiles, reads the package's own contract files."""
+    monkeypatch.setenv("MIXUP_EXT_CSRC", str(tmp_path / "no_sources_here"))
+    assert _build.contract_dir() != tmp_path / "no_sources_here"
+    assert set(_contract._read_schemas()) == set(_contract.SCHEMAS)
 
 
 def test_jit_sources_have_distinct_object_names():
