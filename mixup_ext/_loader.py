@@ -22,6 +22,8 @@ import torch
 from . import _build, _registrations
 
 BACKENDS = ("aot", "jit", "reference")
+# What a backend that cannot load raises; anything else is a bug and propagates.
+_LOAD_FAILURES = (ImportError, OSError, RuntimeError)
 ENV_VAR = "MIXUP_EXT_BACKEND"
 
 _backend: str | None = None
@@ -79,7 +81,7 @@ def _announce_jit_build(name: str, sources: list[str], csrc: Path, with_cuda: bo
 
     cache = Path(_get_build_directory(name, verbose=False))
     built = cache / f"{name}.so"
-    watched = [Path(s) for s in sources] + [p for p in csrc.rglob("*.h")]
+    watched = [Path(s) for s in sources] + [p for pattern in ("*.h", "*.def") for p in csrc.rglob(pattern)]
     if built.exists() and all(p.stat().st_mtime <= built.stat().st_mtime for p in watched):
         return
     what = "CPU and CUDA" if with_cuda else "CPU"
@@ -147,7 +149,10 @@ def load() -> str:
             break
         try:
             loaders[name]()
-        except Exception as e:  # noqa: BLE001 -- any build or load failure moves to the next backend
+        except _LOAD_FAILURES as e:
+            # A missing or stale library (ImportError, OSError), or a JIT build
+            # that failed (cpp_extension raises RuntimeError, a missing
+            # compiler OSError): the next backend, with the reason kept.
             if forced:
                 raise ImportError(f"mixup_ext: {ENV_VAR}={name} failed: {e}") from e
             failures.append(f"{name}: {e}")
