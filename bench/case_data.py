@@ -63,22 +63,26 @@ def square_boxes(batch: int, height: int, width: int, g: torch.Generator) -> tor
     return torch.stack([y0, y0 + side, x0, x0 + side], 1)
 
 
-def setup(case: Case, device: str, seed: int = 0) -> dict:
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    batch = case.shape[0]
-    x = torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype)
-    if case.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    box = square_boxes(batch, case.shape[-2], case.shape[-1], g).to(device) if case.cutmix else None
+def mix_arguments(x: torch.Tensor, cutmix: bool, g: torch.Generator) -> dict:
+    """What a mix of x takes besides x: 1000-class ids, a random permutation,
+    per-sample weights and, for CutMix, per-sample boxes (every suite's)."""
+    batch, device = x.shape[0], x.device
+    box = square_boxes(batch, x.shape[-2], x.shape[-1], g).to(device) if cutmix else None
     return dict(
-        x=x,
         target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
         index=torch.randperm(batch, generator=g).to(device),
         lam=torch.rand(batch, generator=g).to(device),
         box=box,
-        grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(
-            memory_format=torch.channels_last if case.channels_last else torch.contiguous_format
-        ),
     )
 
 
+def setup(case: Case, device: str, seed: int = 0) -> dict:
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype)
+    layout = torch.channels_last if case.channels_last else torch.contiguous_format
+    x = x.contiguous(memory_format=layout)
+    return dict(
+        x=x,
+        **mix_arguments(x, case.cutmix, g),
+        grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(memory_format=layout),
+    )

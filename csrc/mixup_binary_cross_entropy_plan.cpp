@@ -10,9 +10,12 @@
 namespace mixup {
 namespace {
 
-BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-                                const at::Tensor& lam, double smoothing, std::optional<double> threshold,
-                                const std::optional<at::Tensor>& pos_weight, bool sum_classes, bool check_values) {
+BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, const at::Tensor& logits,
+                                                            const at::Tensor& y_a, const at::Tensor& y_b,
+                                                            const at::Tensor& lam, double smoothing,
+                                                            std::optional<double> threshold,
+                                                            const std::optional<at::Tensor>& pos_weight,
+                                                            bool sum_classes, bool check_values) {
   BinaryCrossEntropyOptions p;
   p.in = plan_loss_inputs(op, logits, y_a, y_b, lam, smoothing, check_values);
   TORCH_CHECK_VALUE(!threshold.has_value() || std::isfinite(*threshold), op,
@@ -27,7 +30,8 @@ BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, cons
     TORCH_CHECK_VALUE(at::isFloatingType(w.scalar_type()) && (one || (w.dim() == 1 && w.size(0) == p.in.classes)) &&
                           w.device() == logits.device(),
                       op, ": pos_weight must be a float or a floating tensor of shape () or (C,) = (", p.in.classes,
-                      ",) on logits' device, got ", dtype_name(w.scalar_type()), " of shape ", w.sizes(), " on ", w.device());
+                      ",) on logits' device, got ", dtype_name(w.scalar_type()), " of shape ", w.sizes(), " on ",
+                      w.device());
     p.pos_weight = w.to(p.in.lam.scalar_type()).contiguous();
     p.pos_weight_stride = one ? 0 : 1;
   }
@@ -36,25 +40,25 @@ BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, cons
 
 }  // namespace
 
-BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-                                               const at::Tensor& lam, double smoothing, std::optional<double> threshold,
-                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-                                               bool check_values) {
+BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
+    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    bool check_values) {
   BinaryCrossEntropyForwardPlan f;
-  f.in = plan_binary_cross_entropy_options("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                          sum_classes, check_values);
+  f.in = plan_binary_cross_entropy_options("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing,
+                                           threshold, pos_weight, sum_classes, check_values);
   f.loss = at::empty({f.in.in.batch}, logits.options().dtype(f.in.in.lam.scalar_type()));
   return f;
 }
 
-BinaryCrossEntropyBackwardPlan plan_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                                 const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                                 double smoothing, std::optional<double> threshold,
-                                                 const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+BinaryCrossEntropyBackwardPlan plan_binary_cross_entropy_backward(
+    const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+    const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+    const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
   constexpr const char* op = "mixup::_mixup_binary_cross_entropy_backward";
   BinaryCrossEntropyBackwardPlan b;
-  b.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                          /*check_values=*/false);
+  b.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
+                                           sum_classes, /*check_values=*/false);
   b.grad_loss = plan_per_row(op, "grad_loss", grad_loss, b.in.in);
   b.grad = at::empty({b.in.in.batch, b.in.in.classes}, logits.options());
   return b;

@@ -6,8 +6,9 @@
 
 namespace mixup {
 
-CrossEntropyForwardPlan plan_cross_entropy_forward(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-                                  const at::Tensor& lam, double smoothing, bool check_values) {
+CrossEntropyForwardPlan plan_cross_entropy_forward(const at::Tensor& logits, const at::Tensor& y_a,
+                                                   const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                   bool check_values) {
   CrossEntropyForwardPlan f;
   f.in = plan_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing, check_values);
   f.loss = at::empty({f.in.batch}, logits.options().dtype(f.in.lam.scalar_type()));
@@ -15,9 +16,9 @@ CrossEntropyForwardPlan plan_cross_entropy_forward(const at::Tensor& logits, con
   return f;
 }
 
-CrossEntropyBackwardPlan plan_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
-                                    const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& lse,
-                                    double smoothing) {
+CrossEntropyBackwardPlan plan_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                                     const at::Tensor& y_a, const at::Tensor& y_b,
+                                                     const at::Tensor& lam, const at::Tensor& lse, double smoothing) {
   constexpr const char* op = "mixup::_mixup_cross_entropy_backward";
   CrossEntropyBackwardPlan b;
   b.in = plan_loss_inputs(op, logits, y_a, y_b, lam, smoothing, /*check_values=*/false);

@@ -24,8 +24,8 @@ std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::opt
 }
 
 at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                              const std::optional<at::Tensor>& box, double scale,
-                              const std::optional<at::Tensor>& std) {
+                               const std::optional<at::Tensor>& box, double scale,
+                               const std::optional<at::Tensor>& std) {
   static const auto op = op_handle<decltype(_fused_mix_backward)>("mixup::_fused_mix_backward");
   return op.call(grad, index, lam, box, scale, std);
 }
@@ -47,8 +47,8 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits,
 }
 
 at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                        const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                        const at::Tensor& shifted_lse, double smoothing) {
+                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                         const at::Tensor& shifted_lse, double smoothing) {
   static const auto op = op_handle<decltype(_mixup_cross_entropy_backward)>("mixup::_mixup_cross_entropy_backward");
   return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing);
 }
@@ -61,9 +61,9 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
 }
 
 at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                               const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                               double smoothing, std::optional<double> threshold,
-                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+                                                const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                                double smoothing, std::optional<double> threshold,
+                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
   static const auto op =
       op_handle<decltype(_mixup_binary_cross_entropy_backward)>("mixup::_mixup_binary_cross_entropy_backward");
   return op.call(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);

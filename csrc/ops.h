@@ -17,7 +17,7 @@
 namespace mixup {
 
 // Mixes x and (optionally) its targets with the same weights; see the schema
-// in mixup.cpp. Without a target the second output is an empty (B, 0) tensor.
+// in mixup_schemas.def. Without a target the second output is an empty (B, 0) tensor.
 // mean/std: (C,) per-channel normalisation of the output; out_dtype: its dtype.
 std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::optional<at::Tensor>& target,
                                              const at::Tensor& index, const at::Tensor& lam,
@@ -30,8 +30,8 @@ std::tuple<at::Tensor, at::Tensor> fused_mix(const at::Tensor& x, const std::opt
 // gradient of fused_mix's x (box given, scale 1, the forward's std) or of
 // its soft targets (no box, scale 1 - smoothing).
 at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                              const std::optional<at::Tensor>& box, double scale,
-                              const std::optional<at::Tensor>& std = std::nullopt);
+                               const std::optional<at::Tensor>& box, double scale,
+                               const std::optional<at::Tensor>& std = std::nullopt);
 
 // One Mixup/CutMix call's partners, weights and boxes, drawn on x's device.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
@@ -46,8 +46,8 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits,
                                                        double smoothing);
 
 at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                        const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                        const at::Tensor& shifted_lse, double smoothing);
+                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                         const at::Tensor& shifted_lse, double smoothing);
 
 // Per-row timm BinaryCrossEntropy of the mixed target lam * s(y_a) +
 // (1 - lam) * s(y_b), optionally binarised (t > threshold); the sum over
@@ -59,8 +59,8 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
                                       bool sum_classes = false);
 
 at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                               const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                               double smoothing, std::optional<double> threshold,
-                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes);
+                                                const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                                double smoothing, std::optional<double> threshold,
+                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes);
 
 }  // namespace mixup

@@ -13,7 +13,15 @@ from __future__ import annotations
 import torch
 
 from . import _contract, reference
-from ._validation import check_backward, check_draw, check_forward, output_dtype, output_memory_format
+from ._validation import (
+    check_backward,
+    check_binary_cross_entropy,
+    check_draw,
+    check_forward,
+    check_loss_inputs,
+    output_dtype,
+    output_memory_format,
+)
 
 _registered = False
 _reference_library = None  # keeps the Python-defined library alive
@@ -57,7 +65,7 @@ def _draw_mix_params_fake(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob,
 
 
 def _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing):
-    reference._check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+    check_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
     acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
     rows = torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
     return rows, torch.empty_like(rows)
@@ -68,7 +76,7 @@ def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted
 
 
 def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
-    reference._check_binary_loss("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    check_binary_cross_entropy("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
     acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
     return torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
 

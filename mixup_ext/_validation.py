@@ -1,9 +1,13 @@
-"""Argument checks and output layout rules for the Python side of the op.
+"""Every refusal of the Python side, by op, and the output layout rules.
 
 The fake (meta) kernels and the reference both use these, so the compiled op,
 its fake kernel and the fallback refuse the same inputs with the same words.
-The C++ twin of this file is csrc/fused_mix_plan.cpp; every message names the
-argument and what was expected, and every refusal is a ValueError.
+The C++ twins are csrc/<op>_plan.cpp (fused_mix, draw_mix_params,
+sample_mix_params, mixup_loss, mixup_binary_cross_entropy), which name
+dtypes, tensors and numbers as this file does (csrc/messages.h);
+tests/test_contracts.py runs every refusal case of every op through both and
+compares the messages word for word. Every message names the argument and
+what was expected, and every refusal is a ValueError.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 from torch._subclasses.fake_tensor import is_fake
+from ._contract import GAMMAS, UNIFORMS
 from .sampling import NO_BOX
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
@@ -305,3 +310,60 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
         raise ValueError(f"{DRAW}: CutMix needs x with at least 3 dims (B, ..., H, W), got x of shape {list(x.shape)}")
     if generator is not None and generator.device.type != x.device.type:
         raise ValueError(f"{DRAW}: generator must be on x's device type ({x.device.type}), got one on {generator.device}")
+
+
+# ---- sample_mix_params --------------------------------------------------------
+
+SAMPLE = "mixup::sample_mix_params"
+
+
+def check_sample(uniforms, gammas, mixup_on: bool, cutmix_on: bool) -> None:
+    """mixup::sample_mix_params (csrc/sample_mix_params_plan.cpp's twin): the
+    tables laid out by csrc/sample_mix_params_slots.def."""
+    if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
+        raise ValueError(f"{SAMPLE}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
+                         f"got {uniforms.dtype} {list(uniforms.shape)}")
+    draws = uniforms.shape[0]
+    if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != GAMMAS or gammas.shape[1] != draws:
+        raise ValueError(f"{SAMPLE}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
+                         f"got {gammas.dtype} {list(gammas.shape)}")
+    if not (mixup_on or cutmix_on):
+        raise ValueError(f"{SAMPLE}: one of mixup_on, cutmix_on must be true")
+
+
+# ---- the loss family: mixup_cross_entropy, mixup_binary_cross_entropy -------
+
+
+def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
+    """What every op of the loss family takes (csrc/mixup_loss_plan.cpp's twin)."""
+    if logits.dim() != 2 or logits.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"{op}: logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got {logits.dtype} of shape {list(logits.shape)}")
+    batch, classes = logits.shape
+    if classes == 0:
+        raise ValueError(f"{op}: logits must have at least one class, got shape {list(logits.shape)}")
+    for name, y in (("y_a", y_a), ("y_b", y_b)):
+        if y.dtype != torch.int64 or y.dim() != 1 or y.shape[0] != batch or y.device != logits.device:
+            raise ValueError(f"{op}: {name} must be an int64 tensor of shape (B,) = ({batch},) on logits' device, got {y.dtype} of shape {list(y.shape)} on {y.device}")
+    if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)) or lam.device != logits.device:
+        raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got {lam.dtype} of shape {list(lam.shape)} on {lam.device}")
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {float(smoothing)}")
+    if _values_readable(logits):
+        for name, y in (("y_a", y_a), ("y_b", y_b)):
+            bad = ((y < 0) | (y >= classes)).nonzero()
+            if bad.numel():
+                i = int(bad[0])
+                raise ValueError(f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}")
+
+
+def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
+    """mixup::mixup_binary_cross_entropy (csrc/mixup_binary_cross_entropy_plan.cpp's twin)."""
+    check_loss_inputs(op, logits, y_a, y_b, lam, smoothing)
+    if threshold is not None and not math.isfinite(threshold):
+        raise ValueError(f"{op}: target_threshold must be a finite number or None, got {float(threshold)}")
+    if pos_weight is not None:
+        classes = logits.shape[1]
+        one = pos_weight.dim() == 0 or (pos_weight.dim() == 1 and pos_weight.shape[0] == 1)
+        if (not pos_weight.is_floating_point() or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
+                or pos_weight.device != logits.device):
+            raise ValueError(f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}")

@@ -24,14 +24,12 @@ Semantics (the contract; csrc/fused_mix_math.h is the kernels' version of it):
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 
 from . import sampling
 from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
-from torch._subclasses.fake_tensor import is_fake
 
 from ._validation import (
     accumulation_dtype,
@@ -39,9 +37,12 @@ from ._validation import (
     as_per_channel,
     check_out_dtype,
     check_backward,
+    check_binary_cross_entropy,
     check_draw,
     check_forward,
     check_forward_values,
+    check_loss_inputs,
+    check_sample,
     infer_num_classes,
     output_dtype,
     output_memory_format,
@@ -180,16 +181,8 @@ def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix
     ``(n, UNIFORMS)`` and Gamma draws ``(GAMMAS, n)``, by the slots of
     csrc/sample_mix_params_slots.def (``UniformSlot``, ``GammaSlot``). With ``pair_index``, row i takes the draw of
     ``min(i, pair_index[i])`` so that partners agree."""
-    op = "mixup::sample_mix_params"
-    if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
-        raise ValueError(f"{op}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
-                         f"got {uniforms.dtype} {list(uniforms.shape)}")
+    check_sample(uniforms, gammas, mixup_on, cutmix_on)
     draws = uniforms.shape[0]
-    if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != GAMMAS or gammas.shape[1] != draws:
-        raise ValueError(f"{op}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
-                         f"got {gammas.dtype} {list(gammas.shape)}")
-    if not (mixup_on or cutmix_on):
-        raise ValueError(f"{op}: one of mixup_on, cutmix_on must be true")
     if pair_index is not None:
         leader = torch.minimum(torch.arange(draws, device=uniforms.device), pair_index)
         uniforms, gammas = uniforms[leader], gammas[:, leader]
@@ -247,33 +240,12 @@ def _beta(g1, g2):
     return torch.where(total > 0, g1 / total.clamp_min(torch.finfo(torch.float64).tiny), 0.5)
 
 
-def _check_loss(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
-    if logits.dim() != 2 or logits.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"{op}: logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got {logits.dtype} of shape {list(logits.shape)}")
-    batch, classes = logits.shape
-    if classes == 0:
-        raise ValueError(f"{op}: logits must have at least one class, got shape {list(logits.shape)}")
-    for name, y in (("y_a", y_a), ("y_b", y_b)):
-        if y.dtype != torch.int64 or y.dim() != 1 or y.shape[0] != batch or y.device != logits.device:
-            raise ValueError(f"{op}: {name} must be an int64 tensor of shape (B,) = ({batch},) on logits' device, got {y.dtype} of shape {list(y.shape)} on {y.device}")
-    if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)) or lam.device != logits.device:
-        raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got {lam.dtype} of shape {list(lam.shape)} on {lam.device}")
-    if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {float(smoothing)}")
-    if logits.device.type == "cpu" and not torch.compiler.is_compiling() and not is_fake(logits):
-        for name, y in (("y_a", y_a), ("y_b", y_b)):
-            bad = ((y < 0) | (y >= classes)).nonzero()
-            if bad.numel():
-                i = int(bad[0])
-                raise ValueError(f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}")
-
-
 def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
     """``mixup::mixup_cross_entropy``: per-row ``lam * CE_eps(logits, y_a) +
     (1 - lam) * CE_eps(logits, y_b)`` through F.cross_entropy, and the
     per-row ``logsumexp(z) - z[:, 0]`` (shifted: see csrc/mixup_cross_entropy_math.h), both
     in float32 (float64 for float64 logits)."""
-    _check_loss("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+    check_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
     z = logits.to(accumulation_dtype(logits.dtype))
     w = lam.to(z.dtype).expand(z.shape[0])
     loss = w * F.cross_entropy(z, y_a, reduction="none", label_smoothing=smoothing) + (1 - w) * F.cross_entropy(
@@ -284,7 +256,7 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
 
 def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float):
     """``grad_loss[i] * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``."""
-    _check_loss("mixup::_mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
+    check_loss_inputs("mixup::_mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
     z = logits.to(accumulation_dtype(logits.dtype))
     classes = z.shape[1]
     w = lam.to(z.dtype).expand(z.shape[0])[:, None]
@@ -293,18 +265,6 @@ def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse,
     softmax = ((z - z[:, :1]) - shifted_lse.to(z.dtype)[:, None]).exp()
     grad = grad_loss.to(z.dtype)[:, None] * (softmax - (w * s_a + (1 - w) * s_b))
     return grad.to(logits.dtype)
-
-
-def _check_binary_loss(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
-    _check_loss(op, logits, y_a, y_b, lam, smoothing)
-    if threshold is not None and not math.isfinite(threshold):
-        raise ValueError(f"{op}: target_threshold must be a finite number or None, got {float(threshold)}")
-    if pos_weight is not None:
-        classes = logits.shape[1]
-        one = pos_weight.dim() == 0 or (pos_weight.dim() == 1 and pos_weight.shape[0] == 1)
-        if (not pos_weight.is_floating_point() or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
-                or pos_weight.device != logits.device):
-            raise ValueError(f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}")
 
 
 def _mixed_binary_target(z, y_a, y_b, lam, smoothing: float, threshold):
@@ -324,7 +284,7 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshol
     """``mixup::mixup_binary_cross_entropy``: per row, the sum (``sum_classes``)
     or mean over classes of ``F.binary_cross_entropy_with_logits`` against
     the dense mixed target, in float32 (float64 for float64 logits)."""
-    _check_binary_loss("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    check_binary_cross_entropy("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
     z = logits.to(accumulation_dtype(logits.dtype))
     t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)
     weight = None if pos_weight is None else pos_weight.to(z.dtype).reshape(-1)
@@ -336,7 +296,7 @@ def _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoot
                                         sum_classes: bool):
     """``grad_loss[i] * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
     scale 1 for the sum over classes, 1 / C for the mean."""
-    _check_binary_loss("mixup::_mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
+    check_binary_cross_entropy("mixup::_mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
                        pos_weight)
     z = logits.to(accumulation_dtype(logits.dtype))
     t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)

@@ -206,3 +206,20 @@ def peak_extra_cuda_bytes(fn) -> int:
         fn()
     torch.cuda.synchronize()
     return torch.cuda.max_memory_allocated() - before
+
+
+def mixup_targets_both_forms(device, mode: str, seed: int = 3):
+    """One Mixup draw of an (8, 3, 8, 8) batch of 10 classes, smoothing 0.1,
+    as timm's dense (B, C) target and as the index form (target, index, lam)
+    the fused losses take, with logits to score them: (logits, dense, index_form)."""
+    from mixup_ext import Mixup
+
+    x = torch.randn(8, 3, 8, 8, device=device)
+    y = torch.randint(0, 10, (8,), device=device)
+    logits = torch.randn(8, 10, device=device)
+    forms = [
+        Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=generator(device, seed),
+              target_form=form)(x, y)[1]
+        for form in ("dense", "index")
+    ]
+    return logits, forms[0], forms[1]

@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 
 import mixup_ext
-from mixup_ext import Mixup, MixupBinaryCrossEntropy, mixup_binary_cross_entropy, reference
+from mixup_ext import MixupBinaryCrossEntropy, mixup_binary_cross_entropy, reference
 
 from .helpers import (
     DEVICES,
     FLOAT_DTYPES,
+    mixup_targets_both_forms,
     peak_extra_cuda_bytes,
     poisoned_outputs,
     requires_cuda,
@@ -205,12 +206,7 @@ def test_equals_timm_binary_cross_entropy_on_timm_mixup_target(device, threshold
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mode", ["batch", "elem"])
 def test_index_form_from_mixup_equals_dense_target_bce(device, mode):
-    x = torch.randn(8, 3, 8, 8, device=device)
-    y = torch.randint(0, 10, (8,), device=device)
-    logits = torch.randn(8, 10, device=device)
-    gen = lambda: torch.Generator(device=device).manual_seed(3)  # noqa: E731
-    _, dense = Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=gen())(x, y)
-    _, index_form = Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=gen(), target_form="index")(x, y)
+    logits, dense, index_form = mixup_targets_both_forms(device, mode)
     want = F.binary_cross_entropy_with_logits(logits, (dense > 0.2).float())
     got = MixupBinaryCrossEntropy(label_smoothing=0.1, target_threshold=0.2)(logits, index_form)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

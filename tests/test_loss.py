@@ -9,9 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mixup_ext import Mixup, MixupCrossEntropy, mixup_cross_entropy
+from mixup_ext import MixupCrossEntropy, mixup_cross_entropy
 
-from .helpers import DEVICES, FLOAT_DTYPES, peak_extra_cuda_bytes, requires_cuda, trips_device_assert
+from .helpers import (
+    DEVICES,
+    FLOAT_DTYPES,
+    mixup_targets_both_forms,
+    peak_extra_cuda_bytes,
+    requires_cuda,
+    trips_device_assert,
+)
 
 SHAPES = [(1, 2), (7, 10), (64, 1000), (5, 4097)]
 # Loss tolerances: rows sum C terms, so reduced-precision logits round more.
@@ -94,12 +101,7 @@ def test_extreme_logits_stay_finite(device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mode", ["batch", "elem"])
 def test_index_form_from_mixup_equals_dense_soft_target_ce(device, mode):
-    x = torch.randn(8, 3, 8, 8, device=device)
-    y = torch.randint(0, 10, (8,), device=device)
-    logits = torch.randn(8, 10, device=device)
-    gen = lambda: torch.Generator(device=device).manual_seed(3)  # noqa: E731
-    _, dense = Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=gen())(x, y)
-    _, index_form = Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=gen(), target_form="index")(x, y)
+    logits, dense, index_form = mixup_targets_both_forms(device, mode)
     soft_ce = torch.sum(-dense * F.log_softmax(logits, dim=-1), dim=-1).mean()  # timm's SoftTargetCrossEntropy
     torch.testing.assert_close(MixupCrossEntropy(label_smoothing=0.1)(logits, index_form), soft_ce, rtol=1e-5, atol=1e-6)
 

@@ -31,12 +31,11 @@ import torch
 import mixup_ext
 
 from .. import needs
-from ..case_data import square_boxes
+from ..case_data import NUM_CLASSES, mix_arguments
 from ..harness import Provider, Suite, time_cpu_ms
 
 MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)  # timm's prefetcher constants, in 0-255 units
 STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-NUM_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -69,17 +68,12 @@ CPU_CASES = [
 
 def setup(case: Case, device: str, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
-    batch, _, height, width = case.shape
     x = torch.randint(0, 256, case.shape, generator=g, dtype=torch.uint8).to(device)
     if case.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    box = square_boxes(batch, height, width, g).to(device) if case.cutmix else None
     return dict(
         x=x,
-        target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
-        index=torch.randperm(batch, generator=g).to(device),
-        lam=torch.rand(batch, generator=g).to(device),
-        box=box,
+        **mix_arguments(x, case.cutmix, g),
         mean=torch.tensor(MEAN, device=device).view(1, 3, 1, 1),
         std=torch.tensor(STD, device=device).view(1, 3, 1, 1),
     )

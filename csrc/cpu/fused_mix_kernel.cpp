@@ -181,31 +181,45 @@ acc_t* scratch(int64_t begin, int64_t end) {
   return buffer.data() - begin;
 }
 
+// Every row chunk of a forward, in parallel, cut into what each output
+// element reads: a blended row calls blend_chunk(dst, own, partner, lam,
+// begin, end); a boxed row calls copy_run(dst, src, begin, lo, hi) for each
+// run, src being the partner's row inside the box and the row's own outside.
+template <typename in_t, typename out_t, typename acc_t, typename BlendChunk, typename CopyRun>
+void for_each_mixed_run(const ForwardPlan& plan, const Pairing<acc_t>& pairing, const BlendChunk& blend_chunk,
+                        const CopyRun& copy_run) {
+  const RowMixPlan& mix = plan.mix;
+  const RowGeometry g = mix.geometry;
+  const in_t* x = plan.x_rows.const_data_ptr<in_t>();
+  out_t* out = plan.out.mutable_data_ptr<out_t>();
+  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
+    const in_t* own = x + row * mix.batch_stride;
+    const in_t* partner = x + pairing.partner(row) * mix.batch_stride;
+    out_t* dst = out + row * g.numel;
+    const Box box = pairing.box_of(row, g);
+    if (box.blends()) {
+      blend_chunk(dst, own, partner, pairing.weight(row), begin, end);
+      return;
+    }
+    for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
+      copy_run(dst, inside ? partner : own, begin, lo, hi);
+    });
+  });
+}
+
 // Same dtype in and out, no normalisation: blends, and pastes by plain copies,
 // so every pasted element is bit-exact (NaN included).
 template <typename scalar_t>
 void mix_rows_same_dtype(const ForwardPlan& plan) {
   using acc_t = acc_type_t<scalar_t, scalar_t>;
-  const RowMixPlan& mix = plan.mix;
-  const RowGeometry g = mix.geometry;
-  const Pairing<acc_t> pairing = mix.pairing<acc_t>();
-  const scalar_t* x = plan.x_rows.const_data_ptr<scalar_t>();
-  scalar_t* out = plan.out.mutable_data_ptr<scalar_t>();
-
-  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
-    const scalar_t* own = x + row * mix.batch_stride;
-    const scalar_t* partner = x + pairing.partner(row) * mix.batch_stride;
-    scalar_t* dst = out + row * g.numel;
-    const Box box = pairing.box_of(row, g);
-    if (box.blends()) {
-      blend_run(dst, own, partner, pairing.weight(row), begin, end);
-      return;
-    }
-    for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
-      const scalar_t* src = inside ? partner : own;
-      std::copy(src + lo, src + hi, dst + lo);
-    });
-  });
+  for_each_mixed_run<scalar_t, scalar_t>(
+      plan, plan.mix.pairing<acc_t>(),
+      [](scalar_t* dst, const scalar_t* own, const scalar_t* partner, acc_t lam, int64_t begin, int64_t end) {
+        blend_run(dst, own, partner, lam, begin, end);
+      },
+      [](scalar_t* dst, const scalar_t* src, int64_t, int64_t lo, int64_t hi) {
+        std::copy(src + lo, src + hi, dst + lo);
+      });
 }
 
 // Any other pair (uint8 in, a different float out, or a normalised output):
@@ -215,29 +229,18 @@ template <typename in_t, typename out_t>
 void mix_rows_converting(const ForwardPlan& plan) {
   using acc_t = acc_type_t<in_t, out_t>;
   const RowMixPlan& mix = plan.mix;
-  const RowGeometry g = mix.geometry;
-  const Pairing<acc_t> pairing = mix.pairing<acc_t>();
-  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels, std::min(g.numel, kChunk));
-  const in_t* x = plan.x_rows.const_data_ptr<in_t>();
-  out_t* out = plan.out.mutable_data_ptr<out_t>();
-
-  parallel_over_row_chunks(mix.batch, g.numel, [&](int64_t row, int64_t begin, int64_t end) {
-    const in_t* own = x + row * mix.batch_stride;
-    const in_t* partner = x + pairing.partner(row) * mix.batch_stride;
-    out_t* dst = out + row * g.numel;
-    const Box box = pairing.box_of(row, g);
-    if (box.blends()) {
-      const acc_t lam = pairing.weight(row);
-      normalizer.store(dst, begin, begin, end, [own, partner, lam](int64_t k) {
-        return blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k]));
+  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels,
+                                            std::min(mix.geometry.numel, kChunk));
+  for_each_mixed_run<in_t, out_t>(
+      plan, mix.pairing<acc_t>(),
+      [&](out_t* dst, const in_t* own, const in_t* partner, acc_t lam, int64_t begin, int64_t end) {
+        normalizer.store(dst, begin, begin, end, [own, partner, lam](int64_t k) {
+          return blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k]));
+        });
+      },
+      [&](out_t* dst, const in_t* src, int64_t begin, int64_t lo, int64_t hi) {
+        normalizer.store(dst, begin, lo, hi, [src](int64_t k) { return static_cast<acc_t>(src[k]); });
       });
-      return;
-    }
-    for_each_box_run(g, box, begin, end, [&](int64_t lo, int64_t hi, bool inside) {
-      const in_t* src = inside ? partner : own;
-      normalizer.store(dst, begin, lo, hi, [src](int64_t k) { return static_cast<acc_t>(src[k]); });
-    });
-  });
 }
 
 template <typename in_t, typename out_t>

@@ -26,7 +26,9 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
   }
   for (int64_t i = 0; i < p.draws; ++i) {
     const int64_t d = draw_of(i, p.draws, pairs);
-    sample_one(p.config, [&](int k) { return u[d * kUniforms + k]; }, [&](int first) { return beta_of_gammas([&](int k) { return g[k * p.draws + d]; }, first); }, lam + i, box + 4 * i);
+    const auto uniform = [&](int slot) { return u[d * kUniforms + slot]; };
+    const auto beta = [&](int first) { return beta_of_gammas([&](int k) { return g[k * p.draws + d]; }, first); };
+    sample_one(p.config, uniform, beta, lam + i, box + 4 * i);
   }
   return {p.lam, p.box};
 }

@@ -87,8 +87,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int k = 0; k < kGradPerThread; ++k) {
     const int64_t c = first + int64_t(k) * kThreads;
     if (c < args.classes) {
-      grad[row * args.classes + c] =
-          static_cast<scalar_t>(g * binary_ce_grad<acc_t>(static_cast<acc_t>(z[c]), t.of(c, a, b), args.class_weight(c)));
+      const acc_t d = binary_ce_grad<acc_t>(static_cast<acc_t>(z[c]), t.of(c, a, b), args.class_weight(c));
+      grad[row * args.classes + c] = static_cast<scalar_t>(g * d);
     }
   }
 }

@@ -87,8 +87,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int k = 0; k < kGradPerThread; ++k) {
     const int64_t c = first + int64_t(k) * kThreads;
     if (c < classes) {
-      grad[row * classes + c] =
-          static_cast<scalar_t>(g * mixed_ce_grad<acc_t>(static_cast<acc_t>(z[c]) - ref, l, c, a, b, w, smoothing, classes));
+      const acc_t d = mixed_ce_grad<acc_t>(static_cast<acc_t>(z[c]) - ref, l, c, a, b, w, smoothing, classes);
+      grad[row * classes + c] = static_cast<scalar_t>(g * d);
     }
   }
 }
@@ -98,7 +98,8 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cuda(const at::Tensor& lo
                                                             double smoothing) {
   constexpr const char* op = "mixup::mixup_cross_entropy";
   const c10::cuda::CUDAGuard guard(logits.device());
-  const CrossEntropyForwardPlan f = plan_cross_entropy_forward(logits, y_a, y_b, lam, smoothing, /*check_values=*/false);
+  const CrossEntropyForwardPlan f =
+      plan_cross_entropy_forward(logits, y_a, y_b, lam, smoothing, /*check_values=*/false);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), op, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     cuda::launch(op, mixup_ce_forward_kernel<scalar_t, acc_t>, f.in.batch, kThreads,

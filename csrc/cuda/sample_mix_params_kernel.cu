@@ -30,7 +30,8 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
                                    mixup_on, cutmix_on, minmax, correct_lam, full_side);
   cuda::launch("mixup::sample_mix_params", sample_mix_params_kernel, cuda::ceil_div<int64_t>(p.draws, kThreads),
                kThreads, p.config, p.uniforms.const_data_ptr<double>(), p.gammas.const_data_ptr<double>(),
-               p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws, p.lam.mutable_data_ptr<float>(), p.box.mutable_data_ptr<int64_t>());
+               p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws,
+               p.lam.mutable_data_ptr<float>(), p.box.mutable_data_ptr<int64_t>());
   return {p.lam, p.box};
 }
 

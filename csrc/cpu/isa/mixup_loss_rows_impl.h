@@ -1,8 +1,9 @@
 // The loss rows of cpu/mixup_loss_rows.h, written once against at::vec::Vectorized
 // and compiled per instruction set by mixup_loss_rows_{default,avx2,avx512}.cpp,
 // each after target.h. Every formula here is the vector form of a scalar one
-// in mixup_cross_entropy_math.h and mixup_binary_cross_entropy_math.h, in the same order of operations; the kernels compute the
-// labelled elements of a row with the scalar form, so the two must agree.
+// in mixup_cross_entropy_math.h or mixup_binary_cross_entropy_math.h, in the
+// same order of operations; the kernels compute the labelled elements of a
+// row with the scalar form, so the two must agree.
 #pragma once
 
 #if MIXUP_ISA_UNIT_ENABLED
