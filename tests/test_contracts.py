@@ -17,7 +17,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from mixup_ext import reference
 
-from . import test_binary_loss, test_draw_mix_params, test_loss, test_validation
+from . import test_draw_mix_params, test_mixup_binary_cross_entropy, test_mixup_cross_entropy, test_validation
 from .test_sample_mix_params import draws
 
 
@@ -45,20 +45,20 @@ def test_fused_mix_refusals_read_the_same(case, overrides, match):
         assert_same_words(lambda: test_validation.call_op(args), lambda: test_validation.call_fake(args))
 
 
-@pytest.mark.parametrize("case", range(len(test_loss.BAD)))
+@pytest.mark.parametrize("case", range(len(test_mixup_cross_entropy.BAD)))
 def test_mixup_cross_entropy_refusals_read_the_same(case):
-    z, a, b = test_loss.make((4, 5), torch.float32, "cpu")
-    args = test_loss.BAD[case][0](z, a, b, torch.rand(4))
+    z, a, b = test_mixup_cross_entropy.make((4, 5), torch.float32, "cpu")
+    args = test_mixup_cross_entropy.BAD[case][0](z, a, b, torch.rand(4))
     assert_same_words(lambda: torch.ops.mixup.mixup_cross_entropy(*args, 0.1),
                       lambda: reference.mixup_cross_entropy(*args, 0.1))
 
 
-@pytest.mark.parametrize("case", range(len(test_binary_loss.BAD)))
+@pytest.mark.parametrize("case", range(len(test_mixup_binary_cross_entropy.BAD)))
 def test_mixup_binary_cross_entropy_refusals_read_the_same(case):
-    z, a, b = test_binary_loss.make((4, 5), torch.float32, "cpu")
+    z, a, b = test_mixup_binary_cross_entropy.make((4, 5), torch.float32, "cpu")
     args = dict(logits=z, y_a=a, y_b=b, lam=torch.rand(4), smoothing=0.1, threshold=None, pos_weight=None,
                 sum_classes=False)
-    for key, value in test_binary_loss.BAD[case][0].items():
+    for key, value in test_mixup_binary_cross_entropy.BAD[case][0].items():
         args[key] = value(args[key]) if callable(value) else value
     assert_same_words(lambda: torch.ops.mixup.mixup_binary_cross_entropy(*args.values()),
                       lambda: reference.mixup_binary_cross_entropy(*args.values()))

@@ -54,7 +54,7 @@ def test_loss_tests_pass_on_each_instruction_set(isa):
     tests = Path(__file__).parent
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", "cpu and not slow and not compile",
-         str(tests / "test_loss.py"), str(tests / "test_binary_loss.py")],
+         str(tests / "test_mixup_cross_entropy.py"), str(tests / "test_mixup_binary_cross_entropy.py")],
         env=env, capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
