@@ -66,6 +66,36 @@ def test_two_process_ddp_over_gloo(tmp_path):
     assert out.read_bytes()[:8] == PNG_MAGIC
 
 
+GLOO_THREAD_SCRIPT = """
+import os, torch, torch.distributed as dist
+from mixup_ext_demo import demo
+world = demo.setup_world(True, "cpu")
+model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 3))
+model(torch.randn(2, 3)).sum().backward()
+del model
+dist.destroy_process_group()
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+print(sorted(n for n in names if "gloo" in n))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through Linux's /proc")
+def test_ddp_leaves_no_gloo_thread_behind(tmp_path):
+    """A gloo thread that outlives destroy_process_group can abort the rank at
+    interpreter exit (see setup_world); one rank is enough to see one survive."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    result = subprocess.run([sys.executable, "-c", GLOO_THREAD_SCRIPT], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]", f"gloo threads alive after destroy: {result.stdout}"
+
+
 def test_ddp_without_a_launcher_is_refused(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(SystemExit, match="torchrun"):
