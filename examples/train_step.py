@@ -2,9 +2,12 @@
 
 Trains a small CNN for a few hundred steps on a synthetic 10-class image task
 (each class is a random 16x16 pattern seen through heavy noise), mixing every
-batch with ``torch.ops.mixup.fused_mix``: per-sample weights from Beta(a, a),
-a random pairing and, on half the steps, CutMix boxes -- all drawn on the
-device, no host sync. Prints the loss and the held-out accuracy.
+batch with ``mixup_ext.fused_mix``. The library's sampler draws the op's
+arguments: per-sample weights from Beta(a, a), a random partner per sample
+and, for half the samples, a CutMix box (timm's rule, with the area-corrected
+weight) -- in one launch on the device, no host sync. ``mixer(x, y)`` would
+draw and mix in one call; the two steps are apart here to show what the op
+takes. Prints the loss and the held-out accuracy.
 
     python examples/train_step.py [--steps 600] [--device cuda]
 """
@@ -27,28 +30,6 @@ def make_data(n: int, templates: torch.Tensor, g: torch.Generator):
     labels = torch.randint(0, CLASSES, (n,), generator=g)
     images = templates[labels] + 1.5 * torch.randn(n, 1, SIDE, SIDE, generator=g)
     return images, labels
-
-
-def sample_mix(x: torch.Tensor, alpha: float, cutmix: bool, g: torch.Generator):
-    """Weights, partners and (for CutMix) boxes, as device tensors."""
-    batch, height, width = x.shape[0], x.shape[-2], x.shape[-1]
-    beta = torch.distributions.Beta(torch.tensor(alpha, device=x.device), torch.tensor(alpha, device=x.device))
-    lam = beta.sample((batch,))
-    index = torch.randperm(batch, device=x.device, generator=g)
-    if not cutmix:
-        return lam, index, None
-    # timm's rand_bbox: a box of side sqrt(1 - lam) around a uniform centre, clipped.
-    ratio = (1 - lam).sqrt()
-    cut_h, cut_w = (height * ratio).long(), (width * ratio).long()
-    cy = torch.randint(0, height, (batch,), device=x.device, generator=g)
-    cx = torch.randint(0, width, (batch,), device=x.device, generator=g)
-    box = torch.stack(
-        [(cy - cut_h // 2).clamp(0, height), (cy + cut_h // 2).clamp(0, height), (cx - cut_w // 2).clamp(0, width), (cx + cut_w // 2).clamp(0, width)],
-        dim=1,
-    )
-    area = (box[:, 1] - box[:, 0]) * (box[:, 3] - box[:, 2])
-    lam = 1 - area.to(lam.dtype) / (height * width)  # the area-corrected weight
-    return lam, index, box
 
 
 def main() -> None:
@@ -75,14 +56,18 @@ def main() -> None:
         nn.Flatten(), nn.Linear(64, CLASSES),
     ).to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    mixer = mixup_ext.Mixup(
+        mixup_alpha=args.alpha, cutmix_alpha=1.0, switch_prob=0.5, mode="elem", pairing="random",
+        label_smoothing=args.smoothing, num_classes=CLASSES, generator=device_rng,
+    )
 
     print(f"mixup_ext backend: {mixup_ext.backend()}, device: {args.device}")
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         rows = torch.randint(0, train_x.shape[0], (args.batch,), device=args.device, generator=device_rng)
         x, y = train_x[rows], train_y[rows]
-        lam, index, box = sample_mix(x, args.alpha, cutmix=step % 2 == 0, g=device_rng)
-        mixed_x, mixed_y = mixup_ext.fused_mix(x, y, index, lam, box, CLASSES, args.smoothing)
+        mix = mixer.sample(x)  # MixParams(lam, index, box): device tensors; box rows of -1 blend
+        mixed_x, mixed_y = mixup_ext.fused_mix(x, y, mix.index, mix.lam, mix.box, CLASSES, args.smoothing)
         loss = torch.sum(-mixed_y * F.log_softmax(model(mixed_x), dim=-1), dim=-1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

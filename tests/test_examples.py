@@ -3,6 +3,8 @@ own process, as a user would, and must finish and print its last line."""
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,10 @@ def test_uint8_loader_example_trains_from_uint8_batches(workers):
     assert "6 steps in" in out
 
 
-def test_train_step_example_runs():
-    out = run_example("train_step.py", "--steps", "20", "--device", DEVICE)
-    assert out.strip()
+def test_train_step_example_learns_through_the_librarys_sampler():
+    out = run_example("train_step.py", "--steps", "150", "--device", DEVICE)
+    losses = [float(v) for v in re.findall(r"mixed-target loss (\S+)", out)]
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses), out
+    accuracy = re.search(r"held-out accuracy (\S+)% after 150 steps", out)
+    assert accuracy, out
+    assert float(accuracy.group(1)) > 15.0, f"no better than chance (10 classes): {out}"
