@@ -61,20 +61,20 @@ def repo_root() -> Path:
 PACKAGED_CSRC = Path(__file__).resolve().parent / "csrc"
 
 
+def contract_dir() -> Path:
+    """This package's own csrc/: the copy an installed package carries, else
+    the checkout's. The contract files (csrc/*.def) are read from here, never
+    from $MIXUP_EXT_CSRC, which only says what to compile: the reference
+    backend must find them even when no sources can be built."""
+    return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
+
+
 def csrc_dir() -> Path:
-    """The C++/CUDA sources: $MIXUP_EXT_CSRC, else the copy an installed
-    package carries, else the checkout's csrc/."""
+    """The C++/CUDA sources to compile: $MIXUP_EXT_CSRC, else this package's
+    own (``contract_dir``)."""
     if os.environ.get("MIXUP_EXT_CSRC"):
         return Path(os.environ["MIXUP_EXT_CSRC"])
-    return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
-
-
-def contract_dir() -> Path:
-    """Where the contract files (csrc/*.def) of *this* package are: the copy an
-    installed package carries, else the checkout's csrc/. Never
-    $MIXUP_EXT_CSRC, which only says what to compile: the reference backend
-    must find them even when no sources can be built."""
-    return PACKAGED_CSRC if PACKAGED_CSRC.is_dir() else repo_root() / "csrc"
+    return contract_dir()
 
 
 def sources(csrc: Path, with_cuda: bool) -> list[str]:

@@ -14,6 +14,7 @@ import torch
 
 from . import _contract, reference
 from ._validation import (
+    accumulation_dtype,
     check_backward,
     check_binary_cross_entropy,
     check_draw,
@@ -66,7 +67,7 @@ def _draw_mix_params_fake(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob,
 
 def _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing):
     check_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
-    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    acc = accumulation_dtype(logits.dtype)
     rows = torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
     return rows, torch.empty_like(rows)
 
@@ -77,7 +78,7 @@ def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted
 
 def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
     check_binary_cross_entropy("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
-    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    acc = accumulation_dtype(logits.dtype)
     return torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
 
 

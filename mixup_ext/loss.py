@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from ._validation import accumulation_dtype, as_lam_tensor
+
 __all__ = ["mixup_cross_entropy", "MixupCrossEntropy", "mixup_binary_cross_entropy", "MixupBinaryCrossEntropy"]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -32,13 +34,6 @@ def _check_reduction(where: str, reduction) -> None:
 def _check_label_smoothing(where: str, label_smoothing) -> None:
     if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-
-
-def _lam_tensor(lam, logits):
-    if isinstance(lam, torch.Tensor):
-        return lam
-    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    return torch.full((), float(lam), dtype=acc, device=logits.device)
 
 
 def _reduce(rows, reduction: str):
@@ -82,7 +77,7 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     assert on CUDA.
     """
     _check_reduction("mixup_cross_entropy", reduction)
-    rows, _ = torch.ops.mixup.mixup_cross_entropy(logits, y_a, y_b, _lam_tensor(lam, logits), float(label_smoothing))
+    rows, _ = torch.ops.mixup.mixup_cross_entropy(logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing))
     return _reduce(rows, reduction)
 
 
@@ -121,8 +116,7 @@ def _pos_weight_tensor(pos_weight, logits):
             return pos_weight
     if not isinstance(pos_weight, (int, float)):
         raise ValueError(f"mixup_binary_cross_entropy: pos_weight must be a float or a tensor, got {type(pos_weight).__name__}")
-    acc = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    return torch.full((), float(pos_weight), dtype=acc, device=logits.device)
+    return torch.full((), float(pos_weight), dtype=accumulation_dtype(logits.dtype), device=logits.device)
 
 
 def _check_threshold(where: str, target_threshold) -> None:
@@ -167,7 +161,7 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     _check_label_smoothing(where, label_smoothing)
     _check_threshold(where, target_threshold)
     rows = torch.ops.mixup.mixup_binary_cross_entropy(
-        logits, y_a, y_b, _lam_tensor(lam, logits), float(label_smoothing),
+        logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing),
         None if target_threshold is None else float(target_threshold), _pos_weight_tensor(pos_weight, logits),
         bool(sum_classes),
     )
