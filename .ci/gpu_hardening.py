@@ -48,6 +48,10 @@ TOL = {torch.float64: 1e-12, torch.float32: 2e-6, torch.float16: 1e-3, torch.bfl
 LIGHT = os.environ.get("MIXUP_EXT_WORKLOAD_LIGHT") == "1"
 
 
+def acc_of(dtype):
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def close(actual, expected, dtype, scale=1.0):
     if LIGHT:
         return
@@ -153,6 +157,9 @@ def workload() -> None:
             lam = torch.rand(batch, device=DEVICE, generator=gen, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
             rows = mixup_ext.mixup_cross_entropy(logits, y_a, y_b, lam, 0.1, "none")
             (grad,) = torch.autograd.grad(rows.sum(), logits)
+            # The forward's gradient rewritten in place for a grad_output that is not 1.
+            half = torch.full((), 0.5, device=DEVICE, dtype=lam.dtype)
+            (scaled,) = torch.autograd.grad(mixup_ext.mixup_cross_entropy(logits, y_a, y_b, lam, 0.1, "sum"), logits, half)
             if LIGHT:
                 continue
             ref_logits = logits.detach().requires_grad_()
@@ -160,6 +167,7 @@ def workload() -> None:
             (ref_grad,) = torch.autograd.grad(ref_rows.sum(), ref_logits)
             close(rows, ref_rows.to(rows.dtype), rows.dtype, 10.0)
             close(grad, ref_grad, dtype, 10.0)
+            close(scaled, (0.5 * ref_grad.to(acc_of(dtype))).to(dtype), dtype, 10.0)
     # The binary loss, forward and backward: threshold, per-class pos_weight,
     # rows with y_a == y_b, odd and large class counts.
     for dtype in FLOATS:
@@ -173,6 +181,7 @@ def workload() -> None:
             for threshold, pos_weight, sum_classes in ((None, None, False), (0.2, weight, True)):
                 rows = mixup_ext.mixup_binary_cross_entropy(logits, y_a, y_b, lam, 0.1, threshold, sum_classes, pos_weight, "none")
                 (grad,) = torch.autograd.grad(rows.sum(), logits)
+                (scaled,) = torch.autograd.grad(rows, logits, torch.linspace(0.5, 1.5, batch, device=DEVICE, dtype=acc))
                 if LIGHT:
                     continue
                 ref_logits = logits.detach().requires_grad_()
@@ -180,6 +189,8 @@ def workload() -> None:
                 (ref_grad,) = torch.autograd.grad(ref_rows.sum(), ref_logits)
                 close(rows, ref_rows.to(rows.dtype), rows.dtype, 10.0)
                 close(grad, ref_grad, dtype, 10.0)
+                weights = torch.linspace(0.5, 1.5, batch, device=DEVICE, dtype=acc)[:, None]
+                close(scaled, (weights * ref_grad.to(acc)).to(dtype), dtype, 10.0)
     if DEVICE == "cuda":
         torch.cuda.synchronize()
 

@@ -84,24 +84,34 @@ C10_HOST_DEVICE inline acc_t log1p_unit(acc_t x) {
 // F.binary_cross_entropy_with_logits(z, t, pos_weight=p) for one element,
 // as (1 - t) * softplus(z) + t * p * softplus(-z): with l = log1p(exp(-|z|)),
 // softplus(z) = max(z, 0) + l and softplus(-z) = max(-z, 0) + l, finite for
-// any finite z.
+// any finite z. `e` is exp(-|z|), which the gradient shares when a forward
+// writes both.
 template <typename acc_t>
-C10_HOST_DEVICE inline acc_t binary_ce_loss(acc_t z, acc_t t, acc_t p) {
-  const acc_t log_term = log1p_unit(std::exp(-std::abs(z)));
+C10_HOST_DEVICE inline acc_t binary_ce_loss_of(acc_t z, acc_t e, acc_t t, acc_t p) {
+  const acc_t log_term = log1p_unit(e);
   const acc_t positive = z > acc_t(0) ? z : acc_t(0), negative = z < acc_t(0) ? -z : acc_t(0);
   return (acc_t(1) - t) * (positive + log_term) + (t * p) * (negative + log_term);
 }
 
-// d binary_ce_loss / dz = (1 - t) * sigmoid(z) - t * p * sigmoid(-z), both
-// sigmoids from one exp(-|z|) (neither computed as 1 - the other).
 template <typename acc_t>
-C10_HOST_DEVICE inline acc_t binary_ce_grad(acc_t z, acc_t t, acc_t p) {
-  const acc_t e = std::exp(-std::abs(z));
+C10_HOST_DEVICE inline acc_t binary_ce_loss(acc_t z, acc_t t, acc_t p) {
+  return binary_ce_loss_of(z, std::exp(-std::abs(z)), t, p);
+}
+
+// d binary_ce_loss / dz = (1 - t) * sigmoid(z) - t * p * sigmoid(-z), both
+// sigmoids from one e = exp(-|z|) (neither computed as 1 - the other).
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t binary_ce_grad_of(acc_t z, acc_t e, acc_t t, acc_t p) {
   const acc_t r = acc_t(1) / (acc_t(1) + e);
   const bool non_negative = z >= acc_t(0);
   const acc_t sigmoid = non_negative ? r : e * r;
   const acc_t sigmoid_neg = non_negative ? e * r : r;
   return (acc_t(1) - t) * sigmoid - (t * p) * sigmoid_neg;
+}
+
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t binary_ce_grad(acc_t z, acc_t t, acc_t p) {
+  return binary_ce_grad_of(z, std::exp(-std::abs(z)), t, p);
 }
 
 }  // namespace mixup

@@ -41,26 +41,38 @@ BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, cons
 }  // namespace
 
 BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
-    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    bool check_values) {
+    const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+    double smoothing, std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    c10::string_view reduction, bool check_values, bool with_grad) {
   BinaryCrossEntropyForwardPlan f;
-  f.in = plan_binary_cross_entropy_options("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing,
-                                           threshold, pos_weight, sum_classes, check_values);
+  f.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                           check_values);
+  f.reduction = parse_reduction(op, reduction);
   f.loss = at::empty({f.in.in.batch}, logits.options().dtype(f.in.in.lam.scalar_type()));
+  if (with_grad) {
+    f.grad = at::empty({f.in.in.batch, f.in.in.classes}, logits.options());
+    f.upstream = unit_upstream_grad(f.reduction, f.in.in);
+  }
   return f;
 }
 
 BinaryCrossEntropyBackwardPlan plan_binary_cross_entropy_backward(
-    const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-    const at::Tensor& lam, double smoothing, std::optional<double> threshold,
-    const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
-  constexpr const char* op = "mixup::_mixup_binary_cross_entropy_backward";
+    const std::optional<at::Tensor>& into, const at::Tensor& grad_loss, const at::Tensor& logits,
+    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    c10::string_view reduction) {
+  const char* op = into.has_value() ? "mixup::_mixup_binary_cross_entropy_apply_grad_output"
+                                    : "mixup::_mixup_binary_cross_entropy_backward";
   BinaryCrossEntropyBackwardPlan b;
   b.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
                                            sum_classes, /*check_values=*/false);
-  b.grad_loss = plan_per_row(op, "grad_loss", grad_loss, b.in.in);
-  b.grad = at::empty({b.in.in.batch, b.in.in.classes}, logits.options());
+  b.upstream = plan_upstream_grad(op, grad_loss, parse_reduction(op, reduction), b.in.in);
+  if (into.has_value()) {
+    check_forward_gradient(op, *into, b.in.in);
+    b.grad = *into;
+  } else {
+    b.grad = at::empty({b.in.in.batch, b.in.in.classes}, logits.options());
+  }
   return b;
 }
 

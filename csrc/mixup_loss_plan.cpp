@@ -4,7 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace mixup {
 
@@ -45,6 +47,57 @@ LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::
   p.classes = classes;
   p.smoothing = smoothing;
   return p;
+}
+
+Reduction parse_reduction(const char* op, c10::string_view reduction) {
+  if (reduction == "none") return Reduction::kNone;
+  if (reduction == "mean") return Reduction::kMean;
+  TORCH_CHECK_VALUE(reduction == "sum", op, ": reduction must be one of mean, sum, none, got '",
+                    std::string(reduction), "'");
+  return Reduction::kSum;
+}
+
+at::Tensor reduce_rows(const at::Tensor& rows, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::kMean:
+      return rows.mean();
+    case Reduction::kSum:
+      return rows.sum();
+    case Reduction::kNone:
+      break;
+  }
+  return rows;
+}
+
+void check_forward_gradient(const char* op, const at::Tensor& grad, const LossInputs& in) {
+  TORCH_CHECK_VALUE(grad.dim() == 2 && grad.size(0) == in.batch && grad.size(1) == in.classes &&
+                        grad.scalar_type() == in.logits.scalar_type() && grad.device() == in.logits.device() &&
+                        grad.is_contiguous(),
+                    op, ": grad must be the contiguous (B, C) = (", in.batch, ", ", in.classes,
+                    ") gradient of logits' dtype and device that the forward wrote, got ", describe(grad));
+}
+
+UpstreamGrad unit_upstream_grad(Reduction reduction, const LossInputs& in) {
+  UpstreamGrad g;
+  g.divisor = reduction == Reduction::kMean ? std::max<int64_t>(in.batch, 1) : 1;
+  return g;
+}
+
+UpstreamGrad plan_upstream_grad(const char* op, const at::Tensor& grad_loss, Reduction reduction,
+                                const LossInputs& in) {
+  if (reduction == Reduction::kNone) {
+    UpstreamGrad g;
+    g.values = plan_per_row(op, "grad_loss", grad_loss, in);
+    g.stride = 1;
+    return g;
+  }
+  TORCH_CHECK_VALUE(at::isFloatingType(grad_loss.scalar_type()) && grad_loss.dim() == 0 &&
+                        grad_loss.device() == in.logits.device(),
+                    op, ": grad_loss must be a floating tensor of shape () on logits' device for a reduced loss, got ",
+                    describe(grad_loss));
+  UpstreamGrad g = unit_upstream_grad(reduction, in);
+  g.values = grad_loss.to(in.lam.scalar_type()).contiguous();
+  return g;
 }
 
 at::Tensor plan_per_row(const char* op, const char* name, const at::Tensor& grad_loss, const LossInputs& in) {

@@ -41,32 +41,73 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
                                                        const at::Tensor& y_b, const at::Tensor& lam,
-                                                       double smoothing) {
+                                                       double smoothing, c10::string_view reduction) {
   static const auto op = op_handle<decltype(mixup_cross_entropy)>("mixup::mixup_cross_entropy");
-  return op.call(logits, y_a, y_b, lam, smoothing);
+  return op.call(logits, y_a, y_b, lam, smoothing, reduction);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _mixup_cross_entropy_with_grad(const at::Tensor& logits,
+                                                                              const at::Tensor& y_a,
+                                                                              const at::Tensor& y_b,
+                                                                              const at::Tensor& lam, double smoothing,
+                                                                              c10::string_view reduction) {
+  static const auto op = op_handle<decltype(_mixup_cross_entropy_with_grad)>("mixup::_mixup_cross_entropy_with_grad");
+  return op.call(logits, y_a, y_b, lam, smoothing, reduction);
 }
 
 at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                          const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                         const at::Tensor& shifted_lse, double smoothing) {
+                                         const at::Tensor& shifted_lse, double smoothing,
+                                         c10::string_view reduction) {
   static const auto op = op_handle<decltype(_mixup_cross_entropy_backward)>("mixup::_mixup_cross_entropy_backward");
-  return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing);
+  return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction);
+}
+
+void _mixup_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Tensor& grad_loss,
+                                            const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                            const at::Tensor& lam, const at::Tensor& shifted_lse, double smoothing,
+                                            c10::string_view reduction) {
+  static const auto op = op_handle<decltype(_mixup_cross_entropy_apply_grad_output)>(
+      "mixup::_mixup_cross_entropy_apply_grad_output");
+  op.call(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction);
 }
 
 at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                                       const at::Tensor& lam, double smoothing, std::optional<double> threshold,
-                                      const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+                                      const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                      c10::string_view reduction) {
   static const auto op = op_handle<decltype(mixup_binary_cross_entropy)>("mixup::mixup_binary_cross_entropy");
-  return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+  return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
+}
+
+std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(
+    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    c10::string_view reduction) {
+  static const auto op =
+      op_handle<decltype(_mixup_binary_cross_entropy_with_grad)>("mixup::_mixup_binary_cross_entropy_with_grad");
+  return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
 }
 
 at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                 const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                 double smoothing, std::optional<double> threshold,
-                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                c10::string_view reduction) {
   static const auto op =
       op_handle<decltype(_mixup_binary_cross_entropy_backward)>("mixup::_mixup_binary_cross_entropy_backward");
-  return op.call(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+  return op.call(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
+}
+
+void _mixup_binary_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Tensor& grad_loss,
+                                                   const at::Tensor& logits, const at::Tensor& y_a,
+                                                   const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                   std::optional<double> threshold,
+                                                   const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                   c10::string_view reduction) {
+  static const auto op = op_handle<decltype(_mixup_binary_cross_entropy_apply_grad_output)>(
+      "mixup::_mixup_binary_cross_entropy_apply_grad_output");
+  op.call(grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
 }
 
 }  // namespace mixup

@@ -39,28 +39,57 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
     double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
     bool full_side, std::optional<at::Generator> generator);
 
-// Per-row lam * CE_eps(logits, y_a) + (1 - lam) * CE_eps(logits, y_b), and
-// the shifted log-sum-exp its backward reuses.
+// lam * CE_eps(logits, y_a) + (1 - lam) * CE_eps(logits, y_b) per row,
+// reduced ("none": (B,), "mean"/"sum": ()), and the shifted log-sum-exp its
+// backwards reuse.
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
                                                        const at::Tensor& y_b, const at::Tensor& lam,
-                                                       double smoothing);
+                                                       double smoothing, c10::string_view reduction = "none");
+
+// The same, and the gradient of the logits for grad_output 1.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> _mixup_cross_entropy_with_grad(const at::Tensor& logits,
+                                                                              const at::Tensor& y_a,
+                                                                              const at::Tensor& y_b,
+                                                                              const at::Tensor& lam, double smoothing,
+                                                                              c10::string_view reduction);
 
 at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                          const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                         const at::Tensor& shifted_lse, double smoothing);
+                                         const at::Tensor& shifted_lse, double smoothing,
+                                         c10::string_view reduction = "none");
 
-// Per-row timm BinaryCrossEntropy of the mixed target lam * s(y_a) +
-// (1 - lam) * s(y_b), optionally binarised (t > threshold); the sum over
-// classes when sum_classes, else their mean. pos_weight: () or (C,).
+// _with_grad's gradient rewritten in place for grad_loss where it is not 1.
+void _mixup_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Tensor& grad_loss,
+                                            const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                            const at::Tensor& lam, const at::Tensor& shifted_lse, double smoothing,
+                                            c10::string_view reduction);
+
+// timm BinaryCrossEntropy of the mixed target lam * s(y_a) + (1 - lam) *
+// s(y_b), optionally binarised (t > threshold), per row: the sum over
+// classes when sum_classes, else their mean; reduced over rows as above.
+// pos_weight: () or (C,).
 at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                                       const at::Tensor& lam, double smoothing,
                                       std::optional<double> threshold = std::nullopt,
                                       const std::optional<at::Tensor>& pos_weight = std::nullopt,
-                                      bool sum_classes = false);
+                                      bool sum_classes = false, c10::string_view reduction = "none");
+
+std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(
+    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    c10::string_view reduction);
 
 at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                 const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                 double smoothing, std::optional<double> threshold,
-                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes);
+                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                c10::string_view reduction = "none");
+
+void _mixup_binary_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Tensor& grad_loss,
+                                                   const at::Tensor& logits, const at::Tensor& y_a,
+                                                   const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                   std::optional<double> threshold,
+                                                   const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                   c10::string_view reduction);
 
 }  // namespace mixup

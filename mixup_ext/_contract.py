@@ -77,7 +77,8 @@ def _read_schemas(folder: Path | None = None) -> dict[str, OpSchema]:
     schemas = {}
     for match in _entries(_OP, _text(SCHEMAS_FILE, folder), "MIXUP_OP", SCHEMAS_FILE):
         name, tags, literals = match.groups()
-        schema = "".join(part[1:-1] for part in re.findall(_STRING, literals))
+        # The C string literals' text, their escapes (\" around a default) undone.
+        schema = "".join(re.sub(r"\\(.)", r"\1", part[1:-1]) for part in re.findall(_STRING, literals))
         if not schema.startswith(f"{name}(") or tags not in _TAGS:
             raise ValueError(f"mixup_ext: csrc/{SCHEMAS_FILE}: the entry {name!r} must define {name}(...) with "
                              f"one of the tags {', '.join(_TAGS)}, got {tags} {schema!r}")

@@ -20,6 +20,7 @@ from ._validation import (
     check_draw,
     check_forward,
     check_loss_inputs,
+    check_reduction,
     output_dtype,
     output_memory_format,
 )
@@ -65,25 +66,60 @@ def _draw_mix_params_fake(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob,
     )
 
 
-def _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing):
-    check_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+def _loss_shape(logits, reduction: str):
+    return (logits.shape[0],) if reduction == "none" else ()
+
+
+def _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, reduction="none"):
+    op = "mixup::mixup_cross_entropy"
+    check_loss_inputs(op, logits, y_a, y_b, lam, smoothing)
+    check_reduction(op, reduction)
     acc = accumulation_dtype(logits.dtype)
-    rows = torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
-    return rows, torch.empty_like(rows)
+    loss = torch.empty(_loss_shape(logits, reduction), dtype=acc, device=logits.device)
+    return loss, torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
 
 
-def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing):
+def _gradient_fake(logits):
     return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
 
 
-def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
-    check_binary_cross_entropy("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
-    acc = accumulation_dtype(logits.dtype)
-    return torch.empty((logits.shape[0],), dtype=acc, device=logits.device)
+def _mixup_cross_entropy_with_grad_fake(logits, y_a, y_b, lam, smoothing, reduction):
+    loss, shifted_lse = _mixup_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, reduction)
+    return loss, shifted_lse, _gradient_fake(logits)
 
 
-def _mixup_binary_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes):
-    return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction="none"):
+    return _gradient_fake(logits)
+
+
+def _mixup_cross_entropy_apply_grad_output_fake(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing,
+                                                reduction):
+    return None
+
+
+def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                     reduction="none"):
+    op = "mixup::mixup_binary_cross_entropy"
+    check_binary_cross_entropy(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    check_reduction(op, reduction)
+    return torch.empty(_loss_shape(logits, reduction), dtype=accumulation_dtype(logits.dtype), device=logits.device)
+
+
+def _mixup_binary_cross_entropy_with_grad_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                               reduction):
+    loss = _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                            reduction)
+    return loss, _gradient_fake(logits)
+
+
+def _mixup_binary_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
+                                              sum_classes, reduction="none"):
+    return _gradient_fake(logits)
+
+
+def _mixup_binary_cross_entropy_apply_grad_output_fake(grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold,
+                                                       pos_weight, sum_classes, reduction):
+    return None
 
 
 #: Every op's fake kernel (None for one without tensors) and reference kernel,
@@ -94,11 +130,24 @@ _KERNELS = {
     "sample_mix_params": (_sample_mix_params_fake, reference.sample_mix_params),
     "draw_mix_params": (_draw_mix_params_fake, reference.draw_mix_params),
     "mixup_cross_entropy": (_mixup_cross_entropy_fake, reference.mixup_cross_entropy),
+    "_mixup_cross_entropy_with_grad": (_mixup_cross_entropy_with_grad_fake, reference._mixup_cross_entropy_with_grad),
     "_mixup_cross_entropy_backward": (_mixup_cross_entropy_backward_fake, reference._mixup_cross_entropy_backward),
+    "_mixup_cross_entropy_apply_grad_output": (
+        _mixup_cross_entropy_apply_grad_output_fake,
+        reference._mixup_cross_entropy_apply_grad_output,
+    ),
     "mixup_binary_cross_entropy": (_mixup_binary_cross_entropy_fake, reference.mixup_binary_cross_entropy),
+    "_mixup_binary_cross_entropy_with_grad": (
+        _mixup_binary_cross_entropy_with_grad_fake,
+        reference._mixup_binary_cross_entropy_with_grad,
+    ),
     "_mixup_binary_cross_entropy_backward": (
         _mixup_binary_cross_entropy_backward_fake,
         reference._mixup_binary_cross_entropy_backward,
+    ),
+    "_mixup_binary_cross_entropy_apply_grad_output": (
+        _mixup_binary_cross_entropy_apply_grad_output_fake,
+        reference._mixup_binary_cross_entropy_apply_grad_output,
     ),
     "cpu_vector_isa": (None, reference.cpu_vector_isa),
 }

@@ -334,6 +334,15 @@ def check_sample(uniforms, gammas, mixup_on: bool, cutmix_on: bool) -> None:
 # ---- the loss family: mixup_cross_entropy, mixup_binary_cross_entropy -------
 
 
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(op: str, reduction) -> None:
+    """How a loss reduces its rows (csrc/mixup_loss_plan.cpp: parse_reduction)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+
+
 def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     """What every op of the loss family takes (csrc/mixup_loss_plan.cpp's twin)."""
     if logits.dim() != 2 or logits.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):

@@ -4,12 +4,18 @@
   CE_eps(logits, y_b)``. Cross-entropy is linear in its target, label
   smoothing included, so the mixed loss never needs the dense ``(B, C)``
   soft targets that timm and torchvision users build and feed to the slow
-  soft-target path of ``F.cross_entropy``. Forward: one pass over the logits
-  (an online log-sum-exp); backward: one pass writing ``softmax - target``.
+  soft-target path of ``F.cross_entropy``.
 * ``mixup_binary_cross_entropy``: timm's ``BinaryCrossEntropy`` on Mixup's
   dense target (``--bce-loss``, with ``--bce-target-thresh``). Every class of
   a row but the two labelled ones has the same target, so no ``(B, C)``
-  target is built either: one pass forward, one backward.
+  target is built either.
+
+When the logits need a gradient, the forward writes it while it holds each
+row, with the reduction (its 1 / B for ``"mean"``) folded in; the backward
+only applies ``grad_output``, and after ``loss.backward()`` (grad_output 1)
+it hands that gradient over without touching it again. So a training step
+reads the logits once and writes their gradient once. Without a gradient
+(eval, ``torch.no_grad()``) the forward writes only the per-row losses.
 """
 
 from __future__ import annotations
@@ -20,28 +26,14 @@ import torch
 from torch import nn
 
 from ._validation import accumulation_dtype, as_lam_tensor
+from ._validation import check_reduction as _check_reduction
 
 __all__ = ["mixup_cross_entropy", "MixupCrossEntropy", "mixup_binary_cross_entropy", "MixupBinaryCrossEntropy"]
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_reduction(where: str, reduction) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
 
 
 def _check_label_smoothing(where: str, label_smoothing) -> None:
     if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-
-
-def _reduce(rows, reduction: str):
-    if reduction == "mean":
-        return rows.mean()
-    if reduction == "sum":
-        return rows.sum()
-    return rows
 
 
 def _mixup_targets(where: str, target, y_b, lam):
@@ -77,8 +69,9 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     assert on CUDA.
     """
     _check_reduction("mixup_cross_entropy", reduction)
-    rows, _ = torch.ops.mixup.mixup_cross_entropy(logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing))
-    return _reduce(rows, reduction)
+    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing),
+                                                  reduction)
+    return loss
 
 
 class MixupCrossEntropy(nn.Module):
@@ -160,12 +153,11 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     _check_reduction(where, reduction)
     _check_label_smoothing(where, label_smoothing)
     _check_threshold(where, target_threshold)
-    rows = torch.ops.mixup.mixup_binary_cross_entropy(
+    return torch.ops.mixup.mixup_binary_cross_entropy(
         logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing),
         None if target_threshold is None else float(target_threshold), _pos_weight_tensor(pos_weight, logits),
-        bool(sum_classes),
+        bool(sum_classes), reduction,
     )
-    return _reduce(rows, reduction)
 
 
 class MixupBinaryCrossEntropy(nn.Module):

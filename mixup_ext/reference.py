@@ -42,6 +42,7 @@ from ._validation import (
     check_forward,
     check_forward_values,
     check_loss_inputs,
+    check_reduction,
     check_sample,
     infer_num_classes,
     output_dtype,
@@ -54,9 +55,13 @@ __all__ = [
     "draw_mix_params",
     "sample_mix_params",
     "mixup_cross_entropy",
+    "_mixup_cross_entropy_with_grad",
     "_mixup_cross_entropy_backward",
+    "_mixup_cross_entropy_apply_grad_output",
     "mixup_binary_cross_entropy",
+    "_mixup_binary_cross_entropy_with_grad",
     "_mixup_binary_cross_entropy_backward",
+    "_mixup_binary_cross_entropy_apply_grad_output",
     "cpu_vector_isa",
 ]
 
@@ -240,31 +245,81 @@ def _beta(g1, g2):
     return torch.where(total > 0, g1 / total.clamp_min(torch.finfo(torch.float64).tiny), 0.5)
 
 
-def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float):
+def _reduce(rows, reduction: str):
+    return {"mean": rows.mean, "sum": rows.sum}.get(reduction, lambda: rows)()
+
+
+def _upstream_rows(grad_loss, reduction: str, batch: int, dtype):
+    """Each row's share of grad_loss (csrc/mixup_loss.h: UpstreamGrad): the
+    (B,) values for "none", the () value for "sum", and that over B for
+    "mean", divided in ``dtype`` as autograd's MeanBackward divides."""
+    g = grad_loss.to(dtype)
+    if reduction == "none":
+        return g
+    return (g / batch if reduction == "mean" else g).expand(batch)
+
+
+def _unit_grad_loss(logits, reduction: str):
+    """The grad_output that ``loss.backward()`` passes."""
+    shape = (logits.shape[0],) if reduction == "none" else ()
+    return torch.ones(shape, dtype=accumulation_dtype(logits.dtype), device=logits.device)
+
+
+def _rewrite_where_not_unit(grad, grad_loss, reduction: str, fresh) -> None:
+    """The apply ops: rows whose grad_loss is 1 keep the forward's gradient."""
+    unit = (grad_loss == 1).expand(grad.shape[0]) if reduction != "none" else grad_loss == 1
+    grad.copy_(torch.where(unit[:, None], grad, fresh))
+
+
+def mixup_cross_entropy(logits, y_a, y_b, lam, smoothing: float, reduction: str = "none"):
     """``mixup::mixup_cross_entropy``: per-row ``lam * CE_eps(logits, y_a) +
-    (1 - lam) * CE_eps(logits, y_b)`` through F.cross_entropy, and the
+    (1 - lam) * CE_eps(logits, y_b)`` through F.cross_entropy, reduced, and the
     per-row ``logsumexp(z) - z[:, 0]`` (shifted: see csrc/mixup_cross_entropy_math.h), both
     in float32 (float64 for float64 logits)."""
-    check_loss_inputs("mixup::mixup_cross_entropy", logits, y_a, y_b, lam, smoothing)
+    op = "mixup::mixup_cross_entropy"
+    check_loss_inputs(op, logits, y_a, y_b, lam, smoothing)
+    check_reduction(op, reduction)
     z = logits.to(accumulation_dtype(logits.dtype))
     w = lam.to(z.dtype).expand(z.shape[0])
     loss = w * F.cross_entropy(z, y_a, reduction="none", label_smoothing=smoothing) + (1 - w) * F.cross_entropy(
         z, y_b, reduction="none", label_smoothing=smoothing
     )
-    return loss, (z - z[:, :1]).logsumexp(dim=1)
+    return _reduce(loss, reduction), (z - z[:, :1]).logsumexp(dim=1)
 
 
-def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float):
-    """``grad_loss[i] * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``."""
-    check_loss_inputs("mixup::_mixup_cross_entropy_backward", logits, y_a, y_b, lam, smoothing)
+def _mixup_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing: float, reduction: str):
+    """``mixup::_mixup_cross_entropy_with_grad``: the forward, and the
+    gradient of the logits for grad_output 1."""
+    loss, shifted_lse = mixup_cross_entropy(logits, y_a, y_b, lam, smoothing, reduction)
+    grad = _mixup_cross_entropy_backward(_unit_grad_loss(logits, reduction), logits, y_a, y_b, lam, shifted_lse,
+                                         smoothing, reduction)
+    return loss, shifted_lse, grad
+
+
+def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float,
+                                  reduction: str = "none"):
+    """``g_i * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``, with
+    ``g_i`` row i's share of grad_loss."""
+    op = "mixup::_mixup_cross_entropy_backward"
+    check_loss_inputs(op, logits, y_a, y_b, lam, smoothing)
+    check_reduction(op, reduction)
     z = logits.to(accumulation_dtype(logits.dtype))
     classes = z.shape[1]
     w = lam.to(z.dtype).expand(z.shape[0])[:, None]
     s_a = (1 - smoothing) * F.one_hot(y_a, classes).to(z.dtype) + smoothing / classes
     s_b = (1 - smoothing) * F.one_hot(y_b, classes).to(z.dtype) + smoothing / classes
     softmax = ((z - z[:, :1]) - shifted_lse.to(z.dtype)[:, None]).exp()
-    grad = grad_loss.to(z.dtype)[:, None] * (softmax - (w * s_a + (1 - w) * s_b))
+    g = _upstream_rows(grad_loss, reduction, z.shape[0], z.dtype)
+    grad = g[:, None] * (softmax - (w * s_a + (1 - w) * s_b))
     return grad.to(logits.dtype)
+
+
+def _mixup_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float,
+                                           reduction: str) -> None:
+    """``mixup::_mixup_cross_entropy_apply_grad_output``: ``grad`` (the
+    forward's, for grad_output 1) becomes the gradient for grad_loss, in place."""
+    fresh = _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction)
+    _rewrite_where_not_unit(grad, grad_loss, reduction, fresh)
 
 
 def _mixed_binary_target(z, y_a, y_b, lam, smoothing: float, threshold):
@@ -280,30 +335,55 @@ def _mixed_binary_target(z, y_a, y_b, lam, smoothing: float, threshold):
     return t if threshold is None else (t > threshold).to(z.dtype)
 
 
-def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool):
+def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool,
+                               reduction: str = "none"):
     """``mixup::mixup_binary_cross_entropy``: per row, the sum (``sum_classes``)
     or mean over classes of ``F.binary_cross_entropy_with_logits`` against
-    the dense mixed target, in float32 (float64 for float64 logits)."""
-    check_binary_cross_entropy("mixup::mixup_binary_cross_entropy", logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    the dense mixed target, reduced, in float32 (float64 for float64 logits)."""
+    op = "mixup::mixup_binary_cross_entropy"
+    check_binary_cross_entropy(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    check_reduction(op, reduction)
     z = logits.to(accumulation_dtype(logits.dtype))
     t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)
     weight = None if pos_weight is None else pos_weight.to(z.dtype).reshape(-1)
     per_class = F.binary_cross_entropy_with_logits(z, t, pos_weight=weight, reduction="none")
-    return per_class.sum(1) if sum_classes else per_class.mean(1)
+    return _reduce(per_class.sum(1) if sum_classes else per_class.mean(1), reduction)
+
+
+def _mixup_binary_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
+                                          sum_classes: bool, reduction: str):
+    """``mixup::_mixup_binary_cross_entropy_with_grad``: the forward, and the
+    gradient of the logits for grad_output 1."""
+    loss = mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction)
+    grad = _mixup_binary_cross_entropy_backward(_unit_grad_loss(logits, reduction), logits, y_a, y_b, lam, smoothing,
+                                                threshold, pos_weight, sum_classes, reduction)
+    return loss, grad
 
 
 def _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
-                                        sum_classes: bool):
-    """``grad_loss[i] * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
-    scale 1 for the sum over classes, 1 / C for the mean."""
-    check_binary_cross_entropy("mixup::_mixup_binary_cross_entropy_backward", logits, y_a, y_b, lam, smoothing, threshold,
-                       pos_weight)
+                                        sum_classes: bool, reduction: str = "none"):
+    """``g_i * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
+    ``g_i`` row i's share of grad_loss, scale 1 for the sum over classes, 1 / C
+    for the mean."""
+    op = "mixup::_mixup_binary_cross_entropy_backward"
+    check_binary_cross_entropy(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
+    check_reduction(op, reduction)
     z = logits.to(accumulation_dtype(logits.dtype))
     t = _mixed_binary_target(z, y_a, y_b, lam, smoothing, threshold)
     weight = 1.0 if pos_weight is None else pos_weight.to(z.dtype).reshape(-1)
     scale = 1.0 if sum_classes else 1.0 / z.shape[1]
     grad = (1 - t) * torch.sigmoid(z) - t * weight * torch.sigmoid(-z)
-    return (grad_loss.to(z.dtype)[:, None] * scale * grad).to(logits.dtype)
+    g = _upstream_rows(grad_loss, reduction, z.shape[0], z.dtype)
+    return (g[:, None] * scale * grad).to(logits.dtype)
+
+
+def _mixup_binary_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold,
+                                                  pos_weight, sum_classes: bool, reduction: str) -> None:
+    """``mixup::_mixup_binary_cross_entropy_apply_grad_output``: ``grad`` (the
+    forward's, for grad_output 1) becomes the gradient for grad_loss, in place."""
+    fresh = _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
+                                                 sum_classes, reduction)
+    _rewrite_where_not_unit(grad, grad_loss, reduction, fresh)
 
 
 def cpu_vector_isa() -> str:

@@ -76,10 +76,12 @@ def test_every_op_is_defined_from_the_one_schema_file():
 
 
 def test_internal_ops_look_internal():
-    """The backwards are the autograd's business: their names start with an
-    underscore (torchvision's rule), every public op's does not."""
+    """The ops that only the autograd kernels call -- the backwards, and the
+    losses' forward-with-gradient and its grad_output step -- start with an
+    underscore (torchvision's rule); every public op does not."""
+    autograd_only = ("_backward", "_with_grad", "_apply_grad_output")
     for name in _contract.SCHEMAS:
-        assert name.startswith("_") == name.endswith("_backward"), name
+        assert name.startswith("_") == name.endswith(autograd_only), name
 
 
 def test_the_sampler_slots_are_one_list_for_both_languages():

@@ -13,7 +13,11 @@ per-sample boxes, NCHW and channels_last, 1000-class targets mixed too):
 * ``timm_normalize``: ``x.float().sub_(mean).div_(std)``, timm's
   PrefetchLoader step, which does no mixing at all;
 * ``Mixup call``: a whole ``mixup_ext.Mixup(mean=..., std=..., out_dtype=...)``
-  call, the draw included (host time matters here).
+  call, the draw included (host time matters here);
+* ``compile`` (CUDA): ``torch.compile(dynamic=False)`` of the one-line
+  formula ``((lam * x.float() + (1 - lam) * x[perm].float() - mean) / std)
+  .to(out_dtype)``, with the boxes as a mask where the case has them: the
+  strongest alternative a user has (issue 23).
 
 Then (``extra``), on the CPU and one thread, timm's ``FastCollateMixup`` per
 batch beside plain collation (``fast_collate`` when timm's loader imports,
@@ -90,6 +94,28 @@ def _fused(case: Case, a: dict):
                                        mean=MEAN, std=STD, out_dtype=case.out_dtype)
 
 
+def _formula(x, index, lam, box, mean, std, out_dtype):
+    """The mix as a user writes it: a blend, and a pasted box where box[i] is
+    a box (not NO_BOX), normalised and converted once."""
+    xf = x.float()
+    partner = xf[index]
+    w = lam.view(-1, 1, 1, 1)
+    mixed = w * xf + (1 - w) * partner
+    if box is not None:
+        rows = torch.arange(x.shape[2], device=x.device).view(1, -1, 1)
+        cols = torch.arange(x.shape[3], device=x.device).view(1, 1, -1)
+        b = box.view(-1, 4, 1, 1)
+        inside = (rows >= b[:, 0]) & (rows < b[:, 1]) & (cols >= b[:, 2]) & (cols < b[:, 3])
+        pasted = torch.where(inside[:, None], partner, xf)
+        mixed = torch.where((box[:, 0] >= 0).view(-1, 1, 1, 1), pasted, mixed)
+    return ((mixed - mean) / std).to(out_dtype)
+
+
+def _compiled_formula(case: Case, a: dict):
+    compiled = torch.compile(_formula, dynamic=False)
+    return lambda: compiled(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype)
+
+
 def _uint8_in_out(case: Case) -> float:
     """A uint8 element read and an out_dtype element written, over the fp32 clone's 8 bytes."""
     return (1 + torch.empty((), dtype=case.out_dtype).element_size()) / 8
@@ -104,6 +130,8 @@ def _providers() -> list[Provider]:
         Provider("timm_normalize", lambda a: lambda: a["x"].float().sub_(a["mean"]).div_(a["std"]), peer=True,
                  moves=5 / 8),
         Provider("Mixup call", lambda a: _mixup_call(a["case"], a), moves=_uint8_in_out),
+        Provider("compile", lambda a: _compiled_formula(a["case"], a), peer=True, cuda_only=True,
+                 moves=_uint8_in_out),
     ]
 
 

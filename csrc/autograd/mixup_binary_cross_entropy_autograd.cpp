@@ -1,11 +1,18 @@
 // Autograd for mixup::mixup_binary_cross_entropy, in C++ under the Autograd
-// key (see fused_mix_autograd.cpp for why). The backward recomputes the
-// sigmoids from the logits: nothing but the inputs is saved. Only the logits
-// get a gradient; lam and pos_weight are constants of the loss, as in timm.
+// key (see fused_mix_autograd.cpp for why). Only the logits get a gradient;
+// lam and pos_weight are constants of the loss, as in timm.
+//
+// When the logits need a gradient, the forward is
+// _mixup_binary_cross_entropy_with_grad: it writes the gradient for
+// grad_output 1 in the same sweep as the loss (mixup_loss_backward.h has the
+// backward's side).
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <string>
+
 #include "../ops.h"
+#include "mixup_loss_backward.h"
 
 namespace mixup {
 namespace {
@@ -18,15 +25,16 @@ class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBi
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& y_a,
                             const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
                             std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight,
-                            bool sum_classes) {
+                            bool sum_classes, c10::string_view reduction) {
     ctx->set_materialize_grads(false);
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    at::Tensor loss = mixup::mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                                                        sum_classes);
-    ctx->save_for_backward({logits, y_a, y_b, lam, pos_weight.value_or(at::Tensor())});
+    auto [loss, grad] = mixup::_mixup_binary_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing, threshold,
+                                                                     pos_weight, sum_classes, reduction);
+    ctx->save_for_backward({logits, y_a, y_b, lam, pos_weight.value_or(at::Tensor()), grad});
     ctx->saved_data["smoothing"] = smoothing;
     ctx->saved_data["threshold"] = threshold;
     ctx->saved_data["sum_classes"] = sum_classes;
+    ctx->saved_data["reduction"] = std::string(reduction);
     return loss;
   }
 
@@ -35,24 +43,39 @@ class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBi
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       const auto s = ctx->get_saved_variables();
       const std::optional<at::Tensor> pos_weight = s[4].defined() ? std::optional<at::Tensor>(s[4]) : std::nullopt;
-      grad_logits = mixup::_mixup_binary_cross_entropy_backward(
-          grads[0], s[0], s[1], s[2], s[3], ctx->saved_data["smoothing"].toDouble(),
-          ctx->saved_data["threshold"].toOptional<double>(), pos_weight, ctx->saved_data["sum_classes"].toBool());
+      const double smoothing = ctx->saved_data["smoothing"].toDouble();
+      const std::optional<double> threshold = ctx->saved_data["threshold"].toOptional<double>();
+      const bool sum_classes = ctx->saved_data["sum_classes"].toBool();
+      const std::string reduction = ctx->saved_data["reduction"].toStringRef();
+      grad_logits = forward_gradient_for(
+          ctx, s[5],
+          [&](const at::Tensor& grad) {
+            mixup::_mixup_binary_cross_entropy_apply_grad_output(grad, grads[0], s[0], s[1], s[2], s[3], smoothing,
+                                                                 threshold, pos_weight, sum_classes, reduction);
+          },
+          [&] {
+            return mixup::_mixup_binary_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], smoothing,
+                                                               threshold, pos_weight, sum_classes, reduction);
+          });
     }
     return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+            at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor mixup_binary_cross_entropy_autograd(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                                                const at::Tensor& lam, double smoothing,
                                                std::optional<double> threshold,
-                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
+                                               const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                               c10::string_view reduction) {
   if (!(at::GradMode::is_enabled() && logits.requires_grad())) {
+    // No gradient to write: the plain forward, (B,) outputs only.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    return mixup::mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+    return mixup::mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                             reduction);
   }
-  return MixupBinaryCrossEntropyFunction::apply(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes);
+  return MixupBinaryCrossEntropyFunction::apply(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                                reduction);
 }
 
 }  // namespace

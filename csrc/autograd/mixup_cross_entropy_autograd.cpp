@@ -1,10 +1,16 @@
-// Autograd for mixup::mixup_cross_entropy, in C++ under the Autograd key (see
-// fused_mix_kernel.cpp for why). The backward op reuses the forward's shifted
-// log-sum-exp, a by-product with no gradient of its own.
+// Autograd for mixup::mixup_cross_entropy, in C++ under the Autograd key
+// (see fused_mix_autograd.cpp for why).
+//
+// When the logits need a gradient, the forward is
+// _mixup_cross_entropy_with_grad: it writes the gradient for grad_output 1
+// while it holds each row (mixup_loss_backward.h has the backward's side).
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <string>
+
 #include "../ops.h"
+#include "mixup_loss_backward.h"
 
 namespace mixup {
 namespace {
@@ -15,12 +21,14 @@ using torch::autograd::variable_list;
 class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEntropyFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& y_a,
-                               const at::Tensor& y_b, const at::Tensor& lam, double smoothing) {
+                               const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                               c10::string_view reduction) {
     ctx->set_materialize_grads(false);
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    auto [loss, shifted_lse] = mixup::mixup_cross_entropy(logits, y_a, y_b, lam, smoothing);
-    ctx->save_for_backward({logits, y_a, y_b, lam, shifted_lse});
+    auto [loss, shifted_lse, grad] = mixup::_mixup_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing, reduction);
+    ctx->save_for_backward({logits, y_a, y_b, lam, shifted_lse, grad});
     ctx->saved_data["smoothing"] = smoothing;
+    ctx->saved_data["reduction"] = std::string(reduction);
     ctx->mark_non_differentiable({shifted_lse});
     return {loss, shifted_lse};
   }
@@ -29,21 +37,32 @@ class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEnt
     at::Tensor grad_logits;
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       const auto s = ctx->get_saved_variables();
-      grad_logits = mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4],
-                                                        ctx->saved_data["smoothing"].toDouble());
+      const double smoothing = ctx->saved_data["smoothing"].toDouble();
+      const std::string reduction = ctx->saved_data["reduction"].toStringRef();
+      grad_logits = forward_gradient_for(
+          ctx, s[5],
+          [&](const at::Tensor& grad) {
+            mixup::_mixup_cross_entropy_apply_grad_output(grad, grads[0], s[0], s[1], s[2], s[3], s[4], smoothing,
+                                                          reduction);
+          },
+          [&] {
+            return mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4], smoothing,
+                                                        reduction);
+          });
     }
-    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_autograd(const at::Tensor& logits, const at::Tensor& y_a,
                                                                 const at::Tensor& y_b, const at::Tensor& lam,
-                                                                double smoothing) {
+                                                                double smoothing, c10::string_view reduction) {
   if (!(at::GradMode::is_enabled() && logits.requires_grad())) {
+    // No gradient to write: the plain forward, (B,) outputs only.
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    return mixup::mixup_cross_entropy(logits, y_a, y_b, lam, smoothing);
+    return mixup::mixup_cross_entropy(logits, y_a, y_b, lam, smoothing, reduction);
   }
-  const auto out = MixupCrossEntropyFunction::apply(logits, y_a, y_b, lam, smoothing);
+  const auto out = MixupCrossEntropyFunction::apply(logits, y_a, y_b, lam, smoothing, reduction);
   return {out[0], out[1]};
 }
 

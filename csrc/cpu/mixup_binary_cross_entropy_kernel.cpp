@@ -1,4 +1,6 @@
-// CPU kernels of mixup::mixup_binary_cross_entropy and its backward. A row's
+// CPU kernels of mixup::mixup_binary_cross_entropy, the forward that also
+// writes its gradient (two passes here, as cpu/mixup_cross_entropy_kernel.cpp
+// says why), and the backwards. A row's
 // target takes one value on every class but the (at most two) labelled
 // ones (mixup_binary_cross_entropy_math.h: BinaryTargets), so a row is up to three unlabelled runs
 // for the vector loops of cpu/mixup_loss_rows.h, and its labelled elements in
@@ -54,68 +56,117 @@ BinaryTargets<acc_t> targets_of(const BinaryCrossEntropyOptions& p, const LossRo
                                p.thresholded, static_cast<acc_t>(p.threshold));
 }
 
-at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-                                          const at::Tensor& lam, double smoothing, std::optional<double> threshold,
-                                          const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
-  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                                                           sum_classes, /*check_values=*/true);
-  const BinaryCrossEntropyOptions& p = f.in;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto& rows = cpu::loss_row_table().get<scalar_t>();
-    const PosWeight<acc_t> w = pos_weight_of<acc_t>(p);
-    const acc_t scale = static_cast<acc_t>(p.scale);
-    acc_t* loss_out = f.loss.mutable_data_ptr<acc_t>();
-    for_each_row<scalar_t, acc_t>(p.in, [&](const LossRow<scalar_t, acc_t>& row) {
-      const BinaryTargets<acc_t> t = targets_of(p, row);
-      acc_t sum = 0;
-      for_each_unlabelled_run(row.a, row.b, p.in.classes, [&](int64_t first, int64_t last) {
-        if (first < last) sum += rows.bce_sum(row.z, first, last, t.rest, w);
-      });
-      for_each_label(row.a, row.b, [&](int64_t c) {
-        sum += binary_ce_loss<acc_t>(static_cast<acc_t>(row.z[c]), t.of(c, row.a, row.b), weight_at(w, c));
-      });
-      loss_out[row.index] = sum * scale;
+template <typename scalar_t, typename acc_t>
+void loss_rows(const BinaryCrossEntropyOptions& p, acc_t* loss_out) {
+  const auto& rows = cpu::loss_row_table().get<scalar_t>();
+  const PosWeight<acc_t> w = pos_weight_of<acc_t>(p);
+  const acc_t scale = static_cast<acc_t>(p.scale);
+  for_each_row<scalar_t, acc_t>(p.in, [&](const LossRow<scalar_t, acc_t>& row) {
+    const BinaryTargets<acc_t> t = targets_of(p, row);
+    acc_t sum = 0;
+    for_each_unlabelled_run(row.a, row.b, p.in.classes, [&](int64_t first, int64_t last) {
+      if (first < last) sum += rows.bce_sum(row.z, first, last, t.rest, w);
+    });
+    for_each_label(row.a, row.b, [&](int64_t c) {
+      sum += binary_ce_loss<acc_t>(static_cast<acc_t>(row.z[c]), t.of(c, row.a, row.b), weight_at(w, c));
+    });
+    loss_out[row.index] = sum * scale;
+  });
+}
+
+// skip_unit: leave the rows whose grad_output is 1 as they are.
+template <typename scalar_t, typename acc_t>
+void gradient_rows(const BinaryCrossEntropyOptions& p, const UpstreamRows<acc_t>& upstream, bool skip_unit,
+                   scalar_t* out) {
+  const auto& rows = cpu::loss_row_table().get<scalar_t>();
+  const PosWeight<acc_t> w = pos_weight_of<acc_t>(p);
+  for_each_row<scalar_t, acc_t>(p.in, [&](const LossRow<scalar_t, acc_t>& row) {
+    if (skip_unit && upstream.grad_output(row.index) == acc_t(1)) return;
+    const BinaryTargets<acc_t> t = targets_of(p, row);
+    const acc_t g = upstream.of(row.index) * static_cast<acc_t>(p.scale);
+    scalar_t* dst = out + row.index * p.in.classes;
+    for_each_unlabelled_run(row.a, row.b, p.in.classes, [&](int64_t first, int64_t last) {
+      if (first < last) rows.bce_grad(row.z, first, last, t.rest, w, g, dst);
+    });
+    for_each_label(row.a, row.b, [&](int64_t c) {
+      dst[c] = static_cast<scalar_t>(
+          g * binary_ce_grad<acc_t>(static_cast<acc_t>(row.z[c]), t.of(c, row.a, row.b), weight_at(w, c)));
     });
   });
-  return f.loss;
+}
+
+void run_forward(const BinaryCrossEntropyForwardPlan& f) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    loss_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>());
+    if (f.grad.defined()) {
+      gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false,
+                                     f.grad.mutable_data_ptr<scalar_t>());
+    }
+  });
+}
+
+void run_backward(const BinaryCrossEntropyBackwardPlan& b, bool skip_unit) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit,
+                                   b.grad.mutable_data_ptr<scalar_t>());
+  });
+}
+
+at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                          const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+                                          const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                          c10::string_view reduction) {
+  constexpr const char* op = "mixup::mixup_binary_cross_entropy";
+  const BinaryCrossEntropyForwardPlan f =
+      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                        reduction, /*check_values=*/true, /*with_grad=*/false);
+  run_forward(f);
+  return reduce_rows(f.loss, f.reduction);
+}
+
+std::tuple<at::Tensor, at::Tensor> mixup_binary_cross_entropy_with_grad_cpu(
+    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+    c10::string_view reduction) {
+  constexpr const char* op = "mixup::_mixup_binary_cross_entropy_with_grad";
+  const BinaryCrossEntropyForwardPlan f =
+      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                        reduction, /*check_values=*/true, /*with_grad=*/true);
+  run_forward(f);
+  return {reduce_rows(f.loss, f.reduction), f.grad};
 }
 
 at::Tensor mixup_binary_cross_entropy_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
                                                    double smoothing, std::optional<double> threshold,
-                                                   const std::optional<at::Tensor>& pos_weight, bool sum_classes) {
-  const BinaryCrossEntropyBackwardPlan bp = plan_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold,
-                                                              pos_weight, sum_classes);
-  const BinaryCrossEntropyOptions& p = bp.in;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(),
-                                  "mixup::_mixup_binary_cross_entropy_backward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto& rows = cpu::loss_row_table().get<scalar_t>();
-    const PosWeight<acc_t> w = pos_weight_of<acc_t>(p);
-    const acc_t* grad_loss_in = bp.grad_loss.const_data_ptr<acc_t>();
-    scalar_t* out = bp.grad.mutable_data_ptr<scalar_t>();
-    for_each_row<scalar_t, acc_t>(p.in, [&](const LossRow<scalar_t, acc_t>& row) {
-      const BinaryTargets<acc_t> t = targets_of(p, row);
-      const acc_t g = grad_loss_in[row.index] * static_cast<acc_t>(p.scale);
-      scalar_t* dst = out + row.index * p.in.classes;
-      for_each_unlabelled_run(row.a, row.b, p.in.classes, [&](int64_t first, int64_t last) {
-        if (first < last) rows.bce_grad(row.z, first, last, t.rest, w, g, dst);
-      });
-      for_each_label(row.a, row.b, [&](int64_t c) {
-        dst[c] = static_cast<scalar_t>(
-            g * binary_ce_grad<acc_t>(static_cast<acc_t>(row.z[c]), t.of(c, row.a, row.b), weight_at(w, c)));
-      });
-    });
-  });
-  return bp.grad;
+                                                   const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                   c10::string_view reduction) {
+  const BinaryCrossEntropyBackwardPlan b = plan_binary_cross_entropy_backward(
+      std::nullopt, grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
+  run_backward(b, /*skip_unit=*/false);
+  return b.grad;
+}
+
+void mixup_binary_cross_entropy_apply_grad_output_cpu(const at::Tensor& grad, const at::Tensor& grad_loss,
+                                                      const at::Tensor& logits, const at::Tensor& y_a,
+                                                      const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                      std::optional<double> threshold,
+                                                      const std::optional<at::Tensor>& pos_weight, bool sum_classes,
+                                                      c10::string_view reduction) {
+  const BinaryCrossEntropyBackwardPlan b = plan_binary_cross_entropy_backward(
+      grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
+  run_backward(b, /*skip_unit=*/true);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(mixup, CPU, m) {
   m.impl("mixup_binary_cross_entropy", &mixup_binary_cross_entropy_cpu);
+  m.impl("_mixup_binary_cross_entropy_with_grad", &mixup_binary_cross_entropy_with_grad_cpu);
   m.impl("_mixup_binary_cross_entropy_backward", &mixup_binary_cross_entropy_backward_cpu);
+  m.impl("_mixup_binary_cross_entropy_apply_grad_output", &mixup_binary_cross_entropy_apply_grad_output_cpu);
 }
 
 }  // namespace mixup

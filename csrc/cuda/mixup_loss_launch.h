@@ -1,11 +1,22 @@
 // What the CUDA kernels of the loss family (mixup_cross_entropy_kernel.cu,
-// mixup_binary_cross_entropy_kernel.cu) share: the grid shapes -- a forward
-// block per row, and backward blocks that each write kGradPerThread strided
-// elements per thread of one row -- and the arguments every kernel reads a
-// row by, a base each op's arguments extend (as causal-conv1d's
-// ConvParamsBwd extends ConvParamsBase).
+// mixup_binary_cross_entropy_kernel.cu) share:
+//  * the arguments every kernel reads a row by (LossRowArgs), a base each
+//    op's arguments extend (as causal-conv1d's ConvParamsBwd extends
+//    ConvParamsBase), and the upstream gradient per row (Upstream);
+//  * the forward's grid: one block per row, of row_block_threads(C)
+//    threads, reading and writing the row 16 bytes a thread at a time
+//    (RowVector) where the row allows it;
+//  * the backward's grid: (row, chunk) work items of kGradPerThread strided
+//    elements per thread, walked by a grid-stride loop, so that a backward
+//    that finds grad_output == 1 everywhere (nothing to rewrite) costs one
+//    small grid, not B x chunks empty blocks.
 #pragma once
 
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
 #include <cstdint>
 
 #include "../mixup_loss.h"
@@ -18,13 +29,29 @@ constexpr int kLossWarps = kLossThreads / 32;
 constexpr int kGradPerThread = 4;
 
 struct GradGrid {
-  int64_t chunks;  // blocks per row
-  int64_t blocks;  // in all; 0 for an empty gradient
+  int64_t chunks;  // work items per row
+  int64_t items;   // in all
+  int64_t blocks;  // launched: enough to fill the GPU, at most one per item; 0 for an empty gradient
 };
 
 inline GradGrid grad_grid(const LossInputs& in) {
   const int64_t chunks = ceil_div<int64_t>(in.classes, int64_t(kLossThreads) * kGradPerThread);
-  return {chunks, in.batch * chunks};
+  const int64_t items = in.batch * chunks;
+  // 2048 threads per SM on every GPU this builds for: 8 blocks of 256 fill it.
+  int sms = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c10::cuda::current_device()));
+  const int64_t resident = int64_t(sms) * 8;
+  return {chunks, items, std::min(items, resident)};
+}
+
+// Threads per row of a forward: enough to keep a long row's loads in
+// flight, few enough that the rows in flight at once (SMs x resident
+// blocks) stay in L2 for the cross-entropy's second sweep (bench/NOTES.md,
+// issue 22).
+inline int row_block_threads(int64_t classes) {
+  if (classes >= 16384) return 1024;
+  if (classes >= 2048) return 512;
+  return 256;
 }
 
 // Row r of the logits, its two labels and its weight.
@@ -51,6 +78,49 @@ LossRowArgs<scalar_t, acc_t> loss_row_args(const LossInputs& in) {
   return {in.logits.const_data_ptr<scalar_t>(), in.logits.stride(0), in.classes,
           in.y_a.const_data_ptr<int64_t>(),     in.y_a.stride(0),    in.y_b.const_data_ptr<int64_t>(),
           in.y_b.stride(0),                     in.lam.const_data_ptr<acc_t>(), in.lam_stride};
+}
+
+template <typename acc_t>
+using Upstream = UpstreamRows<acc_t>;
+
+template <typename acc_t>
+Upstream<acc_t> upstream_args(const UpstreamGrad& g) {
+  return upstream_rows<acc_t>(g);
+}
+
+// 16 bytes of a row: kVec elements loaded or stored at once.
+template <typename scalar_t>
+struct RowVector {
+  static constexpr int kVec = 16 / sizeof(scalar_t);
+  union {
+    uint4 raw;
+    scalar_t v[kVec];
+  };
+
+  __device__ RowVector() {}
+  // First touch of a row: kept in L2 for a second sweep.
+  __device__ static RowVector load(const scalar_t* p) {
+    RowVector r;
+    r.raw = *reinterpret_cast<const uint4*>(p);
+    return r;
+  }
+  // Last touch: evict-first.
+  __device__ static RowVector load_last(const scalar_t* p) {
+    RowVector r;
+    r.raw = __ldcs(reinterpret_cast<const uint4*>(p));
+    return r;
+  }
+  // A gradient row is not read again in this kernel: stream it out.
+  __device__ void store(scalar_t* p) const { __stcs(reinterpret_cast<uint4*>(p), raw); }
+};
+
+// Whether every row of logits and of a contiguous (B, C) gradient starts on
+// a 16-byte boundary and holds whole RowVectors.
+template <typename scalar_t>
+bool rows_vectorizable(const LossInputs& in) {
+  constexpr int kVec = RowVector<scalar_t>::kVec;
+  return in.classes % kVec == 0 && in.logits.stride(0) % kVec == 0 &&
+         reinterpret_cast<uintptr_t>(in.logits.const_data_ptr()) % 16 == 0;
 }
 
 }  // namespace mixup::cuda
