@@ -36,6 +36,24 @@ struct RowStats {
     lse.add(v);
     sum_z += v;
   }
+  // kVec values at once: the running max moves (and the sum is rescaled)
+  // at most once per vector, not once per element, so an element costs an
+  // exp, a max and two adds.
+  template <int kVec>
+  __device__ void add_vector(const acc_t (&v)[kVec]) {
+    acc_t top = v[0];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      top = top > v[k] ? top : v[k];
+      sum_z += v[k];
+    }
+    if (top > lse.max) {
+      lse.sum *= std::exp(lse.max - top);
+      lse.max = top;
+    }
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) lse.sum += std::exp(v[k] - lse.max);
+  }
   __device__ void merge(const RowStats& o) {
     lse.merge(o.lse);
     sum_z += o.sum_z;
@@ -100,8 +118,10 @@ __global__ void __launch_bounds__(kBlock)
   for (int64_t v = threadIdx.x; v < vectors; v += kBlock) {
     if constexpr (kVectorized) {
       const Vector in = Vector::load(z + v * kVec);
+      acc_t shifted[kVec];
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) mine.add(static_cast<acc_t>(in.v[k]) - ref);
+      for (int k = 0; k < kVec; ++k) shifted[k] = static_cast<acc_t>(in.v[k]) - ref;
+      mine.add_vector(shifted);
     } else {
       mine.add(static_cast<acc_t>(z[v]) - ref);
     }
