@@ -64,34 +64,38 @@ __global__ void __launch_bounds__(kBlock)
     mixup_bce_forward_kernel(const BinaryRowArgs<scalar_t, acc_t> args, acc_t scale, acc_t* loss,
                              const Upstream<acc_t> upstream, scalar_t* grad) {
   using Vector = RowVector<scalar_t>;
-  constexpr int kVec = kVectorized ? Vector::kVec : 1;
+  constexpr int kVec = Vector::kVec;
   constexpr int kWarps = kBlock / 32;
-  const int64_t row = blockIdx.x, classes = args.classes, vectors = classes / kVec;
+  const int64_t row = blockIdx.x, classes = args.classes, vectors = classes / Vector::kVec;
   const scalar_t* z = args.row(row);
   const int64_t a = args.label_a(row), b = args.label_b(row);
   const BinaryTargets<acc_t> t = args.targets(row);
   const acc_t g = upstream.of(row) * scale;
   scalar_t* out = grad == nullptr ? nullptr : grad + row * classes;
   acc_t sum = 0;
-  for (int64_t v = threadIdx.x; v < vectors; v += kBlock) {
-    if constexpr (kVectorized) {
-      const Vector in = Vector::load_last(z + v * kVec);
-      Vector d;
+  // One element: its loss term summed, its derivative returned (when written).
+  const auto element = [&](int64_t c, acc_t zc) {
+    const acc_t e = std::exp(-std::abs(zc));
+    const acc_t tc = t.of(c, a, b), wc = args.class_weight(c);
+    sum += binary_ce_loss_of<acc_t>(zc, e, tc, wc);
+    return out == nullptr ? acc_t(0) : g * binary_ce_grad_of<acc_t>(zc, e, tc, wc);
+  };
+  if constexpr (kVectorized) {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        vectors, [&](int64_t v) { return Vector::load_last(z + v * kVec); },
+        [&](int64_t v, const Vector& in) {
+          Vector d;
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        const int64_t c = v * kVec + k;
-        const acc_t zc = static_cast<acc_t>(in.v[k]), e = std::exp(-std::abs(zc));
-        const acc_t tc = t.of(c, a, b), wc = args.class_weight(c);
-        sum += binary_ce_loss_of<acc_t>(zc, e, tc, wc);
-        if (out != nullptr) d.v[k] = static_cast<scalar_t>(g * binary_ce_grad_of<acc_t>(zc, e, tc, wc));
-      }
-      if (out != nullptr) d.store(out + v * kVec);
-    } else {
-      const acc_t zc = static_cast<acc_t>(z[v]), e = std::exp(-std::abs(zc));
-      const acc_t tc = t.of(v, a, b), wc = args.class_weight(v);
-      sum += binary_ce_loss_of<acc_t>(zc, e, tc, wc);
-      if (out != nullptr) out[v] = static_cast<scalar_t>(g * binary_ce_grad_of<acc_t>(zc, e, tc, wc));
-    }
+          for (int k = 0; k < kVec; ++k) d.v[k] = static_cast<scalar_t>(element(v * kVec + k, static_cast<acc_t>(in.v[k])));
+          if (out != nullptr) d.store(out + v * kVec);
+        });
+  } else {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        classes, [&](int64_t c) { return z[c]; },
+        [&](int64_t c, scalar_t value) {
+          const acc_t d = element(c, static_cast<acc_t>(value));
+          if (out != nullptr) out[c] = static_cast<scalar_t>(d);
+        });
   }
 #pragma unroll
   for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffff, sum, offset);

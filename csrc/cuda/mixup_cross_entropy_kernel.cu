@@ -115,16 +115,19 @@ __global__ void __launch_bounds__(kBlock)
   const acc_t ref = static_cast<acc_t>(z[0]);  // see mixup_cross_entropy_math.h: everything relative to z[0]
 
   RowStats<acc_t> mine;
-  for (int64_t v = threadIdx.x; v < vectors; v += kBlock) {
-    if constexpr (kVectorized) {
-      const Vector in = Vector::load(z + v * kVec);
-      acc_t shifted[kVec];
+  if constexpr (kVectorized) {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        vectors, [&](int64_t v) { return Vector::load(z + v * kVec); },
+        [&](int64_t, const Vector& in) {
+          acc_t shifted[kVec];
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) shifted[k] = static_cast<acc_t>(in.v[k]) - ref;
-      mine.add_vector(shifted);
-    } else {
-      mine.add(static_cast<acc_t>(z[v]) - ref);
-    }
+          for (int k = 0; k < kVec; ++k) shifted[k] = static_cast<acc_t>(in.v[k]) - ref;
+          mine.add_vector(shifted);
+        });
+  } else {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        classes, [&](int64_t c) { return z[c]; },
+        [&](int64_t, scalar_t value) { mine.add(static_cast<acc_t>(value) - ref); });
   }
   const RowStats<acc_t> total = block_merge<acc_t, kBlock>(mine);
   const acc_t shifted_lse = total.lse.value();
@@ -140,21 +143,26 @@ __global__ void __launch_bounds__(kBlock)
 
   const acc_t g = upstream.of(row);
   scalar_t* out = grad + row * classes;
-  for (int64_t v = threadIdx.x; v < vectors; v += kBlock) {
-    if constexpr (kVectorized) {
-      const Vector in = Vector::load_last(z + v * kVec);
-      Vector d;
+  if constexpr (kVectorized) {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        vectors, [&](int64_t v) { return Vector::load_last(z + v * kVec); },
+        [&](int64_t v, const Vector& in) {
+          Vector d;
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        const int64_t c = v * kVec + k;
-        d.v[k] = static_cast<scalar_t>(
-            g * mixed_ce_grad<acc_t>(static_cast<acc_t>(in.v[k]) - ref, shifted_lse, c, a, b, w, smoothing, classes));
-      }
-      d.store(out + v * kVec);
-    } else {
-      out[v] = static_cast<scalar_t>(
-          g * mixed_ce_grad<acc_t>(static_cast<acc_t>(z[v]) - ref, shifted_lse, v, a, b, w, smoothing, classes));
-    }
+          for (int k = 0; k < kVec; ++k) {
+            const int64_t c = v * kVec + k;
+            d.v[k] = static_cast<scalar_t>(g * mixed_ce_grad<acc_t>(static_cast<acc_t>(in.v[k]) - ref, shifted_lse, c,
+                                                                    a, b, w, smoothing, classes));
+          }
+          d.store(out + v * kVec);
+        });
+  } else {
+    cuda::row_sweep<kBlock, cuda::sweep_unroll<acc_t>()>(
+        classes, [&](int64_t c) { return z[c]; },
+        [&](int64_t c, scalar_t value) {
+          out[c] = static_cast<scalar_t>(
+              g * mixed_ce_grad<acc_t>(static_cast<acc_t>(value) - ref, shifted_lse, c, a, b, w, smoothing, classes));
+        });
   }
 }
 

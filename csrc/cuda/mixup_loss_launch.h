@@ -114,6 +114,30 @@ struct RowVector {
   __device__ void store(scalar_t* p) const { __stcs(reinterpret_cast<uint4*>(p), raw); }
 };
 
+// body(i, load(i)) for i = threadIdx.x, + kBlock, ... below `count`, with
+// kUnroll loads issued before the first body runs: one 16-byte load a
+// thread at a time leaves too few bytes in flight to fill HBM (a 1024-thread
+// block would hold 16 KB; an SM needs several times that).
+template <int kBlock, int kUnroll, typename Load, typename Body>
+__device__ void row_sweep(int64_t count, const Load& load, const Body& body) {
+  int64_t i = threadIdx.x;
+  for (; i + int64_t(kUnroll - 1) * kBlock < count; i += int64_t(kUnroll) * kBlock) {
+    decltype(load(i)) in[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) in[u] = load(i + int64_t(u) * kBlock);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) body(i + int64_t(u) * kBlock, in[u]);
+  }
+  for (; i < count; i += kBlock) body(i, load(i));
+}
+
+// Loads in flight per thread: 4, or 1 for double math (rare), whose twice-as-wide
+// registers would otherwise spill under a 1024-thread block's 64-register cap.
+template <typename acc_t>
+constexpr int sweep_unroll() {
+  return sizeof(acc_t) == 8 ? 1 : 4;
+}
+
 // Whether every row of logits and of a contiguous (B, C) gradient starts on
 // a 16-byte boundary and holds whole RowVectors.
 template <typename scalar_t>
