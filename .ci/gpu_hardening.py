@@ -180,7 +180,7 @@ def workload() -> None:
             weight = 3 * torch.rand(classes, device=DEVICE, generator=gen, dtype=acc)
             for threshold, pos_weight, sum_classes in ((None, None, False), (0.2, weight, True)):
                 rows = mixup_ext.mixup_binary_cross_entropy(logits, y_a, y_b, lam, 0.1, threshold, sum_classes, pos_weight, "none")
-                (grad,) = torch.autograd.grad(rows.sum(), logits)
+                (grad,) = torch.autograd.grad(rows.sum(), logits, retain_graph=True)
                 (scaled,) = torch.autograd.grad(rows, logits, torch.linspace(0.5, 1.5, batch, device=DEVICE, dtype=acc))
                 if LIGHT:
                     continue
