@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -215,13 +216,30 @@ def check_backward(grad, index, lam, box, std=None) -> None:
         check_normalize_values(BACKWARD, None, std)
 
 
-def as_lam_tensor(lam, x: torch.Tensor) -> torch.Tensor:
+def as_lam_tensor(lam, x: torch.Tensor, op: str = FORWARD) -> torch.Tensor:
     """A Python float becomes a 0-d tensor on x's device, made by a fill kernel
-    (no host-to-device copy). Under torch.compile pass a tensor: a Python float
-    is baked into the graph and recompiles for every new value."""
+    (no host-to-device copy), once checked: finite and in [0, 1]. (A tensor's
+    values stay on the device unread: checking them would sync.) Under
+    torch.compile pass a tensor: a Python float is baked into the graph and
+    recompiles for every new value."""
     if isinstance(lam, torch.Tensor):
         return lam
-    return torch.full((), float(lam), dtype=accumulation_dtype(x.dtype), device=x.device)
+    if not isinstance(lam, numbers.Real):
+        raise ValueError(f"{op}: lam must be a float in [0, 1] or a floating tensor, got {lam!r}")
+    value = float(lam)
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise ValueError(f"{op}: lam must be a finite float in [0, 1], got {lam!r}")
+    return torch.full((), value, dtype=accumulation_dtype(x.dtype), device=x.device)
+
+
+def as_class_ids(y):
+    """Class ids of any integer dtype (uint8 to int64, as timm and torchvision
+    take them) as the int64 the kernels read; anything else as it is, for the
+    op to accept (soft targets) or refuse by name."""
+    if isinstance(y, torch.Tensor) and y.dtype != torch.int64 and y.dtype != torch.bool and not (
+            y.is_floating_point() or y.is_complex()):
+        return y.long()
+    return y
 
 
 def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dtype):

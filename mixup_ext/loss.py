@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import accumulation_dtype, as_lam_tensor
+from ._validation import accumulation_dtype, as_class_ids, as_lam_tensor
 from ._validation import check_reduction as _check_reduction
 
 __all__ = ["mixup_cross_entropy", "MixupCrossEntropy", "mixup_binary_cross_entropy", "MixupBinaryCrossEntropy"]
@@ -59,7 +59,7 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     Args:
         logits: ``(B, C)`` float64/32/16 or bfloat16; math in float32 (float64
             for float64), the gradient in the logits' dtype.
-        y_a, y_b: ``(B,)`` int64 class ids (with Mixup's index form:
+        y_a, y_b: ``(B,)`` class ids of any integer dtype (with Mixup's index form:
             ``y_a = target``, ``y_b = target[index]``).
         lam: a float, or a ``()`` or ``(B,)`` tensor: the weight of y_a.
         label_smoothing: in ``[0, 1]``.
@@ -69,8 +69,9 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     assert on CUDA.
     """
     _check_reduction("mixup_cross_entropy", reduction)
-    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing),
-                                                  reduction)
+    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, as_class_ids(y_a), as_class_ids(y_b),
+                                                  as_lam_tensor(lam, logits, "mixup_cross_entropy"),
+                                                  float(label_smoothing), reduction)
     return loss
 
 
@@ -133,7 +134,7 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     Args:
         logits: ``(B, C)`` float64/32/16 or bfloat16; math in float32 (float64
             for float64), the gradient in the logits' dtype.
-        y_a, y_b: ``(B,)`` int64 class ids (with Mixup's index form:
+        y_a, y_b: ``(B,)`` class ids of any integer dtype (with Mixup's index form:
             ``y_a = target``, ``y_b = target[index]``).
         lam: a float, or a ``()`` or ``(B,)`` tensor: the weight of y_a.
         label_smoothing: ``eps`` in ``[0, 1]``.
@@ -154,7 +155,7 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     _check_label_smoothing(where, label_smoothing)
     _check_threshold(where, target_threshold)
     return torch.ops.mixup.mixup_binary_cross_entropy(
-        logits, y_a, y_b, as_lam_tensor(lam, logits), float(label_smoothing),
+        logits, as_class_ids(y_a), as_class_ids(y_b), as_lam_tensor(lam, logits, where), float(label_smoothing),
         None if target_threshold is None else float(target_threshold), _pos_weight_tensor(pos_weight, logits),
         bool(sum_classes), reduction,
     )

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from . import sampling
-from ._validation import check_out_dtype
+from ._validation import as_class_ids, check_out_dtype
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
@@ -52,11 +52,19 @@ class MixParams:
     ``(B,)`` int64 partners. box: None, ``(4,)`` or ``(B, 4)`` int64 rows
     ``[y0, y1, x0, x1)``: a paste (pasting nothing when empty), or
     ``sampling.NO_BOX`` rows for a blend.
+
+    It unpacks as ``index, lam, box = mixup.sample(x)``, the order
+    ``torch.ops.mixup.draw_mix_params`` returns. It is built by keyword, or
+    positionally as ``MixParams(lam, index, box)``, the order it has always
+    been built in.
     """
 
     lam: torch.Tensor
     index: torch.Tensor
     box: torch.Tensor | None
+
+    def __iter__(self):
+        return iter((self.index, self.lam, self.box))
 
 
 class Mixup:
@@ -154,6 +162,7 @@ class Mixup:
         self.mixup_enabled = True  # set to False to turn mixing off (timm's switch)
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
+        target = as_class_ids(target)  # timm takes class ids of any integer dtype
         if not self.mixup_enabled:
             if self._converts(x):  # still normalise and convert: the model expects it
                 return self.apply(x, target, _identity_params(x))
@@ -190,6 +199,7 @@ class Mixup:
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""
         norm = self._normalize_args(x)
+        target = as_class_ids(target)  # timm takes class ids of any integer dtype
         if self.multi_label:  # smoothed towards 0.5 here: the op only mixes the rows
             target = self._smoothed_multi_label(target, x)
             return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, 0.0, **norm)

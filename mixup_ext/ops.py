@@ -7,6 +7,7 @@ import torch
 from ._validation import (
     FORWARD,
     accumulation_dtype,
+    as_class_ids,
     as_lam_tensor,
     as_per_channel,
     check_out_dtype,
@@ -25,7 +26,8 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, 
 
     Args:
         x: ``(B, ...)`` uint8, float64/32/16 or bfloat16 samples; never modified.
-        target: ``(B,)`` int64 class ids, ``(B, num_classes)`` soft targets, or
+        target: ``(B,)`` class ids of any integer dtype (widened to int64),
+            ``(B, num_classes)`` soft targets, or
             None when a loss mixes the class ids itself (then the second output
             is an empty ``(B, 0)`` tensor and no target work is done).
         index: ``(B,)`` int64; sample i is mixed with sample ``index[i]``.
@@ -55,6 +57,7 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, 
         class ids, else the soft targets' dtype.
     """
     check_out_dtype(FORWARD, out_dtype)
+    target = as_class_ids(target)
     channel_dtype = accumulation_dtype(x.dtype, output_dtype(x, out_dtype))
     return _fused_mix(
         x,
