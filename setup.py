@@ -15,10 +15,12 @@ UndefinedBehaviorSanitizer (see .ci/sanitize_cpu).
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+import torch
 from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
 ROOT = Path(__file__).resolve().parent
@@ -49,6 +51,36 @@ extension = (CUDAExtension if with_cuda else CppExtension)(
 
 
 
+class IncrementalBuildExtension(BuildExtension):
+    """Keeps the object files in build/ between installs, so that ninja
+    recompiles only what changed: pip's editable and wheel builds otherwise
+    compile in a fresh temporary directory every time (3 minutes on 2 cores
+    for an install that changed nothing). The directory is named after the
+    Python and torch it was built for, and ninja itself rebuilds any object
+    whose compile command changed. With ccache on PATH, the C++ and CUDA
+    compilers run through it too (unless CXX or PYTORCH_NVCC are set)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        tag = f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__}"
+        self.build_temp = str(ROOT / "build" / f"temp-{tag}")
+
+    def build_extensions(self):
+        # ccache's compiler links (Debian: /usr/lib/ccache) first on PATH make
+        # `c++` a cached compiler without changing what CXX names; nvcc is
+        # named in the ninja file only, so it can take the wrapper directly.
+        ccache = shutil.which("ccache")
+        if ccache and not os.environ.get("MIXUP_EXT_NO_CCACHE"):
+            links = Path(ccache).resolve().parent.parent / "lib" / "ccache"
+            if links.is_dir():
+                os.environ["PATH"] = f"{links}{os.pathsep}{os.environ.get('PATH', '')}"
+            if with_cuda and "PYTORCH_NVCC" not in os.environ:
+                from torch.utils.cpp_extension import CUDA_HOME
+
+                os.environ["PYTORCH_NVCC"] = f"{ccache} {os.path.join(CUDA_HOME, 'bin', 'nvcc')}"
+        super().build_extensions()
+
+
 class BuildPyWithSources(build_py):
     """Ships csrc/ inside the package as mixup_ext/csrc, so that an installed
     copy (wheel or sdist, not only a checkout) can JIT-build its kernels
@@ -61,4 +93,4 @@ class BuildPyWithSources(build_py):
             shutil.copytree(csrc, Path(self.build_lib) / "mixup_ext" / "csrc", dirs_exist_ok=True)
 
 
-setup(ext_modules=[extension], cmdclass={"build_ext": BuildExtension, "build_py": BuildPyWithSources})
+setup(ext_modules=[extension], cmdclass={"build_ext": IncrementalBuildExtension, "build_py": BuildPyWithSources})

@@ -58,11 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for name in chosen:
         suite = suites[name]
+        skipped: list[str] = []
         rows = harness.run(suite, args.device, args.providers.split(",") if args.providers else None, modes,
-                           memory=not args.no_memory)
+                           memory=not args.no_memory, skipped=skipped)
         extra = {} if args.no_extra else suite.extra(args.device)
-        results[name] = dict(rows=rows, **extra)
-        print(f"## {name}\n\n{harness.markdown(suite, rows)}\n")
+        results[name] = dict(rows=rows, skipped=skipped, **extra)
+        print(f"## {name}\n\n{harness.markdown(suite, rows, skipped)}\n")
         for key, extra_rows in extra.items():
             print(f"{key}: " + json.dumps(extra_rows, indent=1) + "\n")
     if args.json:

@@ -163,9 +163,10 @@ def selected(suite: Suite, device: str, providers: list[str] | None, modes: list
     return chosen
 
 
-def build_step(provider: Provider, inputs: dict, case) -> Callable[[], Any] | None:
-    """The provider's step, or None (with a line saying why) for a peer that
-    is not installed or cannot run this case. Our own providers never skip."""
+def build_step(provider: Provider, inputs: dict, case, skipped: list[str] | None = None) -> Callable[[], Any] | None:
+    """The provider's step, or None (with a line saying why, printed and
+    added to ``skipped``) for a peer that is not installed or cannot run this
+    case. Our own providers never skip."""
     try:
         step = provider.make(inputs)
         if provider.peer:
@@ -174,7 +175,10 @@ def build_step(provider: Provider, inputs: dict, case) -> Callable[[], Any] | No
     except Exception as e:  # noqa: BLE001 -- only peers and missing optional libraries are skipped
         if not provider.peer and not isinstance(e, ImportError):
             raise
-        print(f"skipping {provider.name} on {case.id}: {type(e).__name__}: {e}")
+        reason = f"{provider.name} on {case.id}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        print(f"skipping {reason}")
+        if skipped is not None:
+            skipped.append(reason)
         return None
 
 
@@ -183,9 +187,10 @@ def _moves(provider: Provider, case) -> float:
 
 
 def run(suite: Suite, device: str, providers: list[str] | None = None, modes: list[str] | None = None,
-        memory: bool = True) -> list[dict]:
+        memory: bool = True, skipped: list[str] | None = None) -> list[dict]:
     """Every (case, provider) of the suite on ``device``: ms, host ms, GB/s,
-    the ratio to the suite's baseline in the same run, and peak extra MiB."""
+    the ratio to the suite's baseline in the same run, and peak extra MiB.
+    A provider that could not run is named in ``skipped``, with the reason."""
     timer = time_cuda_ms if device == "cuda" else time_cpu_ms
     chosen = selected(suite, device, providers, modes)
     rows = []
@@ -196,7 +201,7 @@ def run(suite: Suite, device: str, providers: list[str] | None = None, modes: li
         for provider in sorted(chosen, key=lambda p: p.name != suite.baseline):  # the baseline first
             if not provider.applies(case):
                 continue
-            step = build_step(provider, inputs, case)
+            step = build_step(provider, inputs, case, skipped)
             if step is None:
                 continue
             ms = timer(step)
@@ -215,7 +220,7 @@ def run(suite: Suite, device: str, providers: list[str] | None = None, modes: li
     return rows
 
 
-def markdown(suite: Suite, rows: list[dict]) -> str:
+def markdown(suite: Suite, rows: list[dict], skipped: list[str] | None = None) -> str:
     lines = [f"`{suite.name}`: ratios are to `{suite.baseline}` unless a row names another.", "",
              "| case | provider | mode | ms | host ms | GB/s | ratio | to | peak extra MiB |",
              "|---|---|---|---:|---:|---:|---:|---|---:|"]
@@ -225,4 +230,6 @@ def markdown(suite: Suite, rows: list[dict]) -> str:
         versus = "" if r["versus"] == suite.baseline else r["versus"]
         lines.append(f"| {r['case']} | {r['provider']} | {r['mode']} | {r['ms']:.4f} | {r['host_ms']:.4f} | "
                      f"{r['gbps']:.0f} | {ratio} | {versus} | {peak} |")
+    if skipped:
+        lines += ["", "Not run:"] + [f"- {reason}" for reason in skipped]
     return "\n".join(lines)

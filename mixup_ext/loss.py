@@ -59,8 +59,10 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     Args:
         logits: ``(B, C)`` float64/32/16 or bfloat16; math in float32 (float64
             for float64), the gradient in the logits' dtype.
-        y_a, y_b: ``(B,)`` class ids of any integer dtype (with Mixup's index form:
-            ``y_a = target``, ``y_b = target[index]``).
+        y_a: ``(B,)`` class ids of any integer dtype, weighted by lam (with
+            Mixup's index form: ``y_a = target``).
+        y_b: the partners' class ids, weighted by ``1 - lam`` (``y_b =
+            target[index]``).
         lam: a float, or a ``()`` or ``(B,)`` tensor: the weight of y_a.
         label_smoothing: in ``[0, 1]``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per-sample, float32).
@@ -134,8 +136,10 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     Args:
         logits: ``(B, C)`` float64/32/16 or bfloat16; math in float32 (float64
             for float64), the gradient in the logits' dtype.
-        y_a, y_b: ``(B,)`` class ids of any integer dtype (with Mixup's index form:
-            ``y_a = target``, ``y_b = target[index]``).
+        y_a: ``(B,)`` class ids of any integer dtype, weighted by lam (with
+            Mixup's index form: ``y_a = target``).
+        y_b: the partners' class ids, weighted by ``1 - lam`` (``y_b =
+            target[index]``).
         lam: a float, or a ``()`` or ``(B,)`` tensor: the weight of y_a.
         label_smoothing: ``eps`` in ``[0, 1]``.
         target_threshold: None, or binarise the target at this value.

@@ -89,9 +89,10 @@ class Mixup:
         generator: a ``torch.Generator`` on x's device, for reproducible draws.
         target_form: ``'dense'`` (``(B, C)`` float32 rows) or ``'index'``
             (``(target, index, lam)``).
-        mean, std: per-channel normalisation of the mixed batch, in x's units
+        mean: per-channel normalisation of the mixed batch, in x's units
             (0-255 for uint8, as timm's prefetcher and FFCV use them): the
-            output is ``(mix(x) - mean[c]) / std[c]``. Sequences of floats.
+            output is ``(mix(x) - mean[c]) / std[c]``. A sequence of floats.
+        std: the divisor of that normalisation, a sequence of non-zero floats.
         out_dtype: the output's dtype (float32, bfloat16, float16, float64);
             default float32 for uint8 x, else x's dtype.
 

@@ -39,11 +39,12 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, 
             ``sampling.NO_BOX`` (-1) marks a sample that is blended instead.
         num_classes: required for class ids; inferred from soft targets.
         smoothing: label smoothing in ``[0, 1]``.
-        mean, std: per-channel (dim 1) normalisation of the output, in x's
+        mean: per-channel (dim 1) normalisation of the output, in x's
             units (0-255 for uint8): a sequence of C floats or a ``(C,)``
-            tensor. The output is ``(mix(x) - mean[c]) / std[c]``. Either may
-            be given alone (mean 0, std 1). The gradient to a float x is
-            scaled by ``1 / std[c]``.
+            tensor. The output is ``(mix(x) - mean[c]) / std[c]``. Either of
+            mean and std may be given alone (mean 0, std 1).
+        std: the divisor of that normalisation, likewise. The gradient to a
+            float x is scaled by ``1 / std[c]``.
         out_dtype: the output's dtype: float32 (the default for uint8 x),
             bfloat16, float16 or float64; float x defaults to its own dtype.
             Computed in float32 (float64 when either side is float64) and

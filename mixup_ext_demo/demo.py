@@ -6,10 +6,13 @@ fused loss, in two scenarios: the clean labels, and the same training set with
 40 % of its labels replaced by a random wrong class (test labels stay clean).
 This is the corrupted-label experiment of the Mixup paper (Zhang et al., ICLR
 2018, section 3.4): plain training memorizes the noise, mixing resists it.
-It prints a table and draws a picture.
+It prints a table, draws a picture and saves the results beside it (a JSON
+file with a fingerprint of the code that produced them: the README's and the
+docs' demo table are rendered from the committed copy, and CI fails when the
+code changed since it was made; see mixup_ext_demo/results.py).
 
     python -m mixup_ext.demo                     # CPU or CUDA
-    python -m mixup_ext.demo --quick             # a few epochs, for CI
+    python -m mixup_ext.demo --quick             # 3 epochs: a smoke run of every path, not the experiment
     python -m mixup_ext.demo --noise 0           # the clean scenario only
     torchrun --nproc_per_node=2 -m mixup_ext.demo --ddp   # DistributedDataParallel (gloo on CPU, NCCL on GPUs)
     python -m mixup_ext.demo --data PATH         # your own ImageFolder tree (needs torchvision)
@@ -33,6 +36,8 @@ from torch import nn
 
 import mixup_ext
 from mixup_ext import Mixup, MixupCrossEntropy, mixup_cross_entropy
+
+from . import results as saved_results
 
 ECE_BINS = 15
 DEFAULT_PICTURE = "mixup_demo.png"
@@ -206,6 +211,14 @@ def memorized_noise(model, data: Data, world: World) -> float:
     return (hits[0] / hits[1].clamp_min(1)).item()
 
 
+def _boxes(params, batch: int) -> torch.Tensor:
+    """(B, 4) box rows [y0, y1, x0, x1) of a draw: a CutMix paste, or
+    sampling.NO_BOX (-1) for a blend."""
+    if params.box is None:
+        return torch.full((batch, 4), -1, dtype=torch.int64)
+    return params.box.expand(batch, 4) if params.box.dim() == 1 else params.box
+
+
 def train_one(scenario: str, name: str, mixup: Mixup | None, data: Data, args, world: World, device):
     """Trains one model; returns its RunResult and (on rank 0, for mixed runs)
     16 mixed training samples with their classes and weights."""
@@ -232,10 +245,12 @@ def train_one(scenario: str, name: str, mixup: Mixup | None, data: Data, args, w
             if mixup is None:
                 loss = mixup_cross_entropy(model(x), y, y, 1.0, args.smoothing)
             else:
-                x, targets = mixup(x, y)  # targets = (y, index, lam): the loss mixes the labels itself
+                params = mixup.sample(x)  # what mixup(x, y) draws, kept to mark pastes in the picture
+                x, targets = mixup.apply(x, y, params)  # targets = (y, index, lam): the loss mixes the labels itself
                 loss = criterion(model(x), targets)
                 if example is None and world.main:
-                    example = (x[:16].detach().cpu(), y[:16].cpu(), y[targets[1][:16]].cpu(), targets[2][:16].cpu())
+                    example = (x[:16].detach().cpu(), y[:16].cpu(), y[targets[1][:16]].cpu(), targets[2][:16].cpu(),
+                               _boxes(params, len(y))[:16].cpu())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -287,11 +302,11 @@ def results_table(results: list[RunResult], backend: str, device, world: World) 
 
 
 def accuracy_limits(results: list[RunResult]) -> tuple[float, float]:
-    """The y range of the accuracy panels: the second half of training, where
-    the runs differ, with a small margin -- not 0 to 100 %, which flattens it."""
-    tail = [100 * a for r in results for a in r.accuracy[len(r.accuracy) // 2:]]
-    low, high = min(tail), max(tail)
-    margin = max(1.0, 0.15 * (high - low))
+    """The y range of an accuracy panel: every epoch of every run, with a
+    small margin, so no early epoch falls off the panel."""
+    values = [100 * a for r in results for a in r.accuracy]
+    low, high = min(values), max(values)
+    margin = max(1.0, 0.05 * (high - low))
     return max(0.0, low - margin), min(100.0, high + margin)
 
 
@@ -304,14 +319,22 @@ def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
     scenarios = list(dict.fromkeys(r.scenario for r in results))
     fig = plt.figure(figsize=(14, 9), constrained_layout=True)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1])
-    top.suptitle(f"Mixed training samples (Mixup + CutMix, {mode} mode): class (weight) + partner class (weight)")
-    images, own, partner, lam = example
+    from matplotlib.patches import Rectangle
+
+    top.suptitle(f"Mixed training samples (Mixup + CutMix, {mode} mode): CutMix pastes (the red box is the partner's) "
+                 "and blends, each as class (weight) + partner class (weight)")
+    images, own, partner, lam, boxes = example
     grid = top.subplots(2, 8)
     for k, ax in enumerate(grid.flat):
         if k < len(images):
             image = images[k].float()
             ax.imshow(image[0] if image.shape[0] == 1 else image.permute(1, 2, 0).clamp(0, 1), cmap="gray_r", interpolation="nearest")
-            ax.set_title(f"{int(own[k])} ({float(lam[k]):.2f}) + {int(partner[k])} ({1 - float(lam[k]):.2f})", fontsize=8)
+            y0, y1, x0, x1 = (int(v) for v in boxes[k])
+            kind = "paste" if y0 >= 0 else "blend"
+            if kind == "paste" and y1 > y0 and x1 > x0:
+                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="red", linewidth=1.5))
+            ax.set_title(f"{kind}: {int(own[k])} ({float(lam[k]):.2f}) + {int(partner[k])} ({1 - float(lam[k]):.2f})",
+                         fontsize=7)
         ax.axis("off")
     panels = bottom.subplots(1, len(scenarios) + 1)
     styles = ["-", "--", ":"]
@@ -376,7 +399,9 @@ def parse_args(argv=None):
     parser.add_argument("--noise", type=_fraction, default=0.4,
                         help="share of training labels replaced by a wrong class in the noisy scenario (0: clean only)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights, the order, the draws and the noise")
-    parser.add_argument("--quick", action="store_true", help="at most 3 epochs, for CI")
+    parser.add_argument("--quick", action="store_true",
+                        help="at most 3 epochs: a smoke run of every code path (CI), too short for the experiment")
+    parser.add_argument("--results", help="where to save the results as JSON (default: beside the picture, .json)")
     parser.add_argument("--data", help="an ImageFolder tree to train on instead of the digits (needs torchvision)")
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel under torchrun")
     args = parser.parse_args(argv)
@@ -386,9 +411,16 @@ def parse_args(argv=None):
         parser.error("--mixup-alpha and --cutmix-alpha are both 0: nothing to mix")
     args.device = _check_device(parser, args.device)
     args.out = _picture_path(parser, args.out)
+    args.results = Path(args.results) if args.results else args.out.with_suffix(".json")
     if args.data is not None:
         _check_data(parser, args.data)
     return args
+
+
+def argv_of(args) -> str:
+    """The command that reproduces a run, for its results file."""
+    quick = " --quick" if args.quick else ""
+    return f"python -m mixup_ext.demo --epochs {args.epochs} --seed {args.seed} --noise {args.noise}{quick}"
 
 
 def _check_device(parser, name: str) -> str:
@@ -470,10 +502,18 @@ def main(argv=None) -> list[RunResult]:
                 if scenario == "clean" and name == runs[-1][0]:
                     example = sample  # the picture shows the Mixup + CutMix run's samples, clean labels
         if world.main:
-            print(f"\n{clean.source}: {len(clean.train_y)} train / {len(clean.test_y)} test, {args.epochs} epochs, seed {args.seed}\n")
+            setup = (f"{clean.source}: {len(clean.train_y)} train / {len(clean.test_y)} test, {args.epochs} epochs, "
+                     f"seed {args.seed}")
+            print(f"\n{setup}\n")
             print(results_table(results, mixup_ext.backend(), device, world))
+            if args.quick:
+                print("\n--quick: 3 epochs is a smoke run of every code path, not the experiment. The story -- plain "
+                      "training memorizing the noisy labels while mixing resists -- takes the default 40 epochs: the "
+                      "unmixed model starts fitting the noise only after its first ten or so.")
             draw(results, example, args.mode, args.out)
-            print(f"\nwrote {args.out}")
+            where = f"{mixup_ext.backend()} backend on {device.type}" + (f" x{world.size} ranks" if world.size > 1 else "")
+            saved_results.save(args.results, results, f"{setup}, {where}", argv_of(args))
+            print(f"\nwrote {args.out} and {args.results}")
         return results
     finally:
         if world.size > 1:

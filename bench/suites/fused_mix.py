@@ -15,6 +15,7 @@ import torch
 
 from mixup_ext import reference
 
+from .. import needs
 from ..case_data import CPU_CASES, CUDA_CASES, NUM_CLASSES, SMOOTHING, Case, setup
 from ..harness import Provider, Suite
 
@@ -90,9 +91,12 @@ def _front_end(a, mode):
 
 
 def _timm(a, mode, cutmix):
-    from timm.data import Mixup as TimmMixup  # optional peer
-
-    mixup = TimmMixup(
+    # timm's own timm/data/mixup.py, loaded by path when `import timm` fails
+    # (installed --no-deps, without torchvision), as the parity tests load it.
+    module = needs.timm_mixup_module()
+    if module is None:
+        raise ImportError("timm is not installed (pip install --no-deps timm)")
+    mixup = module.Mixup(
         mixup_alpha=0.0 if cutmix else 0.8, cutmix_alpha=1.0 if cutmix else 0.0, mode=mode,
         label_smoothing=SMOOTHING, num_classes=NUM_CLASSES,
     )
