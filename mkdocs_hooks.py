@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:
 
 from bench import tables  # noqa: E402
 
-CHARTS = ("results_h100.png", "results_h200.png")
+CHARTS = (ROOT / "bench" / "results_h100.png", ROOT / "bench" / "results_h200.png", ROOT / "examples" / "mixup_demo.png")
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -25,5 +25,5 @@ def on_pre_build(config):
     # Before the pages are gathered, so their links to the charts resolve.
     assets = Path(config["docs_dir"]) / "assets"
     assets.mkdir(exist_ok=True)
-    for name in CHARTS:
-        shutil.copy2(ROOT / "bench" / name, assets / name)
+    for chart in CHARTS:
+        shutil.copy2(chart, assets / chart.name)
