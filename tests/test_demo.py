@@ -5,6 +5,7 @@ the picture, the progress bar, and every flag checked before training."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -36,7 +37,12 @@ def test_quick_run_trains_both_scenarios_and_draws(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| labels | run | test accuracy | test NLL | ECE | noise memorized | s / epoch | backend |" in printed
     assert printed.count("| 40% noisy |") == 3 and printed.count("| clean |") == 3
+    assert "--quick: 3 epochs is a smoke run" in printed
     assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 20_000
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["command"].endswith("--quick") and "3 epochs" in saved["setup"]
+    assert [(r["labels"], r["run"]) for r in saved["runs"]] == [(r.scenario, r.name) for r in results]
+    assert [r["accuracy"] for r in saved["runs"]] == [r.accuracy[-1] for r in results]
 
 
 def test_label_noise_replaces_the_share_asked_by_a_wrong_class():
@@ -176,8 +182,9 @@ def test_progress_bar_counts_the_steps(monkeypatch):
     assert "loss=" in stream.getvalue()
 
 
-def test_picture_names_the_mode_and_zooms_the_accuracy(tmp_path, monkeypatch):
+def test_picture_names_the_mode_marks_pastes_and_shows_every_epoch(tmp_path, monkeypatch):
     import matplotlib.figure
+    from matplotlib.patches import Rectangle
 
     saved = []
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
@@ -186,13 +193,17 @@ def test_picture_names_the_mode_and_zooms_the_accuracy(tmp_path, monkeypatch):
         for k, name in enumerate(["no mixing", "Mixup", "Mixup+CutMix pair"]):
             accuracy = [0.1, 0.5] + [level + 0.01 * k] * 4
             results.append(demo.RunResult(scenario, name, accuracy, [1.0] * 6, 0.05, None, 0.1))
-    example = (torch.rand(16, 1, 8, 8), torch.arange(16) % 10, torch.arange(16).flip(0) % 10, torch.rand(16))
+    boxes = torch.tensor([[-1, -1, -1, -1], [1, 5, 2, 6]]).repeat(8, 1)  # blends and pastes, alternating
+    example = (torch.rand(16, 1, 8, 8), torch.arange(16) % 10, torch.arange(16).flip(0) % 10, torch.rand(16), boxes)
     demo.draw(results, example, "pair", tmp_path / "x.png")
     (fig,) = saved
     titles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
     assert any("pair mode" in t for t in titles) and not any("elem" in t for t in titles)
+    samples = [ax for ax in fig.get_axes() if ax.get_title().startswith(("paste", "blend"))]
+    assert [ax.get_title().split(":")[0] for ax in samples] == ["blend", "paste"] * 8
+    assert all(any(isinstance(p, Rectangle) for p in ax.patches) == ax.get_title().startswith("paste") for ax in samples)
     accuracy_axes = [ax for ax in fig.get_axes() if ax.get_ylabel() == "test accuracy (%)"]
     assert len(accuracy_axes) == 2
     for ax, level in zip(accuracy_axes, (97, 80)):
         low, high = ax.get_ylim()
-        assert level - 5 < low < level and level + 2 <= high <= 100, (low, high)
+        assert low <= 10 and level + 2 <= high <= 100, (low, high)  # the first epoch (10%) is on the panel
