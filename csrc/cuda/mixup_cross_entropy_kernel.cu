@@ -213,14 +213,9 @@ void launch_forward(const char* op, const CrossEntropyForwardPlan& f) {
   const c10::cuda::CUDAGuard guard(f.in.logits.device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    switch (cuda::row_block_threads(f.in.classes)) {
-      case 1024:
-        return launch_forward_rows<scalar_t, acc_t, 1024>(op, f);
-      case 512:
-        return launch_forward_rows<scalar_t, acc_t, 512>(op, f);
-      default:
-        return launch_forward_rows<scalar_t, acc_t, 256>(op, f);
-    }
+    cuda::with_row_block_threads(f.in.classes, [&](auto block) {
+      launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f);
+    });
   });
 }
 

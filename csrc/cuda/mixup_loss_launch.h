@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "../mixup_loss.h"
 #include "launch.h"
@@ -52,6 +53,20 @@ inline int row_block_threads(int64_t classes) {
   if (classes >= 16384) return 1024;
   if (classes >= 2048) return 512;
   return 256;
+}
+
+// launch(std::integral_constant<int, threads>) with row_block_threads(C)
+// as a compile-time block size, for the forwards' __launch_bounds__.
+template <typename Launch>
+void with_row_block_threads(int64_t classes, const Launch& launch) {
+  switch (row_block_threads(classes)) {
+    case 1024:
+      return launch(std::integral_constant<int, 1024>{});
+    case 512:
+      return launch(std::integral_constant<int, 512>{});
+    default:
+      return launch(std::integral_constant<int, 256>{});
+  }
 }
 
 // Row r of the logits, its two labels and its weight.
