@@ -23,7 +23,6 @@ namespace {
 
 using cuda::kGradPerThread;
 using cuda::RowVector;
-using cuda::Upstream;
 constexpr int kThreads = cuda::kLossThreads;
 
 // A row's arguments (cuda::LossRowArgs) and the binary cross-entropy's own.
@@ -62,7 +61,7 @@ BinaryRowArgs<scalar_t, acc_t> binary_row_args(const BinaryCrossEntropyOptions& 
 template <typename scalar_t, typename acc_t, int kBlock, bool kVectorized>
 __global__ void __launch_bounds__(kBlock)
     mixup_bce_forward_kernel(const BinaryRowArgs<scalar_t, acc_t> args, acc_t scale, acc_t* loss,
-                             const Upstream<acc_t> upstream, scalar_t* grad) {
+                             const UpstreamRows<acc_t> upstream, scalar_t* grad) {
   using Vector = RowVector<scalar_t>;
   constexpr int kVec = Vector::kVec;
   constexpr int kWarps = kBlock / 32;
@@ -115,7 +114,7 @@ __global__ void __launch_bounds__(kBlock)
 template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(kThreads)
     mixup_bce_backward_kernel(const BinaryRowArgs<scalar_t, acc_t> args, int64_t chunks, int64_t items, acc_t scale,
-                              const Upstream<acc_t> upstream, bool skip_unit, scalar_t* grad) {
+                              const UpstreamRows<acc_t> upstream, bool skip_unit, scalar_t* grad) {
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
     const int64_t row = item / chunks;
     if (skip_unit && upstream.grad_output(row) == acc_t(1)) continue;
@@ -138,7 +137,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename scalar_t, typename acc_t, int kBlock>
 void launch_forward_rows(const char* op, const BinaryCrossEntropyForwardPlan& f) {
   const auto args = binary_row_args<scalar_t, acc_t>(f.in);
-  const auto upstream = cuda::upstream_args<acc_t>(f.upstream);
+  const auto upstream = upstream_rows<acc_t>(f.upstream);
   scalar_t* grad = f.grad.defined() ? f.grad.mutable_data_ptr<scalar_t>() : nullptr;
   const acc_t scale = static_cast<acc_t>(f.in.scale);
   acc_t* loss = f.loss.mutable_data_ptr<acc_t>();
@@ -168,7 +167,7 @@ void launch_backward(const char* op, const BinaryCrossEntropyBackwardPlan& b, bo
     using acc_t = at::opmath_type<scalar_t>;
     cuda::launch(op, mixup_bce_backward_kernel<scalar_t, acc_t>, grid.blocks, kThreads,
                  binary_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, static_cast<acc_t>(b.in.scale),
-                 cuda::upstream_args<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
+                 upstream_rows<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
   });
 }
 

@@ -25,7 +25,6 @@ namespace {
 using cuda::kGradPerThread;
 using cuda::LossRowArgs;
 using cuda::RowVector;
-using cuda::Upstream;
 
 template <typename acc_t>
 struct RowStats {
@@ -107,7 +106,7 @@ __device__ RowStats<acc_t> block_merge(RowStats<acc_t> s) {
 template <typename scalar_t, typename acc_t, int kBlock, bool kVectorized>
 __global__ void __launch_bounds__(kBlock)
     mixup_ce_forward_kernel(const LossRowArgs<scalar_t, acc_t> rows, double smoothing, acc_t* loss, acc_t* lse,
-                            const Upstream<acc_t> upstream, scalar_t* grad) {
+                            const UpstreamRows<acc_t> upstream, scalar_t* grad) {
   using Vector = RowVector<scalar_t>;
   constexpr int kVec = kVectorized ? Vector::kVec : 1;
   const int64_t row = blockIdx.x, classes = rows.classes, vectors = classes / kVec;
@@ -171,7 +170,7 @@ __global__ void __launch_bounds__(kBlock)
 template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(cuda::kLossThreads)
     mixup_ce_backward_kernel(const LossRowArgs<scalar_t, acc_t> rows, int64_t chunks, int64_t items,
-                             const Upstream<acc_t> upstream, bool skip_unit, const acc_t* lse, double smoothing,
+                             const UpstreamRows<acc_t> upstream, bool skip_unit, const acc_t* lse, double smoothing,
                              scalar_t* grad) {
   constexpr int kThreads = cuda::kLossThreads;
   const int64_t classes = rows.classes;
@@ -196,7 +195,7 @@ __global__ void __launch_bounds__(cuda::kLossThreads)
 template <typename scalar_t, typename acc_t, int kBlock>
 void launch_forward_rows(const char* op, const CrossEntropyForwardPlan& f) {
   const auto rows = cuda::loss_row_args<scalar_t, acc_t>(f.in);
-  const auto upstream = cuda::upstream_args<acc_t>(f.upstream);
+  const auto upstream = upstream_rows<acc_t>(f.upstream);
   scalar_t* grad = f.grad.defined() ? f.grad.mutable_data_ptr<scalar_t>() : nullptr;
   acc_t* loss = f.loss.mutable_data_ptr<acc_t>();
   acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
@@ -226,7 +225,7 @@ void launch_backward(const char* op, const CrossEntropyBackwardPlan& b, bool ski
     using acc_t = at::opmath_type<scalar_t>;
     cuda::launch(op, mixup_ce_backward_kernel<scalar_t, acc_t>, grid.blocks, cuda::kLossThreads,
                  cuda::loss_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items,
-                 cuda::upstream_args<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing,
+                 upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing,
                  b.grad.mutable_data_ptr<scalar_t>());
   });
 }

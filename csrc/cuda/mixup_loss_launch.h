@@ -2,7 +2,7 @@
 // mixup_binary_cross_entropy_kernel.cu) share:
 //  * the arguments every kernel reads a row by (LossRowArgs), a base each
 //    op's arguments extend (as causal-conv1d's ConvParamsBwd extends
-//    ConvParamsBase), and the upstream gradient per row (Upstream);
+//    ConvParamsBase), and the upstream gradient per row (UpstreamRows, mixup_loss.h);
 //  * the forward's grid: one block per row, of row_block_threads(C)
 //    threads, reading and writing the row 16 bytes a thread at a time
 //    (RowVector) where the row allows it;
@@ -93,14 +93,6 @@ LossRowArgs<scalar_t, acc_t> loss_row_args(const LossInputs& in) {
   return {in.logits.const_data_ptr<scalar_t>(), in.logits.stride(0), in.classes,
           in.y_a.const_data_ptr<int64_t>(),     in.y_a.stride(0),    in.y_b.const_data_ptr<int64_t>(),
           in.y_b.stride(0),                     in.lam.const_data_ptr<acc_t>(), in.lam_stride};
-}
-
-template <typename acc_t>
-using Upstream = UpstreamRows<acc_t>;
-
-template <typename acc_t>
-Upstream<acc_t> upstream_args(const UpstreamGrad& g) {
-  return upstream_rows<acc_t>(g);
 }
 
 // 16 bytes of a row: kVec elements loaded or stored at once.
