@@ -83,22 +83,25 @@ __device__ inline acc_t pack_value(const Pack<in_t, VEC>& p, int k) {
   }
 }
 
-// i -> (i / d, i % d) for the index arithmetic of the kernels: a multiply and
-// a shift when every i is below 2^31 (nearly always), 64-bit division beyond.
+// i -> (i / d, i % d) for the index arithmetic of the kernels. kNarrow: every
+// dividend of the launch is below 2^31 (the launcher checks this once: a row
+// of at most 2^31 - 1 elements), and a divide is a multiply-high and a shift.
+// Otherwise it is 64-bit division. The width is a template argument, not a
+// run-time branch: with the 64-bit routine merely present (behind a branch
+// never taken) ptxas gave the uint8 kernels a stack frame and spills, and ncu
+// counted 678k local-memory requests per 256x3x224x224 call (bench/NOTES.md).
 struct Divider {
-  at::cuda::detail::IntDivider<uint32_t> narrow;
+  at::cuda::detail::IntDivider<uint32_t> narrow;  // used by narrow launches only
   int64_t divisor;
-  bool is_narrow;
 
   Divider() = default;
-  Divider(int64_t d, int64_t max_dividend)
+  Divider(int64_t d, bool narrow_launch)
       // d is 0 only for empty rows, where no block ever divides.
-      : narrow(max_dividend <= INT32_MAX && d >= 1 ? static_cast<uint32_t>(d) : 1u),
-        divisor(d),
-        is_narrow(max_dividend <= INT32_MAX) {}
+      : narrow(narrow_launch && d >= 1 && d <= INT32_MAX ? static_cast<uint32_t>(d) : 1u), divisor(d) {}
 
+  template <bool kNarrow>
   __device__ void divmod(int64_t i, int64_t& q, int64_t& r) const {
-    if (is_narrow) {
+    if constexpr (kNarrow) {
       const auto qr = narrow.divmod(static_cast<uint32_t>(i));
       q = qr.div;
       r = qr.mod;
@@ -109,6 +112,10 @@ struct Divider {
   }
 };
 
+// Whether a launch over rows of this geometry may use kNarrow index math:
+// every offset in a row, and every quotient of one, is below 2^31.
+inline bool narrow_rows(const RowGeometry& g) { return g.numel <= INT32_MAX; }
+
 // Where element e of a row sits in the (line, offset-in-line) grid of
 // RowGeometry: h = (e / line) % H and r = e % line.
 struct LineMap {
@@ -117,12 +124,13 @@ struct LineMap {
 
   LineMap() = default;
   explicit LineMap(const RowGeometry& g)
-      : line(g.line(), g.numel), height(g.height, g.numel), line_length(g.line()) {}
+      : line(g.line(), narrow_rows(g)), height(g.height, narrow_rows(g)), line_length(g.line()) {}
 
+  template <bool kNarrow>
   __device__ void locate(int64_t e, int64_t& h, int64_t& r) const {
     int64_t q, unused;
-    line.divmod(e, q, r);
-    height.divmod(q, unused, h);
+    line.divmod<kNarrow>(e, q, r);
+    height.divmod<kNarrow>(q, unused, h);
   }
 };
 
@@ -136,10 +144,10 @@ struct BoxSpan {
 // Bit k set <=> element e + k lies inside the box, for the VEC elements of the
 // pack starting at row offset e. One division per pack; the per-element walk
 // is only needed where a pack straddles two lines (line % VEC != 0).
-template <int VEC>
+template <int VEC, bool kNarrow>
 __device__ inline uint32_t inside_mask(const LineMap& lines, const BoxSpan& box, int64_t e) {
   int64_t h, r;
-  lines.locate(e, h, r);
+  lines.locate<kNarrow>(e, h, r);
   if (r + VEC <= lines.line_length) {
     if (h < box.y0 || h >= box.y1) return 0;
     const int64_t from = min(max(box.lo - r, int64_t(0)), int64_t(VEC));
@@ -167,8 +175,8 @@ struct ChannelMap {
   Divider stride, channels;
 
   ChannelMap() = default;
-  ChannelMap(const ChannelGeometry& c, int64_t numel)
-      : stride(c.stride, numel), channels(c.channels, numel) {}
+  ChannelMap(const ChannelGeometry& c, const RowGeometry& g)
+      : stride(c.stride, narrow_rows(g)), channels(c.channels, narrow_rows(g)) {}
 };
 
 // a / s rounded to nearest, from inv = RN(1 / s): q = RN(a * inv) is within
@@ -202,22 +210,27 @@ struct ChannelValues {
   const acc_t* std;
   const ChannelEntry<acc_t>* staged;
 
-  // One channel's values, loaded once for a run of elements.
+  // One channel's values, loaded once for a run of elements. kStaged: from
+  // the block's staged entries, divided by Markstein's correction; else from
+  // global memory, with the division itself. A compile-time choice, so that
+  // the per-element loops carry one kind of division (normalize_pack).
+  template <bool kStaged>
   struct One {
     acc_t mean, std, inv_std;
-    bool staged;
     __device__ acc_t apply(acc_t v) const {
-      if (!staged) return Normalize<acc_t>::normalized(v, mean, std);
-      return divide_rn<kFinite>(v - mean, std, inv_std);
+      if constexpr (kStaged) return divide_rn<kFinite>(v - mean, std, inv_std);
+      return Normalize<acc_t>::normalized(v, mean, std);
     }
   };
-  __device__ One channel(int c) const {
-    if (staged == nullptr) {
+  template <bool kStaged>
+  __device__ One<kStaged> channel(int c) const {
+    if constexpr (kStaged) {
+      const ChannelEntry<acc_t> entry = staged[c];
+      return One<kStaged>{entry.mean, entry.std, entry.inv_std};
+    } else {
       MIXUP_DEVICE_ASSERT(std[c] != acc_t(0));  // std must be non-zero
-      return One{mean[c], std[c], acc_t(0), false};
+      return One<kStaged>{mean[c], std[c], acc_t(0)};
     }
-    const ChannelEntry<acc_t> entry = staged[c];
-    return One{entry.mean, entry.std, entry.inv_std, true};
   }
 };
 
@@ -249,15 +262,15 @@ __device__ inline ChannelValues<acc_t, kFinite> stage_channels(const Normalize<a
 // plane (NCHW) uses its values throughout; with the channel innermost
 // (channels_last: stride 1) it cycles every element; otherwise the walk steps
 // the channel where the pack crosses a plane.
-template <int VEC, typename acc_t, bool kFinite>
-__device__ inline void normalize_pack(acc_t (&v)[VEC], const ChannelValues<acc_t, kFinite>& values,
-                                      const ChannelMap& map, int64_t e) {
+template <bool kStaged, int VEC, bool kNarrow, typename acc_t, bool kFinite>
+__device__ inline void normalize_pack_from(acc_t (&v)[VEC], const ChannelValues<acc_t, kFinite>& values,
+                                           const ChannelMap& map, int64_t e) {
   int64_t plane, r, unused, c;
-  map.stride.divmod(e, plane, r);
-  map.channels.divmod(plane, unused, c);
+  map.stride.divmod<kNarrow>(e, plane, r);
+  map.channels.divmod<kNarrow>(plane, unused, c);
   const int64_t stride = map.stride.divisor;
   if (r + VEC <= stride) {
-    const auto one = values.channel(static_cast<int>(c));
+    const auto one = values.template channel<kStaged>(static_cast<int>(c));
 #pragma unroll
     for (int k = 0; k < VEC; ++k) v[k] = one.apply(v[k]);
     return;
@@ -268,18 +281,30 @@ __device__ inline void normalize_pack(acc_t (&v)[VEC], const ChannelValues<acc_t
   if (stride == 1) {
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
-      v[k] = values.channel(channel).apply(v[k]);
+      v[k] = values.template channel<kStaged>(channel).apply(v[k]);
       channel = channel + 1 == channels ? 0 : channel + 1;
     }
     return;
   }
 #pragma unroll
   for (int k = 0; k < VEC; ++k) {
-    v[k] = values.channel(channel).apply(v[k]);
+    v[k] = values.template channel<kStaged>(channel).apply(v[k]);
     if (++r == stride) {
       r = 0;
       channel = channel + 1 == channels ? 0 : channel + 1;
     }
+  }
+}
+
+// The same, with the staged-or-global choice made once per pack (it is the
+// same for the whole launch) rather than once per element.
+template <int VEC, bool kNarrow, typename acc_t, bool kFinite>
+__device__ inline void normalize_pack(acc_t (&v)[VEC], const ChannelValues<acc_t, kFinite>& values,
+                                      const ChannelMap& map, int64_t e) {
+  if (values.staged != nullptr) {
+    normalize_pack_from<true, VEC, kNarrow>(v, values, map, e);
+  } else {
+    normalize_pack_from<false, VEC, kNarrow>(v, values, map, e);
   }
 }
 
@@ -295,10 +320,15 @@ struct RowMixArgs {
   Pairing<acc_t> pairing;
   Normalize<acc_t> norm;  // the backward divides by the forward's std (mean 0)
   ChannelMap channels;
+  // block id -> (column chunk, row): a launch has at most INT_MAX blocks, so
+  // 32 bits always do (cuda::launch refuses more).
+  at::cuda::detail::IntDivider<uint32_t> rows;
 
   static RowMixArgs from(const RowMixPlan& mix) {
-    return {mix.batch_stride,         mix.geometry,           LineMap(mix.geometry),
-            mix.pairing<acc_t>(),     mix.normalize<acc_t>(), ChannelMap(mix.channels, mix.geometry.numel)};
+    const uint32_t batch = mix.batch >= 1 && mix.batch <= INT32_MAX ? static_cast<uint32_t>(mix.batch) : 1u;
+    return {mix.batch_stride,     mix.geometry,           LineMap(mix.geometry),
+            mix.pairing<acc_t>(), mix.normalize<acc_t>(), ChannelMap(mix.channels, mix.geometry),
+            at::cuda::detail::IntDivider<uint32_t>(batch)};
   }
 };
 
@@ -319,12 +349,14 @@ struct BackwardArgs : RowMixArgs<acc_type_t<scalar_t, scalar_t>> {
   typename RowMixArgs<acc_type_t<scalar_t, scalar_t>>::acc_type scale;
 };
 
-// Splits a block id into (row, first element of this thread's first pack).
-template <int VEC>
-__device__ inline void locate_block(int64_t block, int64_t batch, int64_t& row, int64_t& first) {
+// Splits this block's id into (row, first element of this thread's first
+// pack). Rows vary fastest across blocks (see fused_mix_kernel.cu).
+template <int VEC, typename acc_t>
+__device__ inline void locate_block(const RowMixArgs<acc_t>& args, int64_t& row, int64_t& first) {
   constexpr int64_t kChunk = int64_t(kThreads) * VEC * kUnroll;
-  row = block % batch;
-  first = (block / batch) * kChunk + int64_t(threadIdx.x) * VEC;
+  const auto chunk_row = args.rows.divmod(blockIdx.x);
+  row = chunk_row.mod;
+  first = int64_t(chunk_row.div) * kChunk + int64_t(threadIdx.x) * VEC;
 }
 
 template <int VEC>
@@ -333,14 +365,14 @@ __device__ inline int64_t pack_offset(int64_t first, int u) {
 }
 
 // The per-pack box masks of this thread (all zero for an unboxed row).
-template <int VEC>
+template <int VEC, bool kNarrow>
 __device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, const RowGeometry& g,
                                  const LineMap& lines, int64_t first) {
   const BoxSpan span(box, g);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
-    mask[u] = e < g.numel ? inside_mask<VEC>(lines, span, e) : 0u;
+    mask[u] = e < g.numel ? inside_mask<VEC, kNarrow>(lines, span, e) : 0u;
   }
 }
 

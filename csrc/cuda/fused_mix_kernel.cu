@@ -44,10 +44,10 @@ using namespace fused_mix_device;  // NOLINT: the kernels below are written in i
 // kConvert: the output is normalised or of another dtype than x. Without it
 // (in_t == out_t, no mean/std) a paste is a select of stored values and none
 // of the conversion code is compiled in: the plain mix keeps its registers.
-// The converting kernels are issue-bound at the occupancy 64 registers allow
-// (ncu: SM 65-78%, 50% occupancy), so they are asked to fit 10 blocks per SM
-// (48 registers: more blocks spill).
-template <typename in_t, typename out_t, int VEC, bool kConvert>
+// The converting kernels are issue-bound (ncu: SM 65-78%), so they are asked
+// to fit 10 blocks per SM (48 registers). kNarrow: 32-bit index math (a row
+// of fewer than 2^31 elements; see Divider).
+template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
 __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate_block<VEC>(blockIdx.x, args.pairing.batch, row, first);
+  locate_block<VEC>(args, row, first);
   const in_t* own = args.x + row * args.batch_stride;
   const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
   out_t* dst = args.out + row * g.numel;
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
       }
     }
   } else {
-    box_masks<VEC>(mask, box, g, args.lines, first);
+    box_masks<VEC, kNarrow>(mask, box, g, args.lines, first);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
@@ -97,6 +97,8 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
     }
   }
 
+  // The blend-or-paste choice is the row's, so it is taken once per pack,
+  // outside the per-element loops: each loop then carries one formula.
   const acc_t lam = args.pairing.weight(row);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
@@ -106,20 +108,27 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
     if constexpr (!kConvert) {
       // A paste without conversion is a select of the stored values, so
       // every element is bit-exact (NaN payloads too).
+      if (blends) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) {
-        o.v[k] = blends ? static_cast<in_t>(blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])))
-                        : ((mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k]);
+        for (int k = 0; k < VEC; ++k) {
+          o.v[k] = static_cast<in_t>(blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])));
+        }
+      } else {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) o.v[k] = (mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k];
       }
     } else {
       acc_t v[VEC];
+      if (blends) {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) {
-        const acc_t own_value = pack_value<acc_t>(a[u], k);
-        const acc_t partner_value = pack_value<acc_t>(b[u], k);
-        v[k] = blends ? blend(lam, own_value, partner_value) : ((mask[u] >> k) & 1u ? partner_value : own_value);
+        for (int k = 0; k < VEC; ++k) v[k] = blend(lam, pack_value<acc_t>(a[u], k), pack_value<acc_t>(b[u], k));
+      } else {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          v[k] = (mask[u] >> k) & 1u ? pack_value<acc_t>(b[u], k) : pack_value<acc_t>(a[u], k);
+        }
       }
-      if (args.norm.active()) normalize_pack<VEC>(v, channel_values, args.channels, e);
+      if (args.norm.active()) normalize_pack<VEC, kNarrow>(v, channel_values, args.channels, e);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
     }
@@ -131,7 +140,7 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
 // blended row, and for a boxed one src where it lies inside the box
 // (take_inside, the partner's term) or outside it (the row's own term), and 0
 // elsewhere. Packs whose term is all zero are not loaded.
-template <typename scalar_t, int VEC, typename acc_t>
+template <typename scalar_t, int VEC, bool kNarrow, typename acc_t>
 __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t* src,
                                       const RowGeometry& g, const LineMap& lines, int64_t first,
                                       const Box& box, acc_t weight, bool take_inside,
@@ -155,7 +164,7 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
     return;
   }
   uint32_t mask[kUnroll];
-  box_masks<VEC>(mask, box, g, lines, first);
+  box_masks<VEC, kNarrow>(mask, box, g, lines, first);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     if (!take_inside) mask[u] = ~mask[u] & kFullMask<VEC>;  // now: bit set <=> term is src
@@ -175,26 +184,26 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
 // grad_input[j] = scale * (own_j * grad[j] + sum over readers i of j of partner_i * grad[i]).
 // The readers come in increasing order, so the sum has a fixed order and the
 // result is bitwise reproducible.
-template <typename scalar_t, int VEC>
+template <typename scalar_t, int VEC, bool kNarrow>
 __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const BackwardArgs<scalar_t> args) {
   using acc_t = acc_type_t<scalar_t, scalar_t>;
   using pack_t = Pack<scalar_t, VEC>;
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate_block<VEC>(blockIdx.x, args.pairing.batch, row, first);
+  locate_block<VEC>(args, row, first);
   // Asserts index[row] is in range, as the forward does. The readers lists
   // of big batches come from a library sort, which would silently drop it.
   (void)args.pairing.partner(row);
 
   acc_t acc[kUnroll][VEC];
-  accumulate_row<scalar_t, VEC>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
+  accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
                                 args.pairing.box_of(row, g), args.pairing.weight(row),
                                 /*take_inside=*/false, /*overwrite=*/true);
   const int64_t end = args.offsets[row + 1];
   for (int64_t t = args.offsets[row]; t < end; ++t) {
     const int64_t reader = args.order[t];
-    accumulate_row<scalar_t, VEC>(acc, args.grad + reader * args.batch_stride, g, args.lines,
+    accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + reader * args.batch_stride, g, args.lines,
                                   first, args.pairing.box_of(reader, g),
                                   acc_t(1) - args.pairing.weight(reader),
                                   /*take_inside=*/true, /*overwrite=*/false);
@@ -210,7 +219,7 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
     for (int k = 0; k < VEC; ++k) v[k] = args.scale * acc[u][k];
     if (args.norm.active()) {
       // The backward's rare std: divide, from global memory.
-      normalize_pack<VEC>(v, ChannelValues<acc_t>{args.norm.mean, args.norm.std, nullptr}, args.channels, e);
+      normalize_pack<VEC, kNarrow>(v, ChannelValues<acc_t>{args.norm.mean, args.norm.std, nullptr}, args.channels, e);
     }
     pack_t o;
 #pragma unroll
@@ -309,13 +318,20 @@ bool packs_fit(const void* in, const void* out, int64_t batch_stride, int64_t nu
          batch_stride % vec == 0 && numel % vec == 0;
 }
 
-// Calls launch(std::integral_constant<int, VEC>) with the widest usable pack.
+// Calls launch(VEC, kNarrow), as std::integral_constants, with the widest
+// usable pack and 32-bit index math wherever a row has fewer than 2^31
+// elements. Rows longer than that (8 GiB per fp32 sample) take the
+// one-element kernels with 64-bit index math: three shapes compiled per dtype
+// pair rather than four.
 template <typename in_t, typename out_t, typename Launch>
-void with_pack_width(bool wide, const Launch& launch) {
-  if (wide) {
-    launch(std::integral_constant<int, kWideVec<in_t, out_t>>{});
+void with_kernel_shape(bool wide, bool narrow, const Launch& launch) {
+  using std::integral_constant;
+  if (!narrow) {
+    launch(integral_constant<int, 1>{}, integral_constant<bool, false>{});
+  } else if (wide) {
+    launch(integral_constant<int, kWideVec<in_t, out_t>>{}, integral_constant<bool, true>{});
   } else {
-    launch(std::integral_constant<int, 1>{});
+    launch(integral_constant<int, 1>{}, integral_constant<bool, true>{});
   }
 }
 
@@ -332,18 +348,19 @@ void launch_forward(const ForwardPlan& plan) {
   args.targets = plan.target_args;
 
   const bool wide = packs_fit<in_t, out_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
-  with_pack_width<in_t, out_t>(wide, [&](auto vec) {
+  with_kernel_shape<in_t, out_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
+    constexpr bool kNarrow = decltype(narrow)::value;
     args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
     const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div<int64_t>(mix.batch, kWarpsPerBlock);
     if constexpr (std::is_same_v<in_t, out_t>) {
       if (!mix.mean.defined()) {
-        cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, false>, args.row_blocks + target_blocks,
+        cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, false, kNarrow>, args.row_blocks + target_blocks,
                      kThreads, args);
         return;
       }
     }
-    cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, true>, args.row_blocks + target_blocks,
+    cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, true, kNarrow>, args.row_blocks + target_blocks,
                  kThreads, args);
   });
 }
@@ -370,9 +387,9 @@ void launch_backward(const BackwardPlan& plan) {
   args.scale = static_cast<acc_type_t<scalar_t, scalar_t>>(plan.scale);
 
   const bool wide = packs_fit<scalar_t, scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
-  with_pack_width<scalar_t, scalar_t>(wide, [&](auto vec) {
+  with_kernel_shape<scalar_t, scalar_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
-    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
+    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, decltype(narrow)::value>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
            kThreads, args);
   });
 }
