@@ -110,4 +110,15 @@ void _mixup_binary_cross_entropy_apply_grad_output(const at::Tensor& grad, const
   op.call(grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
 }
 
+std::vector<at::Tensor> naflex_mix(at::TensorList images, const at::Tensor& pairs, const at::Tensor& lam,
+                                   const at::Tensor& box) {
+  static const auto op = op_handle<decltype(naflex_mix)>("mixup::naflex_mix");
+  return op.call(images, pairs, lam, box);
+}
+
+void naflex_mix_(at::TensorList images, const at::Tensor& pairs, const at::Tensor& lam, const at::Tensor& box) {
+  static const auto op = op_handle<decltype(naflex_mix_)>("mixup::naflex_mix_");
+  op.call(images, pairs, lam, box);
+}
+
 }  // namespace mixup

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <tuple>
+#include <vector>
 
 namespace mixup {
 
@@ -91,5 +92,13 @@ void _mixup_binary_cross_entropy_apply_grad_output(const at::Tensor& grad, const
                                                    std::optional<double> threshold,
                                                    const std::optional<at::Tensor>& pos_weight, bool sum_classes,
                                                    c10::string_view reduction);
+
+// Variable-size images mixed in pairs (timm's NaFlexMixup): the central
+// overlap of each pair blended or pasted, everything else copied; see the
+// schema. pairs (P, 2) int64, lam (P,) and box (P, 6) int64 are CPU tensors.
+std::vector<at::Tensor> naflex_mix(at::TensorList images, const at::Tensor& pairs, const at::Tensor& lam,
+                                   const at::Tensor& box);
+// The same into the images themselves.
+void naflex_mix_(at::TensorList images, const at::Tensor& pairs, const at::Tensor& lam, const at::Tensor& box);
 
 }  // namespace mixup

@@ -20,7 +20,10 @@ from ._validation import (
     check_draw,
     check_forward,
     check_loss_inputs,
+    check_naflex_mix,
     check_reduction,
+    NAFLEX,
+    NAFLEX_INPLACE,
     output_dtype,
     output_memory_format,
 )
@@ -122,6 +125,16 @@ def _mixup_binary_cross_entropy_apply_grad_output_fake(grad, grad_loss, logits, 
     return None
 
 
+def _naflex_mix_fake(images, pairs, lam, box):
+    check_naflex_mix(NAFLEX, images, pairs, lam, box)
+    return [torch.empty_like(img) for img in images]
+
+
+def _naflex_mix_inplace_fake(images, pairs, lam, box):
+    check_naflex_mix(NAFLEX_INPLACE, images, pairs, lam, box)
+    return None
+
+
 #: Every op's fake kernel (None for one without tensors) and reference kernel,
 #: by the op's name in csrc/mixup_schemas.def.
 _KERNELS = {
@@ -149,6 +162,8 @@ _KERNELS = {
         _mixup_binary_cross_entropy_apply_grad_output_fake,
         reference._mixup_binary_cross_entropy_apply_grad_output,
     ),
+    "naflex_mix": (_naflex_mix_fake, reference.naflex_mix),
+    "naflex_mix_": (_naflex_mix_inplace_fake, reference.naflex_mix_),
     "cpu_vector_isa": (None, reference.cpu_vector_isa),
 }
 

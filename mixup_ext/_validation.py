@@ -394,3 +394,60 @@ def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float,
         if (not pos_weight.is_floating_point() or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
                 or pos_weight.device != logits.device):
             raise ValueError(f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}")
+
+
+NAFLEX = "mixup::naflex_mix"
+NAFLEX_INPLACE = "mixup::naflex_mix_"
+#: The images' dtypes of mixup::naflex_mix (csrc/naflex_mix.h: dispatch_naflex_dtype).
+NAFLEX_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
+    """csrc/naflex_mix_plan.cpp's refusals, in its order and words."""
+    for k, img in enumerate(images):
+        if img.dim() != 3:
+            raise ValueError(f"{op}: images[{k}] must be one (C, H, W) image, got {_describe(img)}")
+        if img.dtype not in NAFLEX_DTYPES:
+            raise ValueError(f"{op}: images[{k}] must be uint8, float16, bfloat16, float32 or float64, got {_describe(img)}")
+        first = images[0]
+        if k and (img.dtype != first.dtype or img.device != first.device or img.shape[0] != first.shape[0]):
+            raise ValueError(f"{op}: every image must have images[0]'s dtype, device and channel count "
+                             f"({_describe(first)}), images[{k}] is a {_describe(img)}")
+    if not (pairs.device.type == "cpu" and pairs.dtype == torch.int64 and pairs.dim() == 2 and pairs.shape[1] == 2):
+        raise ValueError(f"{op}: pairs must be a (P, 2) torch.int64 tensor on the CPU, got {_describe(pairs)}")
+    p = pairs.shape[0]
+    if not (lam.device.type == "cpu" and lam.is_floating_point() and lam.dim() == 1 and lam.shape[0] == p):
+        raise ValueError(f"{op}: lam must be a ({p},) floating tensor on the CPU (one weight per pair), got "
+                         f"{_describe(lam)}")
+    if not (box.device.type == "cpu" and box.dtype == torch.int64 and box.dim() == 2 and box.shape[0] == p
+            and box.shape[1] == 6):
+        raise ValueError(f"{op}: box must be a ({p}, 6) torch.int64 tensor on the CPU, got {_describe(box)}")
+    count = len(images)
+    if 2 * p > count:
+        raise ValueError(f"{op}: pairs has {p} rows, but {count} images make at most {count // 2} pairs")
+    if not all(_values_readable(t) for t in (pairs, lam, box)):
+        return
+    taken = set()
+    for q, ((i, j), weight, b) in enumerate(zip(pairs.tolist(), lam.double().tolist(), box.tolist())):
+        for k in (i, j):
+            if not 0 <= k < count:
+                raise ValueError(f"{op}: pairs[{q}] = [{i}, {j}] must index images in [0, {count})")
+            if k in taken:
+                raise ValueError(f"{op}: pairs: image {k} is in more than one pair (each image mixes with one "
+                                 "partner, and both of a pair's outputs are written at once)")
+            taken.add(k)
+        if not (math.isfinite(weight) and 0.0 <= weight <= 1.0):
+            raise ValueError(f"{op}: lam[{q}] must be in [0, 1], got {weight!r}")
+        height = min(images[i].shape[1], images[j].shape[1])
+        width = min(images[i].shape[2], images[j].shape[2])
+        if b[0] == NO_BOX:
+            if any(v != NO_BOX for v in b[1:]):
+                raise ValueError(f"{op}: box[{q}] must be all -1 (a blend) or [h, w, y_i, x_i, y_j, x_j] (a paste), "
+                                 "got a row that starts with -1 but is not all -1")
+            continue
+        h, w, y_i, x_i, y_j, x_j = b
+        fits = (0 <= h <= height and 0 <= w <= width and min(y_i, x_i, y_j, x_j) >= 0 and y_i + h <= height
+                and y_j + h <= height and x_i + w <= width and x_j + w <= width)
+        if not fits:
+            raise ValueError(f"{op}: box[{q}] = [{', '.join(map(str, b))}] must place an h x w box inside the pair's "
+                             f"{height} x {width} overlap at both corners")

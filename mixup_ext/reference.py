@@ -43,8 +43,11 @@ from ._validation import (
     check_forward_values,
     check_loss_inputs,
     check_reduction,
+    check_naflex_mix,
     check_sample,
     infer_num_classes,
+    NAFLEX,
+    NAFLEX_INPLACE,
     output_dtype,
     output_memory_format,
 )
@@ -62,6 +65,8 @@ __all__ = [
     "_mixup_binary_cross_entropy_with_grad",
     "_mixup_binary_cross_entropy_backward",
     "_mixup_binary_cross_entropy_apply_grad_output",
+    "naflex_mix",
+    "naflex_mix_",
     "cpu_vector_isa",
 ]
 
@@ -384,6 +389,59 @@ def _mixup_binary_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, 
     fresh = _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
                                                  sum_classes, reduction)
     _rewrite_where_not_unit(grad, grad_loss, reduction, fresh)
+
+
+def _naflex_blend(own: torch.Tensor, partner: torch.Tensor, lam: float) -> torch.Tensor:
+    """own * lam + partner * (1 - lam) as the kernels compute it: the product
+    rounded to float32, then one fused multiply-add (emulated in float64,
+    where both products are exact), rounded once to the image dtype; uint8
+    rounds to nearest, ties to even. float64 images compute in float64."""
+    if own.dtype == torch.float64:
+        return own * lam + partner * (1.0 - lam)
+    w_own = torch.tensor(lam, dtype=torch.float32).double()
+    w_partner = torch.tensor(1.0 - lam, dtype=torch.float32).double()
+    product = (own.double() * w_own).float().double()
+    mixed = (partner.double() * w_partner + product).float()
+    if own.dtype == torch.uint8:
+        return mixed.round().to(torch.uint8)
+    return mixed.to(own.dtype)
+
+
+def _naflex_mix_into(sources, outputs, pairs, lam, box) -> None:
+    """Writes every pair's mixed overlap into outputs, from sources (which
+    may be the outputs themselves: each pair's patches are read first)."""
+    for (i, j), weight, b in zip(pairs.tolist(), lam.double().tolist(), box.tolist()):
+        height = min(sources[i].shape[1], sources[j].shape[1])
+        width = min(sources[i].shape[2], sources[j].shape[2])
+
+        def overlap(img):
+            top, left = (img.shape[1] - height) // 2, (img.shape[2] - width) // 2
+            return img[:, top:top + height, left:left + width]
+
+        patch_i, patch_j = overlap(sources[i]).clone(), overlap(sources[j]).clone()
+        if b[0] == sampling.NO_BOX:
+            mixed_i, mixed_j = _naflex_blend(patch_i, patch_j, weight), _naflex_blend(patch_j, patch_i, weight)
+        else:
+            h, w, y_i, x_i, y_j, x_j = b
+            mixed_i, mixed_j = patch_i.clone(), patch_j.clone()
+            mixed_i[:, y_i:y_i + h, x_i:x_i + w] = patch_j[:, y_i:y_i + h, x_i:x_i + w]
+            mixed_j[:, y_j:y_j + h, x_j:x_j + w] = patch_i[:, y_j:y_j + h, x_j:x_j + w]
+        overlap(outputs[i]).copy_(mixed_i)
+        overlap(outputs[j]).copy_(mixed_j)
+
+
+def naflex_mix(images, pairs, lam, box):
+    """Variable-size images mixed in pairs; see csrc/mixup_schemas.def."""
+    check_naflex_mix(NAFLEX, images, pairs, lam, box)
+    outputs = [img.clone() for img in images]
+    _naflex_mix_into(images, outputs, pairs, lam, box)
+    return outputs
+
+
+def naflex_mix_(images, pairs, lam, box) -> None:
+    """The same, into the images."""
+    check_naflex_mix(NAFLEX_INPLACE, images, pairs, lam, box)
+    _naflex_mix_into(images, images, pairs, lam, box)
 
 
 def cpu_vector_isa() -> str:
