@@ -17,6 +17,7 @@ from .loss import (  # noqa: E402
     mixup_cross_entropy,
 )
 from .mixup import MixParams, Mixup  # noqa: E402
+from .naflex import NaFlexMixup, NaFlexParams  # noqa: E402
 from .ops import fused_mix  # noqa: E402
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Mixup",
     "MixupCrossEntropy",
     "MixupBinaryCrossEntropy",
+    "NaFlexMixup",
+    "NaFlexParams",
     "backend",
     "fused_mix",
     "mixup_cross_entropy",

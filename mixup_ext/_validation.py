@@ -49,6 +49,21 @@ def check_out_dtype(op: str, out_dtype) -> None:
         raise ValueError(f"{op}: out_dtype must be torch.float64, float32, float16 or bfloat16, got {out_dtype!r}")
 
 
+def check_probabilities(owner: str, **values) -> None:
+    """A module's probability-like arguments (prob, switch_prob,
+    label_smoothing): each must be in [0, 1]. One rule, one wording, for
+    Mixup and NaFlexMixup."""
+    for name, value in values.items():
+        if not 0 <= value <= 1:  # refuses NaN too
+            raise ValueError(f"{owner}: {name} must be in [0, 1], got {value}")
+
+
+def check_alphas(owner: str, mixup_alpha: float, cutmix_alpha: float) -> None:
+    """The Beta parameters of a module: each >= 0 (0 turns its mode off)."""
+    if not (mixup_alpha >= 0 and cutmix_alpha >= 0):
+        raise ValueError(f"{owner}: mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha} and {cutmix_alpha}")
+
+
 def _require_channels(op: str, name: str, x: torch.Tensor) -> None:
     if x.dim() < 2:
         raise ValueError(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from . import sampling
-from ._validation import as_class_ids, check_out_dtype
+from ._validation import as_class_ids, check_alphas, check_out_dtype, check_probabilities
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
@@ -120,17 +120,14 @@ class Mixup:
         std=None,
         out_dtype=None,
     ):
-        if mixup_alpha < 0 or cutmix_alpha < 0:
-            raise ValueError(f"Mixup: mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha} and {cutmix_alpha}")
+        check_alphas("Mixup", mixup_alpha, cutmix_alpha)
         if cutmix_minmax is not None:
             if len(cutmix_minmax) != 2 or not 0 < cutmix_minmax[0] < cutmix_minmax[1] <= 1:
                 raise ValueError(f"Mixup: cutmix_minmax must be an increasing pair inside (0, 1], got {cutmix_minmax!r}")
             cutmix_alpha = 1.0  # as timm: the minmax boxes need no alpha, but mark CutMix active
         if mixup_alpha == 0 and cutmix_alpha == 0:
             raise ValueError("Mixup: one of mixup_alpha > 0, cutmix_alpha > 0 or cutmix_minmax must be set")
-        for name, value in (("prob", prob), ("switch_prob", switch_prob), ("label_smoothing", label_smoothing)):
-            if not 0 <= value <= 1:
-                raise ValueError(f"Mixup: {name} must be in [0, 1], got {value}")
+        check_probabilities("Mixup", prob=prob, switch_prob=switch_prob, label_smoothing=label_smoothing)
         if mode not in MODES:
             raise ValueError(f"Mixup: mode must be one of {', '.join(MODES)}, got {mode!r}")
         if pairing not in sampling.PAIRINGS:
