@@ -90,22 +90,43 @@ struct NaFlexWeights {
       : own(static_cast<acc_t>(lam)), partner(static_cast<acc_t>(1.0 - lam)) {}
 };
 
-// own * lam + partner * (1 - lam), in timm's order (the product, then one
-// fused multiply-add, as ATen's add with alpha computes it), rounded once to
-// the image dtype; uint8 rounds to nearest (ties to even) where timm
-// truncates.
+// a * b and a + b, each rounded, never contracted into one fused
+// multiply-add: nvcc fuses a * b + c by default and the host build does
+// not (and a library fma on a CPU without one costs a call per element), so
+// the two backends and the reference would drift by an ulp otherwise.
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t mul_rn(acc_t a, acc_t b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<acc_t, double>) return __dmul_rn(a, b);
+  else return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+template <typename acc_t>
+C10_HOST_DEVICE inline acc_t add_rn(acc_t a, acc_t b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<acc_t, double>) return __dadd_rn(a, b);
+  else return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+// own * lam + partner * (1 - lam), each product and the sum rounded in the
+// math type, then rounded to the image dtype. uint8 rounds to nearest, ties
+// to even (timm truncates): adding and subtracting 1.5 * 2^23 leaves the
+// integer nearest a float32 below 2^22, in two additions rather than a
+// library call on CPUs without a rounding instruction.
 template <typename scalar_t>
 C10_HOST_DEVICE inline scalar_t naflex_blend(const NaFlexWeights<naflex_acc_t<scalar_t>>& w, scalar_t own,
                                              scalar_t partner) {
   using acc_t = naflex_acc_t<scalar_t>;
-#if defined(__CUDA_ARCH__)
-  const acc_t v = ::fma(static_cast<acc_t>(partner), w.partner, static_cast<acc_t>(own) * w.own);
-#else
-  const acc_t v = std::fma(static_cast<acc_t>(partner), w.partner, static_cast<acc_t>(own) * w.own);
-#endif
+  const acc_t v = add_rn(mul_rn(static_cast<acc_t>(own), w.own), mul_rn(static_cast<acc_t>(partner), w.partner));
   if constexpr (std::is_same_v<scalar_t, uint8_t>) {
+    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
     // A convex combination of two bytes: within [0, 255] before rounding.
-    return static_cast<uint8_t>(::nearbyintf(v));
+    return static_cast<uint8_t>(add_rn(add_rn(v, kRound), -kRound));
   } else {
     return static_cast<scalar_t>(v);
   }

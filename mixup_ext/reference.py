@@ -392,16 +392,13 @@ def _mixup_binary_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, 
 
 
 def _naflex_blend(own: torch.Tensor, partner: torch.Tensor, lam: float) -> torch.Tensor:
-    """own * lam + partner * (1 - lam) as the kernels compute it: the product
-    rounded to float32, then one fused multiply-add (emulated in float64,
-    where both products are exact), rounded once to the image dtype; uint8
-    rounds to nearest, ties to even. float64 images compute in float64."""
-    if own.dtype == torch.float64:
-        return own * lam + partner * (1.0 - lam)
-    w_own = torch.tensor(lam, dtype=torch.float32).double()
-    w_partner = torch.tensor(1.0 - lam, dtype=torch.float32).double()
-    product = (own.double() * w_own).float().double()
-    mixed = (partner.double() * w_partner + product).float()
+    """own * lam + partner * (1 - lam) as the kernels compute it: each
+    product and the sum rounded in float32 (float64 for float64 images),
+    then rounded once to the image dtype; uint8 rounds to nearest, ties to
+    even. The weights are lam and 1 - lam taken in double, then rounded."""
+    acc = torch.float64 if own.dtype == torch.float64 else torch.float32
+    w_own, w_partner = torch.tensor(lam, dtype=acc), torch.tensor(1.0 - lam, dtype=acc)
+    mixed = own.to(acc) * w_own + partner.to(acc) * w_partner
     if own.dtype == torch.uint8:
         return mixed.round().to(torch.uint8)
     return mixed.to(own.dtype)
