@@ -81,7 +81,7 @@ def main() -> None:
                 if not isinstance(inputs, dict):
                     inputs = inputs.to(device)
                 else:
-                    inputs = {k: v.to(device) for k, v in inputs.items()}
+                    inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in inputs.items()}
                 targets = targets.to(device)
                 assert targets.dim() == 2 and targets.shape[1] == args.classes, targets.shape
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):

@@ -25,12 +25,15 @@ paste inside it, the area-corrected weights and the odd one out. What differs:
 
 from __future__ import annotations
 
+import array
+import math
 from dataclasses import dataclass
 
 import torch
 
 from . import sampling
 from ._validation import check_alphas, check_probabilities
+from .ops import fused_mix
 
 __all__ = ["NaFlexMixup", "NaFlexParams"]
 
@@ -74,50 +77,65 @@ class NaFlexParams:
     @staticmethod
     def from_draws(sizes, order, use_cutmix, lam, offsets) -> "NaFlexParams":
         """The parameters that timm's ``mix_batch_variable_size`` derives
-        from its draws, for images of ``sizes`` (``(H, W)`` each).
+        from its draws, for images of ``sizes`` (``(H, W)`` each), in its
+        Python float arithmetic (a loop over at most B / 2 pairs: the host
+        work of a call, cheaper in plain Python than in small tensor ops).
 
         Args:
             order: ``(B,)`` the shuffled aspect-ratio order; consecutive
                 entries pair up, and with an odd batch the last stays unmixed.
-            use_cutmix: ``(P,)`` bool, per pair.
-            lam: ``(P,)`` float, the drawn weight per pair.
+            use_cutmix: ``(P,)`` bools, per pair.
+            lam: ``(P,)`` floats, the drawn weight per pair.
             offsets: ``(P, 4)`` uniforms in [0, 1): the CutMix box's corner
                 inside the overlap, ``(y, x)`` for the pair's first image, then
                 for its second, each mapped to ``randint(0, oh - ch)`` and
                 ``randint(0, ow - cw)`` (unused for blends).
         """
+
+        def as_list(values):
+            return values.tolist() if isinstance(values, torch.Tensor) else list(values)
+
+        order, use_cutmix, lam, offsets = (as_list(v) for v in (order, use_cutmix, lam, offsets))
         batch = len(sizes)
-        order = torch.as_tensor(order, dtype=torch.int64)
         count = batch // 2
-        pairs = order[: 2 * count].view(count, 2)
-        hw = torch.as_tensor(sizes, dtype=torch.int64).view(batch, 2)
-        side_i, side_j = hw[pairs[:, 0]], hw[pairs[:, 1]]
-        overlap = torch.minimum(side_i, side_j)  # (P, 2): oh, ow
-        lam = torch.as_tensor(lam, dtype=torch.float64).view(count)
-        use_cutmix = torch.as_tensor(use_cutmix, dtype=torch.bool).view(count)
+        # Flat typed arrays become tensors without a per-element conversion.
+        pairs, boxes = array.array("q"), array.array("q")
+        weight, partner = array.array("d", [1.0]) * batch, array.array("q", range(batch))
+        no_box = [sampling.NO_BOX] * 6
+        for p in range(count):
+            i, j = order[2 * p], order[2 * p + 1]
+            h_i, w_i = sizes[i]
+            h_j, w_j = sizes[j]
+            oh, ow = min(h_i, h_j), min(w_i, w_j)
+            area_i, area_j = h_i * w_i, h_j * w_j
+            raw = float(lam[p])
+            if use_cutmix[p]:
+                ratio = math.sqrt(1.0 - raw)
+                ch, cw = int(oh * ratio), int(ow * ratio)
+                room_y, room_x = oh - ch, ow - cw
+                u_yi, u_xi, u_yj, u_xj = offsets[p]
+                boxes.extend((ch, cw, min(int(u_yi * (room_y + 1)), room_y), min(int(u_xi * (room_x + 1)), room_x),
+                              min(int(u_yj * (room_y + 1)), room_y), min(int(u_xj * (room_x + 1)), room_x)))
+                weight[i] = 1.0 - ch * cw / float(area_i)
+                weight[j] = 1.0 - ch * cw / float(area_j)
+            else:
+                overlap = oh * ow
+                boxes.extend(no_box)
+                weight[i] = (area_i - overlap) / area_i + raw * overlap / area_i
+                weight[j] = (area_j - overlap) / area_j + raw * overlap / area_j
+            pairs.extend((i, j))
+            partner[i], partner[j] = j, i
 
-        # timm: int(o * sqrt(1 - lam)) per dim, offsets randint(0, o - c) per image.
-        cut = (overlap.double() * (1.0 - lam).sqrt().unsqueeze(1)).floor().long()
-        room = overlap - cut  # (P, 2)
-        corner = (torch.as_tensor(offsets, dtype=torch.float64).view(count, 2, 2) * (room + 1).unsqueeze(1)).floor()
-        corner = torch.minimum(corner.long(), room.unsqueeze(1))  # u < 1, but guard the rounding
-        box = torch.cat([cut, corner.view(count, 4)], dim=1)
-        box[~use_cutmix] = sampling.NO_BOX
+        def tensor(values, dtype, *shape):
+            return torch.frombuffer(values, dtype=dtype).view(*shape) if len(values) else torch.empty(shape, dtype=dtype)
 
-        # timm's corrected weights, in its float64 order of operations.
-        area = hw.prod(1).double()
-        overlap_area = overlap.prod(1).double()
-        cut_area = cut.prod(1).double()
-        weight = torch.ones(batch, dtype=torch.float64)
-        partner = torch.arange(batch)
-        for side, other in ((0, 1), (1, 0)):
-            own, theirs = pairs[:, side], pairs[:, other]
-            dest = area[own]
-            blended = (dest - overlap_area) / dest + lam * overlap_area / dest
-            pasted = 1.0 - cut_area / dest
-            weight[own] = torch.where(use_cutmix, pasted, blended)
-            partner[own] = theirs
-        return NaFlexParams(pairs.contiguous(), lam.contiguous(), box.contiguous(), weight, partner)
+        return NaFlexParams(
+            tensor(pairs, torch.int64, count, 2),
+            torch.tensor(lam[:count], dtype=torch.float64).view(count),
+            tensor(boxes, torch.int64, count, 6),
+            tensor(weight, torch.float64, batch),
+            tensor(partner, torch.int64, batch),
+        )
 
 
 class NaFlexMixup:
@@ -198,23 +216,23 @@ class NaFlexMixup:
         """Per pair: CutMix or not, and the drawn weight (one draw shared by
         every pair in batch mode)."""
         draws = count if self.mode == "pair" else 1
-        if self.mixup_alpha > 0 and self.cutmix_alpha > 0:
-            use_cutmix = self._rand(draws) < self.switch_prob
-        else:
-            use_cutmix = torch.full((draws,), self.cutmix_alpha > 0)
-        alpha = torch.where(use_cutmix, float(self.cutmix_alpha), float(self.mixup_alpha))
-        lam = torch.stack([sampling.beta(float(a), (), "cpu", self.generator).double() for a in alpha.tolist()])
-        lam = lam.clamp(0.0, 1.0)
-        return use_cutmix.expand(count), lam.expand(count)
+        both = self.mixup_alpha > 0 and self.cutmix_alpha > 0
+        use_cutmix = self._rand(draws) < self.switch_prob if both else torch.full((draws,), self.cutmix_alpha > 0)
+        lam = {}
+        for name, alpha in (("cutmix", self.cutmix_alpha), ("mixup", self.mixup_alpha)):
+            if alpha > 0:
+                lam[name] = sampling.beta(float(alpha), (draws,), "cpu", self.generator).double()
+        chosen = torch.where(use_cutmix, lam["cutmix"], lam["mixup"]) if both else next(iter(lam.values()))
+        return use_cutmix.expand(count).tolist(), chosen.clamp(0.0, 1.0).expand(count).tolist()
 
-    def _order(self, sizes) -> torch.Tensor:
-        """Sorted by aspect ratio W / H (stably, as Python's sorted), then
+    def _order(self, sizes) -> list:
+        """Sorted by aspect ratio W / H (stably, as timm's sorted()), then
         shuffled inside windows of local_shuffle."""
-        aspect = torch.tensor([w / h for h, w in sizes], dtype=torch.float64)
-        order = torch.sort(aspect, stable=True).indices
+        order = sorted(range(len(sizes)), key=lambda i: sizes[i][1] / sizes[i][0])
         if self.local_shuffle > 1:
-            window = torch.arange(len(sizes), dtype=torch.float64) // self.local_shuffle
-            order = order[torch.argsort(window + self._rand(len(sizes)))]
+            window = self.local_shuffle
+            keys = self._rand(len(sizes)).tolist()  # k // window + u < the next window's keys
+            order = [order[k] for k in sorted(range(len(sizes)), key=lambda k: k // window + keys[k])]
         return order
 
     def sample(self, images) -> NaFlexParams:
@@ -230,41 +248,45 @@ class NaFlexMixup:
 
     # -- mixing -----------------------------------------------------------
 
-    def _encoded(self, targets, batch: int) -> torch.Tensor:
-        """timm's ``mixup_target(targets, num_classes, smoothing=s)`` at lam 1."""
+    def _target_rows(self, targets, params: NaFlexParams) -> torch.Tensor:
+        """timm's ``pairwise_mixup_target``: row i = w_i s(t_i) + (1 - w_i)
+        s(t_partner), with s timm's ``mixup_target`` at lam 1 (smoothed
+        one-hot rows, or dense rows smoothed towards 0.5), in one fused_mix
+        launch on the targets' device. The weights and partners travel in one
+        non-blocking copy from pinned memory, so a CUDA call never waits."""
+        batch = params.weight.shape[0]
         if self.multi_label:
-            if targets.dim() != 2 or targets.shape != (batch, self.num_classes):
+            if targets.dim() != 2 or tuple(targets.shape) != (batch, self.num_classes):
                 raise ValueError(f"NaFlexMixup: multi_label=True needs targets as dense (B, num_classes) = "
                                  f"({batch}, {self.num_classes}) rows, got shape {tuple(targets.shape)}")
-            return targets.float() * (1.0 - self.smoothing) + 0.5 * self.smoothing
-        if targets.dim() != 1 or targets.shape[0] != batch or targets.is_floating_point() or targets.is_complex():
-            raise ValueError(f"NaFlexMixup: targets must be ({batch},) class ids (integers), got "
-                             f"{targets.dtype} of shape {tuple(targets.shape)}")
-        off = self.smoothing / self.num_classes
-        on = 1.0 - self.smoothing + off
-        encoded = torch.full((batch, self.num_classes), off, device=targets.device)
-        return encoded.scatter_(1, targets.long().view(-1, 1), on)
+            rows, smoothing = targets.float() * (1.0 - self.smoothing) + 0.5 * self.smoothing, 0.0
+        else:
+            if targets.dim() != 1 or targets.shape[0] != batch or targets.is_floating_point() or targets.is_complex():
+                raise ValueError(f"NaFlexMixup: targets must be ({batch},) class ids (integers), got "
+                                 f"{targets.dtype} of shape {tuple(targets.shape)}")
+            rows, smoothing = targets, self.smoothing
+        device = targets.device
+        packed = torch.stack([params.weight, params.partner.double()])  # partners < 2^53: exact
+        if device.type == "cuda":
+            packed = packed.pin_memory().to(device, non_blocking=True)
+        weight, partner = packed[0].float(), packed[1].long()
+        no_pixels = torch.empty((batch, 0), device=device)
+        return fused_mix(no_pixels, rows, partner, weight, None, self.num_classes, smoothing)[1]
 
     def apply(self, images, targets, params: NaFlexParams):
         """Mixes images and targets with given parameters (``sample``'s)."""
         images = list(images)
         if not isinstance(targets, torch.Tensor):
             targets = torch.utils.data.default_collate(targets)
-        encoded = self._encoded(targets, len(images))
+        rows = self._target_rows(targets, params)
         if params.pairs.shape[0] == 0:
-            return images, encoded.unbind(0)
+            return images, rows.unbind(0)
         if self.in_place:
             _naflex_mix_(images, params.pairs, params.lam, params.box)
             mixed = images
         else:
             mixed = _naflex_mix(images, params.pairs, params.lam, params.box)
-        # timm's pairwise_mixup_target: row i = w_i * s_i + (1 - w_i) * s_partner.
-        device = encoded.device
-        own = params.weight.to(torch.float32).to(device).unsqueeze(1)
-        other = (1.0 - params.weight).to(torch.float32).to(device).unsqueeze(1)
-        target = encoded * own
-        target.addcmul_(encoded[params.partner.to(device)], other)
-        return mixed, target.unbind(0)
+        return mixed, rows.unbind(0)
 
     def __call__(self, images, targets):
         return self.apply(images, targets, self.sample(images))
