@@ -58,6 +58,12 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
     mix_target_row(args, blockIdx.x - args.row_blocks);
     return;
   }
+  __shared__ StagedChannels<acc_t> staged;
+  ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
+  if constexpr (kConvert) {
+    channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
+  }
+
   const RowGeometry& g = args.geometry;
   int64_t row, first;
   locate_block<VEC>(args, row, first);
@@ -89,15 +95,6 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
       if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const in_pack*>(own + e);
       if (mask[u] != 0u) b[u] = *reinterpret_cast<const in_pack*>(partner + e);
     }
-  }
-
-  // Staged only now, after this thread's loads were issued: a block is short
-  // (one load and one store per pack), and the barrier would otherwise hold
-  // every load back by the mean/std round trip.
-  __shared__ StagedChannels<acc_t> staged;
-  ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
-  if constexpr (kConvert) {
-    channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
   }
 
   // The blend-or-paste choice is the row's, so it is taken once per pack,
