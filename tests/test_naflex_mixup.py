@@ -437,12 +437,14 @@ def test_constructor_refusals():
 def test_cuda_call_never_syncs():
     images = random_images(TIMM_SIZES, torch.bfloat16, "cuda")
     labels = torch.arange(len(TIMM_SIZES)) % C
+    cuda_labels = labels.cuda()
     mixup = NaFlexMixup(num_classes=C, generator=torch.Generator().manual_seed(0))
     mixup(images, labels)  # warm up
+    mixup(images, cuda_labels)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         mixup(images, labels)
-        mixup(images, labels.cuda())
+        mixup(images, cuda_labels)
     finally:
         torch.cuda.set_sync_debug_mode("default")
