@@ -134,6 +134,21 @@ def workload() -> None:
     index, lam, target = torch.tensor([2, 0, 3, 1], device=DEVICE), torch.rand(4, device=DEVICE, generator=gen), torch.tensor([0, 1, 2, 3], device=DEVICE)
     for k, g in enumerate(mixup_ext.fused_mix(view, target, index, lam, None, 4, 0.0)):
         close(g, lambda: reference.fused_mix(view, target, index, lam, None, 4, 0.0)[k], torch.float32)
+    # Variable-size pairs (naflex_mix, out of place and in place): odd sizes,
+    # 1-pixel sides, every dtype, a strided (non-dense) layout, blends and pastes.
+    sizes = [(7, 5), (1, 9), (13, 13), (8, 1), (5, 11), (16, 3), (9, 14)]
+    pairs = torch.tensor([[3, 0], [1, 6], [2, 5]])
+    pair_lam = torch.tensor([0.3, 0.0, 0.8], dtype=torch.float64)
+    pair_box = torch.tensor([[-1] * 6, [1, 3, 0, 2, 0, 6], [2, 2, 3, 0, 0, 1]])
+    for dtype in (torch.uint8, *FLOATS):
+        for strided in (False, True):
+            imgs = [torch.randint(0, 200, (3, h, 2 * w if strided else w), device=DEVICE, generator=gen).to(dtype) for h, w in sizes]
+            imgs = [img[:, :, ::2] if strided else img for img in imgs]
+            expected = reference.naflex_mix(imgs, pairs, pair_lam, pair_box)
+            got = torch.ops.mixup.naflex_mix(imgs, pairs, pair_lam, pair_box)
+            assert all(torch.equal(a, b) for a, b in zip(got, expected)), f"naflex_mix {dtype} strided={strided}"
+            torch.ops.mixup.naflex_mix_(imgs, pairs, pair_lam, pair_box)
+            assert all(torch.equal(a, b) for a, b in zip(imgs, expected)), f"naflex_mix_ {dtype} strided={strided}"
     # The sampler kernel, through every mode of the front end.
     x = torch.randn(7, 3, 9, 11, device=DEVICE, generator=gen)
     y = torch.randint(0, 5, (7,), device=DEVICE, generator=gen)
