@@ -13,8 +13,11 @@ when one no longer matches, naming the table and the file it comes from.
 The docs site renders the same tables at build time (mkdocs_hooks.py).
 
 Results files: ``bench/results_h100.json`` (the mix, H100),
-``bench/results_h200.json`` (the losses, H200; issue 22) and
-``examples/mixup_demo.json`` (what ``python -m mixup_ext.demo`` wrote).
+``bench/results_h200.json`` (the losses, the uint8 mix and NaFlex batches,
+H200; the commit of each suite is in its ``suite_commits``),
+``bench/results_cpu_naflex_t{1,2}.json`` (NaFlex batches on this project's
+2-core CPU) and ``examples/mixup_demo.json`` (what ``python -m mixup_ext.demo``
+wrote).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MIX_RESULTS = ROOT / "bench" / "results_h100.json"
 LOSS_RESULTS = ROOT / "bench" / "results_h200.json"
+H200_RESULTS = LOSS_RESULTS
+CPU_NAFLEX_RESULTS = [ROOT / "bench" / f"results_cpu_naflex_t{threads}.json" for threads in (1, 2)]
 DEMO_RESULTS = ROOT / "examples" / "mixup_demo.json"
 
 _BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
@@ -44,6 +49,12 @@ def _rows(results: dict, suite: str) -> list[dict]:
 
 def _find(rows: list[dict], case: str, provider: str) -> dict | None:
     return next((r for r in rows if r["case"] == case and r["provider"] == provider), None)
+
+
+def _commit(results: dict, suite: str) -> str:
+    """The commit a suite's rows were measured at (files that merge runs
+    name one per suite)."""
+    return results.get("suite_commits", {}).get(suite, results["commit"])
 
 
 def _gpu(results: dict) -> str:
@@ -67,6 +78,8 @@ _MIX_CASES = [
     ("256x3x224x224-fp32-mixup", "mix 256×3×224×224 fp32"),
     ("256x3x224x224-bf16-cl-mixup", "mix 256×3×224×224 bf16 channels_last"),
 ]
+_UINT8_CASES = [("256x3x224x224-u8-bfloat16-nchw-mixup", "uint8 → normalised bf16 mix 256×3×224×224")]
+_NAFLEX_CASE = "256x3x[128-512]^2-float32-mixup"
 _LOSS_CASES = [("ce", "4096x32000-bfloat16", "cross-entropy 4096×32000 bf16"),
                ("bce", "4096x32000-bfloat16", "timm's BCE 4096×32000 bf16")]
 
@@ -75,7 +88,7 @@ def headline() -> str:
     """The README's one table: the mix as a ratio to ``x.clone()``, the losses
     in ms, each beside ``torch.compile`` and the eager peers, GPU named."""
     mix, loss = _load(MIX_RESULTS), _load(LOSS_RESULTS)
-    lines = ["| workload (forward + backward for the losses) | GPU | mixup_ext | `torch.compile` of the formula | eager peers |",
+    lines = ["| workload (forward + backward for the losses) | where | mixup_ext | `torch.compile` of the formula | eager peers |",
              "|---|---|---:|---:|---|"]
     rows = _rows(mix, "fused_mix")
     for case, label in _MIX_CASES:
@@ -92,7 +105,18 @@ def headline() -> str:
         dense = _find(rows, case, f"{kind}/dense_soft_targets" if kind == "ce" else f"{kind}/dense_timm")
         lines.append(f"| {label}, ms | {_gpu(loss)} | **{ours['ms']:.3f}** | {compiled['ms']:.3f} "
                      f"({_x(compiled['ratio'])} ours) | dense targets {dense['ms']:.2f} ({_x(dense['ratio'])}) |")
-    return "\n".join(lines + ["", _source(MIX_RESULTS, LOSS_RESULTS)])
+    h200 = _load(H200_RESULTS)
+    rows = _rows(h200, "fused_mix_uint8")
+    for case, label in _UINT8_CASES:
+        r = {p: _find(rows, case, p) for p in ("fused", "compile", "timm_normalize")}
+        lines.append(f"| {label}, × fp32 `x.clone()` | {_gpu(h200)} | {_x(r['fused']['ratio'], bold=True)} | "
+                     f"{_x(r['compile']['ratio'])} | timm normalize alone {_x(r['timm_normalize']['ratio'])} |")
+    for results, where in ((_load(CPU_NAFLEX_RESULTS[1]), "CPU, 2 threads"), (h200, _gpu(h200))):
+        rows = _rows(results, "naflex_mix")
+        r = {p: _find(rows, _NAFLEX_CASE, p) for p in ("fused", "timm")}
+        lines.append(f"| NaFlex batch, 256 images 3×[128–512]² fp32, ms | {where} | **{r['fused']['ms']:.2f}** | – | "
+                     f"timm `NaFlexMixup` {r['timm']['ms']:.2f} ({_x(r['timm']['ms'] / r['fused']['ms'])}) |")
+    return "\n".join(lines + ["", _source(MIX_RESULTS, LOSS_RESULTS, CPU_NAFLEX_RESULTS[1])])
 
 
 def mix() -> str:
@@ -146,8 +170,51 @@ def losses() -> str:
             lines.append(f"| {case} | {kind} | {ours['ms']:.3f} | {ours['gbps']:.0f} | "
                          f"{_x(compiled['ratio'] if compiled else None, bold=True)} | "
                          f"{_x(dense['ratio'] if dense else None)} | {peak} |")
-    return "\n".join(lines + ["", f"{results['device']}, torch {results['torch']}, commit {results['commit']}; "
+    return "\n".join(lines + ["", f"{results['device']}, torch {results['torch']}, commit {_commit(results, 'mixup_loss')}; "
                               "GB/s counts the logits read once and the gradient written once. " + _source(LOSS_RESULTS)])
+
+
+def uint8_h200() -> str:
+    """uint8 in, normalised and mixed out, on the H200, beside torch.compile."""
+    results = _load(H200_RESULTS)
+    rows = _rows(results, "fused_mix_uint8")
+    providers = [("fused", "`fused_mix`"), ("Mixup call", "`Mixup` call"), ("compile", "`torch.compile` of the formula"),
+                 ("timm_normalize", "timm normalize alone")]
+    lines = ["| case | " + " | ".join(name for _, name in providers) + " | compile / fused |",
+             "|---|" + "---:|" * (len(providers) + 1)]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        found = {p: _find(rows, case, p) for p, _ in providers}
+        cells = [_x(found[p]["ratio"] if found[p] else None, bold=p == "fused") for p, _ in providers]
+        versus = found["compile"]["ms"] / found["fused"]["ms"] if found["compile"] and found["fused"] else None
+        lines.append(f"| {case} | " + " | ".join(cells) + f" | {_x(versus)} |")
+    return "\n".join(lines + ["", f"{results['device']}, torch {results['torch']}, commit "
+                              f"{_commit(results, 'fused_mix_uint8')}; ratios to an fp32 `x.clone()` in the same run; "
+                              "compile / fused above 1 means ours is faster. " + _source(H200_RESULTS)])
+
+
+def naflex() -> str:
+    """Variable-size batches: NaFlexMixup against timm's, per batch, on the
+    2-core CPU (1 and 2 threads) and the H200."""
+    sources = [(_load(path), f"CPU, {threads} thread{'s' if threads > 1 else ''}")
+               for path, threads in zip(CPU_NAFLEX_RESULTS, (1, 2))]
+    h200 = _load(H200_RESULTS)
+    sources.append((h200, f"{_gpu(h200)}, CUDA tensors"))
+    lines = ["| batch | where | timm `NaFlexMixup` ms | mixup_ext `NaFlexMixup` ms | speed-up | in place ms | "
+             "the op alone ms | copy floor ms | peak MiB: ours / timm |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for results, where in sources:
+        rows = _rows(results, "naflex_mix")
+        for case in dict.fromkeys(r["case"] for r in rows):
+            r = {p: _find(rows, case, p) for p in ("timm", "fused", "fused_in_place", "op", "flat_clone")}
+            speedup = r["timm"]["ms"] / r["fused"]["ms"] if r["timm"] else None
+            peak = (f"{r['fused']['peak_mib']:.0f} / {r['timm']['peak_mib']:.0f}"
+                    if r["timm"] and r["fused"]["peak_mib"] is not None else "–")
+            timm_ms = f"{r['timm']['ms']:.2f}" if r["timm"] else "–"
+            lines.append(f"| {case} | {where} | {timm_ms} | **{r['fused']['ms']:.2f}** | {_x(speedup, bold=True)} | "
+                         f"{r['fused_in_place']['ms']:.2f} | {r['op']['ms']:.2f} | {r['flat_clone']['ms']:.2f} | {peak} |")
+    commits = ", ".join(dict.fromkeys([_commit(results, "naflex_mix") for results, _ in sources]))
+    return "\n".join(lines + ["", f"Per batch of 256 float32 images, medians; commits {commits}; the copy floor is one "
+                              "`clone()` of the batch's bytes. " + _source(*CPU_NAFLEX_RESULTS, H200_RESULTS)])
 
 
 def demo() -> str:
@@ -164,7 +231,8 @@ def demo() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "headline": headline, "mix": mix, "uint8": uint8, "losses": losses, "demo": demo,
+    "headline": headline, "mix": mix, "uint8": uint8, "uint8_h200": uint8_h200, "losses": losses,
+    "naflex": naflex, "demo": demo,
 }
 
 
