@@ -144,7 +144,7 @@ def environment(device: str) -> dict:
 
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({os.cpu_count()} cores)"
     return dict(device=name, torch=torch.__version__, commit=commit(), backend=mixup_ext.backend(),
-                threads=torch.get_num_threads(), cpu_vector_isa=torch.ops.mixup.cpu_vector_isa())
+                threads=torch.get_num_threads(), cpu_vector_isa=torch.ops.mixup._cpu_vector_isa())
 
 
 # ---- running ----------------------------------------------------------------------

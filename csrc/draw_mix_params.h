@@ -2,7 +2,7 @@
 // one launch. Shared by the CPU and CUDA kernels: the host-side plan, and the
 // host/device math that turns a Philox stream into partners, weights and
 // boxes (the arithmetic after the draws is sample_mix_params_math.h's, which
-// mixup::sample_mix_params exposes for testing against the reference).
+// mixup::_sample_mix_params exposes for testing against the reference).
 //
 // Random streams. Every draw d reads Philox subsequence d from block
 // `offset + 1` on, and the permutation key of row i is the first value of

@@ -24,5 +24,5 @@ TORCH_LIBRARY(mixup, m) {
 #include "mixup_schemas.def"
 #undef MIXUP_OP
 
-  m.def(mixup::schema::cpu_vector_isa, [] { return std::string(mixup::cpu::isa_name(mixup::cpu::active_isa())); });
+  m.def(mixup::schema::_cpu_vector_isa, [] { return std::string(mixup::cpu::isa_name(mixup::cpu::active_isa())); });
 }

@@ -1,4 +1,4 @@
-// Validation and allocation for mixup::sample_mix_params.
+// Validation and allocation for mixup::_sample_mix_params.
 #include "sample_mix_params.h"
 #include "messages.h"
 
@@ -10,7 +10,7 @@ SamplePlan plan_sample(const at::Tensor& uniforms, const at::Tensor& gammas,
                        const std::optional<at::Tensor>& pair_index, int64_t height, int64_t width,
                        double mix_prob, double switch_prob, bool mixup_on, bool cutmix_on,
                        std::optional<at::ArrayRef<double>> minmax, bool correct_lam, bool full_side) {
-  constexpr const char* op = "mixup::sample_mix_params";
+  constexpr const char* op = "mixup::_sample_mix_params";
   TORCH_CHECK_VALUE(uniforms.scalar_type() == at::kDouble && uniforms.dim() == 2 && uniforms.size(1) == kUniforms,
                     op, ": uniforms must be a float64 tensor of shape (n, ", static_cast<int>(kUniforms), "), got ",
                     dtype_name(uniforms.scalar_type()), " ", uniforms.sizes());

@@ -140,7 +140,7 @@ def _naflex_mix_inplace_fake(images, pairs, lam, box):
 _KERNELS = {
     "fused_mix": (_fused_mix_fake, reference.fused_mix_op),
     "_fused_mix_backward": (_fused_mix_backward_fake, reference._fused_mix_backward),
-    "sample_mix_params": (_sample_mix_params_fake, reference.sample_mix_params),
+    "_sample_mix_params": (_sample_mix_params_fake, reference._sample_mix_params),
     "draw_mix_params": (_draw_mix_params_fake, reference.draw_mix_params),
     "mixup_cross_entropy": (_mixup_cross_entropy_fake, reference.mixup_cross_entropy),
     "_mixup_cross_entropy_with_grad": (_mixup_cross_entropy_with_grad_fake, reference._mixup_cross_entropy_with_grad),
@@ -164,7 +164,7 @@ _KERNELS = {
     ),
     "naflex_mix": (_naflex_mix_fake, reference.naflex_mix),
     "naflex_mix_": (_naflex_mix_inplace_fake, reference.naflex_mix_),
-    "cpu_vector_isa": (None, reference.cpu_vector_isa),
+    "_cpu_vector_isa": (None, reference._cpu_vector_isa),
 }
 
 
@@ -195,7 +195,7 @@ def register_reference() -> None:
 
     CompositeImplicitAutograd: autograd, fake tensors and torch.compile see
     through to the plain-PyTorch ops the reference is written in. An op
-    without tensors (cpu_vector_isa) has nothing to see through.
+    without tensors (_cpu_vector_isa) has nothing to see through.
     """
     global _registered, _reference_library
     if _registered:

@@ -345,13 +345,13 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
         raise ValueError(f"{DRAW}: generator must be on x's device type ({x.device.type}), got one on {generator.device}")
 
 
-# ---- sample_mix_params --------------------------------------------------------
+# ---- _sample_mix_params -------------------------------------------------------
 
-SAMPLE = "mixup::sample_mix_params"
+SAMPLE = "mixup::_sample_mix_params"
 
 
 def check_sample(uniforms, gammas, mixup_on: bool, cutmix_on: bool) -> None:
-    """mixup::sample_mix_params (csrc/sample_mix_params_plan.cpp's twin): the
+    """mixup::_sample_mix_params (csrc/sample_mix_params_plan.cpp's twin): the
     tables laid out by csrc/sample_mix_params_slots.def."""
     if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
         raise ValueError(f"{SAMPLE}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "

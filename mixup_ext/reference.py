@@ -56,7 +56,7 @@ __all__ = [
     "fused_mix",
     "_fused_mix_backward",
     "draw_mix_params",
-    "sample_mix_params",
+    "_sample_mix_params",
     "mixup_cross_entropy",
     "_mixup_cross_entropy_with_grad",
     "_mixup_cross_entropy_backward",
@@ -67,7 +67,7 @@ __all__ = [
     "_mixup_binary_cross_entropy_apply_grad_output",
     "naflex_mix",
     "naflex_mix_",
-    "cpu_vector_isa",
+    "_cpu_vector_isa",
 ]
 
 
@@ -183,9 +183,9 @@ def _mix_targets(target, index, lam, num_classes: int, smoothing: float):
 
 
 
-def sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
+def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
                       mixup_on: bool, cutmix_on: bool, minmax, correct_lam: bool, full_side: bool):
-    """``mixup::sample_mix_params`` in torch ops: per-draw weights (float32)
+    """``mixup::_sample_mix_params`` in torch ops: per-draw weights (float32)
     and boxes (int64 rows as fused_mix reads them: a CutMix box, ``NO_BOX``
     rows for a blend, empty rows for an unmixed sample) from uniforms
     ``(n, UNIFORMS)`` and Gamma draws ``(GAMMAS, n)``, by the slots of
@@ -238,7 +238,7 @@ def draw_mix_params(x, mode: str, pairing: str, mixup_alpha: float, cutmix_alpha
     concentration[[GammaSlot.CUTMIX_G1, GammaSlot.CUTMIX_G2]] = cutmix_alpha or 1.0
     gammas = torch._standard_gamma(concentration, generator=generator)
     cutmix_on = cutmix_alpha > 0 or minmax is not None
-    lam, box = sample_mix_params(uniforms, gammas, index if mode == "pair" else None, height, width, mix_prob,
+    lam, box = _sample_mix_params(uniforms, gammas, index if mode == "pair" else None, height, width, mix_prob,
                                  switch_prob, mixup_alpha > 0, cutmix_on, minmax, correct_lam, full_side)
     if mode == "batch":
         lam, box = lam.reshape(()), box.reshape(4)
@@ -441,6 +441,6 @@ def naflex_mix_(images, pairs, lam, box) -> None:
     _naflex_mix_into(images, images, pairs, lam, box)
 
 
-def cpu_vector_isa() -> str:
-    """``mixup::cpu_vector_isa``: the reference backend has no vector loops."""
+def _cpu_vector_isa() -> str:
+    """``mixup::_cpu_vector_isa``: the reference backend has no vector loops."""
     return "none"

@@ -89,4 +89,4 @@ def test_sample_mix_params_refusals_read_the_same(case):
     def call(fn):
         return lambda: fn(u, g, None, 8, 8, 1.0, 0.5, on, on, None, True, True)
 
-    assert_same_words(call(torch.ops.mixup.sample_mix_params), call(reference.sample_mix_params))
+    assert_same_words(call(torch.ops.mixup._sample_mix_params), call(reference._sample_mix_params))

@@ -29,7 +29,7 @@ compiled_only = pytest.mark.skipif(mixup_ext.backend() == "reference", reason="t
 @compiled_only
 def test_process_uses_torchs_choice():
     expected = TORCH_TO_OURS.get(torch.backends.cpu.get_cpu_capability(), "default") if X86_GCC else "default"
-    assert torch.ops.mixup.cpu_vector_isa() == expected
+    assert torch.ops.mixup._cpu_vector_isa() == expected
 
 
 def _available():
@@ -48,7 +48,7 @@ def test_loss_tests_pass_on_each_instruction_set(isa):
     if isa not in _available():
         pytest.skip(f"this CPU (torch: {torch.backends.cpu.get_cpu_capability()}) cannot run {isa}")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": isa}
-    check = subprocess.run([sys.executable, "-c", "import mixup_ext, torch; print(torch.ops.mixup.cpu_vector_isa())"],
+    check = subprocess.run([sys.executable, "-c", "import mixup_ext, torch; print(torch.ops.mixup._cpu_vector_isa())"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert check.stdout.strip() == isa, check.stderr[-2000:]
     tests = Path(__file__).parent

@@ -1,4 +1,4 @@
-"""mixup::sample_mix_params, the fused per-sample parameter kernel behind
+"""mixup::_sample_mix_params, the fused per-sample parameter kernel behind
 Mixup.sample, against its torch-op reference, bit for bit, on random draws."""
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def test_kernel_matches_reference_bit_for_bit(device, config, full_side, paired,
     uniforms, gammas = draws(n, device)
     pair_index = torch.randperm(n, generator=torch.Generator().manual_seed(1)).to(device) if paired else None
     args = (uniforms, gammas, pair_index, 13, 17, 0.8, 0.4, config["mixup_on"], config["cutmix_on"], config["minmax"], config["correct_lam"], full_side)
-    lam, box = torch.ops.mixup.sample_mix_params(*args)
-    ref_lam, ref_box = reference.sample_mix_params(*args)
+    lam, box = torch.ops.mixup._sample_mix_params(*args)
+    ref_lam, ref_box = reference._sample_mix_params(*args)
     assert lam.dtype == torch.float32 and box.dtype == torch.int64
     assert torch.equal(lam, ref_lam) and torch.equal(box, ref_box)
     assert torch.isfinite(lam).all() and ((lam >= 0) & (lam <= 1)).all()
@@ -60,12 +60,12 @@ def test_opcheck(device):
     uniforms, gammas = draws(9, device)
     for pair_index in (None, torch.arange(8, -1, -1, device=device)):
         torch.library.opcheck(
-            torch.ops.mixup.sample_mix_params.default,
+            torch.ops.mixup._sample_mix_params.default,
             (uniforms, gammas, pair_index, 8, 8, 1.0, 0.5, True, True, None, True, True),
         )
 
 
-@pytest.mark.parametrize("impl", [torch.ops.mixup.sample_mix_params, reference.sample_mix_params])
+@pytest.mark.parametrize("impl", [torch.ops.mixup._sample_mix_params, reference._sample_mix_params])
 def test_bad_arguments_are_refused(impl):
     uniforms, gammas = draws(4, "cpu")
     config = (8, 8, 1.0, 0.5, True, True, None, True, True)

@@ -1,4 +1,4 @@
-// CPU kernel of mixup::sample_mix_params: a loop over draws (there are at
+// CPU kernel of mixup::_sample_mix_params: a loop over draws (there are at
 // most B of them, so no threads).
 #include <torch/library.h>
 
@@ -20,7 +20,7 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
   int64_t* box = p.box.mutable_data_ptr<int64_t>();
   if (pairs != nullptr) {
     for (int64_t i = 0; i < p.draws; ++i) {
-      TORCH_CHECK_VALUE(pairs[i] >= 0 && pairs[i] < p.draws, "mixup::sample_mix_params: pair_index values must be in [0, ",
+      TORCH_CHECK_VALUE(pairs[i] >= 0 && pairs[i] < p.draws, "mixup::_sample_mix_params: pair_index values must be in [0, ",
                         p.draws, "), found ", pairs[i]);
     }
   }
@@ -35,6 +35,6 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(mixup, CPU, m) { m.impl("sample_mix_params", &sample_mix_params_cpu); }
+TORCH_LIBRARY_IMPL(mixup, CPU, m) { m.impl("_sample_mix_params", &sample_mix_params_cpu); }
 
 }  // namespace mixup

@@ -1,4 +1,4 @@
-// CUDA kernel of mixup::sample_mix_params: one thread per draw, one launch.
+// CUDA kernel of mixup::_sample_mix_params: one thread per draw, one launch.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -28,7 +28,7 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
   const c10::cuda::CUDAGuard guard(uniforms.device());
   const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob,
                                    mixup_on, cutmix_on, minmax, correct_lam, full_side);
-  cuda::launch("mixup::sample_mix_params", sample_mix_params_kernel, cuda::ceil_div<int64_t>(p.draws, kThreads),
+  cuda::launch("mixup::_sample_mix_params", sample_mix_params_kernel, cuda::ceil_div<int64_t>(p.draws, kThreads),
                kThreads, p.config, p.uniforms.const_data_ptr<double>(), p.gammas.const_data_ptr<double>(),
                p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws,
                p.lam.mutable_data_ptr<float>(), p.box.mutable_data_ptr<int64_t>());
@@ -37,6 +37,6 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(mixup, CUDA, m) { m.impl("sample_mix_params", &sample_mix_params_cuda); }
+TORCH_LIBRARY_IMPL(mixup, CUDA, m) { m.impl("_sample_mix_params", &sample_mix_params_cuda); }
 
 }  // namespace mixup
