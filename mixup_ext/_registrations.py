@@ -22,6 +22,7 @@ from ._validation import (
     check_loss_inputs,
     check_naflex_mix,
     check_reduction,
+    check_sample,
     NAFLEX,
     NAFLEX_INPLACE,
     output_dtype,
@@ -49,7 +50,9 @@ def _fused_mix_backward_fake(grad, index, lam, box, scale, std=None):
     return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device, memory_format=output_memory_format(grad))
 
 
-def _sample_mix_params_fake(uniforms, gammas, pair_index, *_config):
+def _sample_mix_params_fake(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob, mixup_on, cutmix_on,
+                            minmax, correct_lam, full_side):
+    check_sample(uniforms, gammas, pair_index, height, width, mixup_on, cutmix_on, minmax)
     draws = uniforms.shape[0]
     return (
         torch.empty((draws,), dtype=torch.float32, device=uniforms.device),

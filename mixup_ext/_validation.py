@@ -350,9 +350,11 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
 SAMPLE = "mixup::_sample_mix_params"
 
 
-def check_sample(uniforms, gammas, mixup_on: bool, cutmix_on: bool) -> None:
-    """mixup::_sample_mix_params (csrc/sample_mix_params_plan.cpp's twin): the
-    tables laid out by csrc/sample_mix_params_slots.def."""
+def check_sample(uniforms, gammas, pair_index, height: int, width: int, mixup_on: bool, cutmix_on: bool,
+                 minmax) -> None:
+    """mixup::_sample_mix_params (csrc/sample_mix_params_plan.cpp's twin, check
+    for check, in its order): the tables laid out by
+    csrc/sample_mix_params_slots.def, the image size and the method."""
     if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
         raise ValueError(f"{SAMPLE}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
                          f"got {uniforms.dtype} {list(uniforms.shape)}")
@@ -360,8 +362,17 @@ def check_sample(uniforms, gammas, mixup_on: bool, cutmix_on: bool) -> None:
     if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != GAMMAS or gammas.shape[1] != draws:
         raise ValueError(f"{SAMPLE}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
                          f"got {gammas.dtype} {list(gammas.shape)}")
+    if gammas.device != uniforms.device:
+        raise ValueError(f"{SAMPLE}: gammas must be on uniforms' device")
+    if not (height > 0 and width > 0):
+        raise ValueError(f"{SAMPLE}: height and width must be > 0, got {height} and {width}")
     if not (mixup_on or cutmix_on):
         raise ValueError(f"{SAMPLE}: one of mixup_on, cutmix_on must be true")
+    if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):
+        raise ValueError(f"{SAMPLE}: minmax must be an increasing pair inside (0, 1]")
+    if pair_index is not None and not (pair_index.dtype == torch.int64 and pair_index.dim() == 1
+                                       and pair_index.shape[0] == draws and pair_index.device == uniforms.device):
+        raise ValueError(f"{SAMPLE}: pair_index must be an int64 tensor of shape (n,) = ({draws},) on uniforms' device")
 
 
 # ---- the loss family: mixup_cross_entropy, mixup_binary_cross_entropy -------

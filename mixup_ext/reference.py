@@ -191,7 +191,7 @@ def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mi
     ``(n, UNIFORMS)`` and Gamma draws ``(GAMMAS, n)``, by the slots of
     csrc/sample_mix_params_slots.def (``UniformSlot``, ``GammaSlot``). With ``pair_index``, row i takes the draw of
     ``min(i, pair_index[i])`` so that partners agree."""
-    check_sample(uniforms, gammas, mixup_on, cutmix_on)
+    check_sample(uniforms, gammas, pair_index, height, width, mixup_on, cutmix_on, minmax)
     draws = uniforms.shape[0]
     if pair_index is not None:
         leader = torch.minimum(torch.arange(draws, device=uniforms.device), pair_index)

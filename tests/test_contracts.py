@@ -74,19 +74,36 @@ def test_draw_mix_params_refusals_read_the_same(kwargs, match):
         assert message(lambda: test_draw_mix_params.draw("op", mode.from_tensor(x), **kwargs)) == real
 
 
+# Every check of csrc/sample_mix_params_plan.cpp (the reference once missed
+# four of its seven, and accepted height 0): keyword overrides of a good call.
 SAMPLE_CASES = {
-    "uniforms_width": lambda u, g: (u[:, :7], g, True),
-    "gammas_width": lambda u, g: (u, g[:, :3], True),
-    "neither_method": lambda u, g: (u, g, False),
+    "uniforms_width": dict(u=lambda u: u[:, :7]),
+    "gammas_width": dict(g=lambda g: g[:, :3]),
+    "height_zero": dict(height=0),
+    "width_negative": dict(width=-2),
+    "neither_method": dict(on=False),
+    "minmax_decreasing": dict(minmax=[0.8, 0.2]),
+    "minmax_three": dict(minmax=[0.1, 0.2, 0.3]),
+    "pair_index_dtype": dict(pair_index=torch.zeros(4, dtype=torch.int32)),
+    "pair_index_length": dict(pair_index=torch.zeros(3, dtype=torch.int64)),
 }
 
 
 @pytest.mark.parametrize("case", SAMPLE_CASES)
 def test_sample_mix_params_refusals_read_the_same(case):
+    """Compiled op, reference and fake kernel: one sentence per refusal."""
     uniforms, gammas = draws(4, "cpu")
-    u, g, on = SAMPLE_CASES[case](uniforms, gammas)
+    a = dict(u=uniforms, g=gammas, pair_index=None, height=8, width=8, on=True, minmax=None)
+    for key, value in SAMPLE_CASES[case].items():
+        a[key] = value(a[key]) if callable(value) else value
 
-    def call(fn):
-        return lambda: fn(u, g, None, 8, 8, 1.0, 0.5, on, on, None, True, True)
+    def call(fn, convert=lambda t: t):
+        pair_index = None if a["pair_index"] is None else convert(a["pair_index"])
+        return lambda: fn(convert(a["u"]), convert(a["g"]), pair_index, a["height"], a["width"], 1.0, 0.5, a["on"],
+                          a["on"], a["minmax"], True, True)
 
-    assert_same_words(call(torch.ops.mixup._sample_mix_params), call(reference._sample_mix_params))
+    words = message(call(torch.ops.mixup._sample_mix_params))
+    assert words.startswith("mixup::_sample_mix_params: ")
+    assert message(call(reference._sample_mix_params)) == words
+    with FakeTensorMode() as mode:
+        assert message(call(torch.ops.mixup._sample_mix_params, mode.from_tensor)) == words
