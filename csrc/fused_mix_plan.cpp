@@ -282,9 +282,10 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
       const acc_t* mean = mix.mean.const_data_ptr<acc_t>();
       const acc_t* std = mix.std.const_data_ptr<acc_t>();
       for (int64_t c = 0; c < mix.mean.numel(); ++c) {
-        TORCH_CHECK_VALUE(std::isfinite(mean[c]), op, ": mean must be finite, got ", mean[c], " for channel ", c);
-        TORCH_CHECK_VALUE(std::isfinite(std[c]) && std[c] != acc_t(0), op,
-                          ": std must be finite and non-zero, got ", std[c], " for channel ", c);
+        TORCH_CHECK_VALUE(std::isfinite(mean[c]), op, ": mean must be finite, got ",
+                          number(static_cast<double>(mean[c])), " for channel ", c);
+        TORCH_CHECK_VALUE(std::isfinite(std[c]) && std[c] != acc_t(0), op, ": std must be finite and non-zero, got ",
+                          number(static_cast<double>(std[c])), " for channel ", c);
       }
     };
     if (mix.mean.scalar_type() == at::kDouble) {

@@ -199,10 +199,13 @@ def _check_mix_values(op: str, x, index, box) -> None:
 def check_normalize_values(op: str, mean, std) -> None:
     """mean finite, std finite and non-zero: on host values only (sequences,
     CPU tensors); on CUDA the kernel asserts a non-zero std."""
+    # One channel named, as csrc/fused_mix_plan.cpp names it.
     if mean is not None and not torch.isfinite(mean).all():
-        raise ValueError(f"{op}: mean must be finite, got {mean.tolist()}")
+        c = int((~torch.isfinite(mean)).nonzero()[0])
+        raise ValueError(f"{op}: mean must be finite, got {float(mean[c])!r} for channel {c}")
     if std is not None and not (torch.isfinite(std) & (std != 0)).all():
-        raise ValueError(f"{op}: std must be finite and non-zero, got {std.tolist()}")
+        c = int((~(torch.isfinite(std) & (std != 0))).nonzero()[0])
+        raise ValueError(f"{op}: std must be finite and non-zero, got {float(std[c])!r} for channel {c}")
 
 
 def check_forward_values(x, target, index, box, num_classes: int, mean=None, std=None) -> None:

@@ -107,3 +107,27 @@ def test_sample_mix_params_refusals_read_the_same(case):
     assert message(call(reference._sample_mix_params)) == words
     with FakeTensorMode() as mode:
         assert message(call(torch.ops.mixup._sample_mix_params, mode.from_tensor)) == words
+
+
+BAD_CHANNEL_VALUES = {
+    "mean_nan": ((1.0, float("nan"), 2.0), (1.0, 1.0, 1.0)),
+    "std_zero": ((1.0, 2.0, 3.0), (1.0, 0.0, 1.0)),
+    "std_inf": ((1.0, 2.0, 3.0), (1.0, 1.0, float("inf"))),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHANNEL_VALUES)
+def test_bad_mean_std_name_the_channel_alike(case):
+    """A bad mean/std value is named with its channel by the compiled op,
+    the reference op and both Python entry points (they once said "got 0
+    for channel 1" in C++ and printed the whole list in Python)."""
+    mean, std = BAD_CHANNEL_VALUES[case]
+    x = torch.randint(0, 256, (4, 3, 5, 5), dtype=torch.uint8)
+    index, lam = torch.tensor([1, 0, 3, 2]), torch.rand(4)
+    as_tensors = (None, index, lam, None, 0, 0.0, torch.tensor(mean), torch.tensor(std))
+    words = message(lambda: torch.ops.mixup.fused_mix(x, *as_tensors))
+    assert "for channel" in words
+    assert message(lambda: reference.fused_mix_op(x, *as_tensors)) == words
+    from mixup_ext import fused_mix
+    assert message(lambda: fused_mix(x, None, index, lam, mean=mean, std=std)) == words
+    assert message(lambda: reference.fused_mix(x, None, index, lam, mean=mean, std=std)) == words
