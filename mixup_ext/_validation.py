@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch._subclasses.fake_tensor import is_fake
 from ._contract import GAMMAS, UNIFORMS
-from .sampling import NO_BOX
+from .sampling import NO_BOX, PAIRINGS
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 FORWARD = "mixup::fused_mix"
@@ -56,6 +56,15 @@ def check_probabilities(owner: str, **values) -> None:
     for name, value in values.items():
         if not 0 <= value <= 1:  # refuses NaN too
             raise ValueError(f"{owner}: {name} must be in [0, 1], got {value}")
+
+
+def check_pair_partners(owner: str, mode: str, pairing: str) -> None:
+    """mode='pair' mixes i with index[i] and index[i] with i, so the pairing
+    must be an involution: 'roll' is not. The one wording of the rule on the
+    Python side (csrc/draw_mix_params_plan.cpp has the C++ twin)."""
+    if mode == "pair" and pairing == "roll":
+        raise ValueError(f"{owner}: mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
+                         "i-1 takes i-2); use 'flip' or 'random'")
 
 
 def check_alphas(owner: str, mixup_alpha: float, cutmix_alpha: float) -> None:
@@ -317,7 +326,6 @@ def infer_num_classes(target, num_classes) -> int:
 
 DRAW = "mixup::draw_mix_params"
 MODES = ("batch", "pair", "elem")
-PAIRINGS = ("flip", "roll", "random")
 
 
 def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, generator) -> None:
@@ -328,11 +336,7 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
         raise ValueError(f"{DRAW}: mode must be one of {', '.join(MODES)}, got '{mode}'")
     if pairing not in PAIRINGS:
         raise ValueError(f"{DRAW}: pairing must be one of {', '.join(PAIRINGS)}, got '{pairing}'")
-    if mode == "pair" and pairing == "roll":
-        raise ValueError(
-            f"{DRAW}: mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
-            "i-1 takes i-2); use 'flip' or 'random'"
-        )
+    check_pair_partners(DRAW, mode, pairing)
     if not (0 <= mixup_alpha < math.inf and 0 <= cutmix_alpha < math.inf):
         raise ValueError(f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {float(mixup_alpha)} and {float(cutmix_alpha)}")
     if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):

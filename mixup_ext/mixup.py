@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from . import sampling
-from ._validation import as_class_ids, check_alphas, check_out_dtype, check_probabilities
+from ._validation import as_class_ids, check_alphas, check_out_dtype, check_pair_partners, check_probabilities
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
@@ -132,8 +132,7 @@ class Mixup:
             raise ValueError(f"Mixup: mode must be one of {', '.join(MODES)}, got {mode!r}")
         if pairing not in sampling.PAIRINGS:
             raise ValueError(f"Mixup: pairing must be one of {', '.join(sampling.PAIRINGS)}, got {pairing!r}")
-        if mode == "pair" and pairing == "roll":
-            raise ValueError("Mixup: mode='pair' needs symmetric partners; use pairing='flip' or 'random'")
+        check_pair_partners("Mixup", mode, pairing)
         if num_classes <= 0:
             raise ValueError(f"Mixup: num_classes must be > 0, got {num_classes}")
         if target_form not in TARGET_FORMS:

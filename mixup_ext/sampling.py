@@ -51,7 +51,9 @@ def pairing_index(pairing: str, batch: int, device, generator=None, symmetric: b
         return torch.arange(batch - 1, -1, -1, device=device)
     if pairing == "roll":
         if symmetric:
-            raise ValueError("pairing='roll' is not symmetric (i takes i-1, i-1 takes i-2); use 'flip' or 'random'")
+            from ._validation import check_pair_partners  # here: _validation imports this module
+
+            check_pair_partners("sampling.pairing_index", "pair", pairing)
         return torch.arange(batch, device=device).roll(1)
     if pairing == "random":
         order = torch.randperm(batch, device=device, generator=generator)
