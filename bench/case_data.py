@@ -86,3 +86,63 @@ def setup(case: Case, device: str, seed: int = 0) -> dict:
         **mix_arguments(x, case.cutmix, g),
         grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(memory_format=layout),
     )
+
+
+# uint8 in, normalised and mixed out (the fused_mix_uint8 suite, bench.tune).
+UINT8_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)  # timm's prefetcher constants, in 0-255 units
+UINT8_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+@dataclass(frozen=True)
+class Uint8Case:
+    shape: tuple
+    out_dtype: torch.dtype
+    channels_last: bool
+    cutmix: bool
+
+    @property
+    def id(self) -> str:
+        layout = "cl" if self.channels_last else "nchw"
+        mix = "cutmix" if self.cutmix else "mixup"
+        return f"{'x'.join(map(str, self.shape))}-u8-{str(self.out_dtype)[6:]}-{layout}-{mix}"
+
+
+UINT8_BIG = (256, 3, 224, 224)
+UINT8_CUDA_CASES = [
+    Uint8Case(UINT8_BIG, out_dtype, channels_last, cutmix)
+    for out_dtype in (torch.bfloat16, torch.float32)
+    for channels_last in (True, False)
+    for cutmix in (False, True)
+] + [Uint8Case((128, 3, 32, 32), torch.bfloat16, False, False), Uint8Case((128, 3, 32, 32), torch.bfloat16, True, True)]
+
+
+def uint8_setup(case: Uint8Case, device: str, seed: int = 0) -> dict:
+    """A random uint8 batch in the case's layout, its mix arguments, and
+    mean/std as (1, C, 1, 1) tensors."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, case.shape, generator=g, dtype=torch.uint8).to(device)
+    if case.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return dict(
+        x=x,
+        **mix_arguments(x, case.cutmix, g),
+        mean=torch.tensor(UINT8_MEAN, device=device).view(1, 3, 1, 1),
+        std=torch.tensor(UINT8_STD, device=device).view(1, 3, 1, 1),
+    )
+
+
+def uint8_formula(x, index, lam, box, mean, std, out_dtype):
+    """The mix as a user writes it: a blend, and a pasted box where box[i] is
+    a box (not NO_BOX), normalised and converted once."""
+    xf = x.float()
+    partner = xf[index]
+    w = lam.view(-1, 1, 1, 1)
+    mixed = w * xf + (1 - w) * partner
+    if box is not None:
+        rows = torch.arange(x.shape[2], device=x.device).view(1, -1, 1)
+        cols = torch.arange(x.shape[3], device=x.device).view(1, 1, -1)
+        b = box.view(-1, 4, 1, 1)
+        inside = (rows >= b[:, 0]) & (rows < b[:, 1]) & (cols >= b[:, 2]) & (cols < b[:, 3])
+        pasted = torch.where(inside[:, None], partner, xf)
+        mixed = torch.where((box[:, 0] >= 0).view(-1, 1, 1, 1), pasted, mixed)
+    return ((mixed - mean) / std).to(out_dtype)

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 import types
+from pathlib import Path
 
 import torch
 
@@ -22,10 +23,19 @@ def cuda_or_exit(tool: str, purpose: str) -> None:
         )
 
 
-def nvcc_or_exit(tool: str) -> None:
-    from mixup_ext import _build
+def build_module() -> types.ModuleType:
+    """mixup_ext/_build.py (the build's flags and sources), loaded by path:
+    importing the mixup_ext package would load, or JIT-compile, its own build
+    of the library, which a tool that builds variants must not do."""
+    spec = importlib.util.spec_from_file_location("_mixup_ext_build",
+                                                  Path(__file__).parent.parent / "mixup_ext" / "_build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    if not _build.cuda_toolkit_usable():
+
+def nvcc_or_exit(tool: str) -> None:
+    if not build_module().cuda_toolkit_usable():
         raise SystemExit(f"{tool} compiles CUDA variants of the kernels, so it needs a CUDA build of torch and nvcc (CUDA_HOME)")
 
 

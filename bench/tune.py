@@ -5,6 +5,8 @@ same process.
 
     python -m bench.tune                          # the default sweep
     python -m bench.tune --shapes 256x2,128x4 --json tune.json
+    python -m bench.tune --shapes 128x2,compile   # beside torch.compile's uint8 kernels
+    python -m bench.tune --shapes 128x2,128x2+CHUNKS=4   # another compile-time setting of the kernels
 
 The shape is a compile-time constant (MIXUP_EXT_THREADS / MIXUP_EXT_UNROLL in
 csrc/cuda/fused_mix_kernel.cu), so each variant is its own build, loaded in
@@ -24,65 +26,86 @@ from pathlib import Path
 
 from . import needs
 
-DEFAULT_SHAPES = "256x4,256x2,256x1,128x4,128x2,512x1"
+DEFAULT_SHAPES = "256x4,256x2,256x1,128x4,128x2,512x1,compile"
 BUILD_ROOT = Path(os.environ.get("MIXUP_EXT_TUNE_DIR", "/tmp/mixup_ext_tune"))
 
 
 def _load(shape: str, verbose: bool = False) -> None:
     """Builds (or reuses) and loads the variant: only the fused-mix sources."""
-    import importlib.util
-
     import torch.utils.cpp_extension as ext
 
-    # By path, as setup.py does: importing the mixup_ext package would load
-    # its own build of the library.
-    spec = importlib.util.spec_from_file_location("_mixup_ext_build", Path(__file__).parent.parent / "mixup_ext" / "_build.py")
-    _build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(_build)
-
-    threads, unroll = shape.split("x")
+    _build = needs.build_module()
+    block, *settings = shape.split("+")
+    threads, unroll = block.split("x")
+    macros = [f"-DMIXUP_EXT_{setting}" for setting in settings]  # +NAME=VALUE -> -DMIXUP_EXT_NAME=VALUE
     csrc = _build.csrc_dir()
-    build_dir = BUILD_ROOT / shape
+    build_name = "mixup_tune_" + "".join(ch if ch.isalnum() else "_" for ch in shape)
+    build_dir = BUILD_ROOT / build_name
     build_dir.mkdir(parents=True, exist_ok=True)
     ext.load(
-        name=f"mixup_tune_{threads}x{unroll}",
-        sources=[str(csrc / "mixup.cpp"), str(csrc / "fused_mix_plan.cpp"), str(csrc / "cuda" / "fused_mix_kernel.cu")],
+        name=build_name,
+        # The schemas (mixup.cpp, with the CPU ISA report it defines), the
+        # plan and its messages, and the kernels.
+        sources=[str(csrc / name) for name in ("mixup.cpp", "cpu/isa.cpp", "messages.cpp", "fused_mix_plan.cpp",
+                                               "cuda/fused_mix_kernel.cu")],
         extra_cflags=_build.CXX_FLAGS,
-        extra_cuda_cflags=_build.NVCC_FLAGS + [f"-DMIXUP_EXT_THREADS={threads}", f"-DMIXUP_EXT_UNROLL={unroll}"],
+        extra_cuda_cflags=_build.NVCC_FLAGS + [f"-DMIXUP_EXT_THREADS={threads}", f"-DMIXUP_EXT_UNROLL={unroll}", *macros],
         build_directory=str(build_dir),
         is_python_module=False,
         verbose=verbose,
     )
 
 
-def _time_variant(shape: str) -> list[dict]:
-    import torch
+def _bench(fn) -> float:
     from triton.testing import do_bench
 
-    from .case_data import CUDA_CASES, NUM_CLASSES, SMOOTHING, setup
+    return do_bench(fn, warmup=25, rep=100, return_mode="median")
 
-    _load(shape)
+
+def _time_variant(shape: str) -> list[dict]:
+    """Forward and backward op of every case, and the uint8 forward, as
+    ratios to x.clone() (an fp32 clone for uint8, as the goals are written).
+    The pseudo-shape ``compile`` loads no build and times torch.compile of
+    the uint8 formula instead: the peer every uint8 figure names."""
+    import torch
+
+    from .case_data import CUDA_CASES, NUM_CLASSES, SMOOTHING, UINT8_CUDA_CASES, setup, uint8_formula, uint8_setup
+
+    compiled = shape == "compile"
+    if not compiled:
+        _load(shape)
     rows = []
-    for case in CUDA_CASES:
+    for case in [] if compiled else CUDA_CASES:
         a = setup(case, "cuda")
-        clone = do_bench(lambda: a["x"].clone(), warmup=25, rep=100, return_mode="median")
-        forward = do_bench(
-            lambda: torch.ops.mixup.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, SMOOTHING),
-            warmup=25, rep=100, return_mode="median",
-        )
-        backward = do_bench(
-            lambda: torch.ops.mixup._fused_mix_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0),
-            warmup=25, rep=100, return_mode="median",
-        )
+        clone = _bench(lambda: a["x"].clone())
+        forward = _bench(
+            lambda: torch.ops.mixup.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, SMOOTHING))
+        backward = _bench(lambda: torch.ops.mixup._fused_mix_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0))
         rows.append(dict(shape=shape, case=case.id, clone_ms=clone, forward=forward / clone, backward=backward / clone))
         del a
+        torch.cuda.empty_cache()
+    for case in UINT8_CUDA_CASES:
+        a = uint8_setup(case, "cuda")
+        x_float = a["x"].float()
+        clone = _bench(x_float.clone)
+        if compiled:
+            formula = torch.compile(uint8_formula, dynamic=False)
+            call = lambda: formula(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype)  # noqa: E731
+        else:
+            call = lambda: torch.ops.mixup.fused_mix(  # noqa: E731
+                a["x"], None, a["index"], a["lam"], a["box"], 0, 0.0, a["mean"].flatten(), a["std"].flatten(),
+                case.out_dtype)
+        rows.append(dict(shape=shape, case=case.id, clone_ms=clone, forward=_bench(call) / clone, backward=None))
+        del a, x_float
         torch.cuda.empty_cache()
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated THREADSxUNROLL")
+    parser.add_argument("--shapes", default=DEFAULT_SHAPES,
+                        help="comma-separated THREADSxUNROLL[+NAME=VALUE...] (each a -DMIXUP_EXT_NAME=VALUE of "
+                             "csrc/cuda/fused_mix_device.cuh), or compile")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # build (and time) one shape in this process
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
@@ -98,11 +121,13 @@ def main() -> None:
     needs.cuda_or_exit("bench.tune", "times block shapes of the CUDA kernels")
     needs.nvcc_or_exit("bench.tune")
     shapes = args.shapes.split(",")
-    env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // len(shapes))))
+    builds_needed = [s for s in shapes if s != "compile"]
+    env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // max(1, len(builds_needed)))))
     cmd = lambda shape, *extra: [sys.executable, "-m", "bench.tune", "--worker", shape, *extra]  # noqa: E731
-    with ThreadPoolExecutor(len(shapes)) as pool:
-        builds = list(pool.map(lambda s: subprocess.run(cmd(s, "--build-only"), env=env, capture_output=True, text=True), shapes))
-    for shape, build in zip(shapes, builds):
+    with ThreadPoolExecutor(max(1, len(builds_needed))) as pool:
+        builds = list(pool.map(lambda s: subprocess.run(cmd(s, "--build-only"), env=env, capture_output=True, text=True),
+                               builds_needed))
+    for shape, build in zip(builds_needed, builds):
         if build.returncode != 0:
             sys.exit(f"build of {shape} failed:\n{build.stderr[-3000:]}")
 
@@ -112,11 +137,13 @@ def main() -> None:
         rows += json.loads(result.stdout.strip().splitlines()[-1])
 
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    print("Ratios to x.clone() (same process); forward op / backward op alone.\n")
+    print("Ratios to x.clone() (same process; an fp32 clone for uint8 cases); forward op / backward op alone.\n")
     print("| threads x unroll | " + " | ".join(cases) + " |")
     print("|---|" + "---:|" * len(cases))
     for shape in shapes:
-        cells = [f"{r['forward']:.2f} / {r['backward']:.2f}" for c in cases for r in rows if r["shape"] == shape and r["case"] == c]
+        by_case = {r["case"]: r for r in rows if r["shape"] == shape}
+        cells = ["-" if c not in by_case else f"{by_case[c]['forward']:.2f}" + (
+            "" if by_case[c]["backward"] is None else f" / {by_case[c]['backward']:.2f}") for c in cases]
         print(f"| {shape} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

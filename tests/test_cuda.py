@@ -57,6 +57,43 @@ def test_forward_and_backward_capture_in_a_cuda_graph():
         assert_close(gt, ref_gt)
 
 
+# Launches big enough that a forward block mixes several column chunks of its
+# row (the launcher gives a block up to 4 chunks while the grid still fills the
+# GPU twice; csrc/cuda/fused_mix_kernel.cu, forward_chunks), with rows that end
+# inside a block's last chunk. Small test batches always get one chunk a block.
+BIG_LAUNCHES = [
+    # (shape, dtype, layout, normalised): 16-byte packs (fp32, u8 -> bf16),
+    # NCHW and channels_last, and the one-element kernel (an odd row length).
+    ((1024, 3, 60, 60), torch.float32, "contiguous", False),
+    ((2048, 3, 60, 60), torch.uint8, "channels_last", True),
+    ((2048, 3, 60, 60), torch.uint8, "contiguous", True),
+    ((256, 3, 61, 61), torch.float32, "contiguous", False),
+]
+
+
+@pytest.mark.parametrize("shape, dtype, layout, normalised", BIG_LAUNCHES)
+@pytest.mark.parametrize("boxed", [False, True])
+def test_blocks_of_several_chunks_match_the_reference(shape, dtype, layout, normalised, boxed):
+    batch, _, height, width = shape
+    if dtype == torch.uint8:
+        x = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(1), dtype=torch.uint8).cuda()
+    else:
+        x = randn(shape, dtype, "cuda", seed=1)
+    x = x.contiguous(memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+    before = x.clone()
+    norm = dict(mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4), out_dtype=torch.bfloat16) if normalised else {}
+    args = (x, torch.randint(0, 10, (batch,), device="cuda"), index_of("permutation", batch, "cuda", 2),
+            lam_of("per_sample", batch, torch.float32, "cuda", 3),
+            random_boxes(batch, height, width, "cuda", 4) if boxed else None, 10, 0.1)
+    with poisoned_outputs():
+        out, mixed = mixup_ext.fused_mix(*args, **norm)
+    ref_out, ref_mixed = reference.fused_mix(*args, **norm)
+    assert_close(out, ref_out)
+    assert_close(mixed, ref_mixed)
+    assert out.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
+    assert torch.equal(x, before)
+
+
 def test_no_host_sync_in_forward_or_backward():
     x, soft, index, lam, box = make_inputs(0)
     x.requires_grad_()

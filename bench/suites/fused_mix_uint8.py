@@ -27,60 +27,34 @@ workers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 import mixup_ext
 
 from .. import needs
-from ..case_data import NUM_CLASSES, mix_arguments
+from ..case_data import (
+    NUM_CLASSES,
+    UINT8_BIG,
+    UINT8_CUDA_CASES,
+    UINT8_MEAN,
+    UINT8_STD,
+    Uint8Case,
+    uint8_formula,
+    uint8_setup,
+)
 from ..harness import Provider, Suite, time_cpu_ms
 
-MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)  # timm's prefetcher constants, in 0-255 units
-STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-
-
-@dataclass(frozen=True)
-class Case:
-    shape: tuple
-    out_dtype: torch.dtype
-    channels_last: bool
-    cutmix: bool
-
-    @property
-    def id(self) -> str:
-        layout = "cl" if self.channels_last else "nchw"
-        mix = "cutmix" if self.cutmix else "mixup"
-        return f"{'x'.join(map(str, self.shape))}-u8-{str(self.out_dtype)[6:]}-{layout}-{mix}"
-
-
-BIG = (256, 3, 224, 224)
-CUDA_CASES = [
-    Case(BIG, out_dtype, channels_last, cutmix)
-    for out_dtype in (torch.bfloat16, torch.float32)
-    for channels_last in (True, False)
-    for cutmix in (False, True)
-] + [Case((128, 3, 32, 32), torch.bfloat16, False, False), Case((128, 3, 32, 32), torch.bfloat16, True, True)]
+MEAN, STD = UINT8_MEAN, UINT8_STD
+Case = Uint8Case
+BIG = UINT8_BIG
+CUDA_CASES = UINT8_CUDA_CASES
 CPU_CASES = [
     Case((64, 3, 224, 224), torch.float32, False, False),
     Case((64, 3, 224, 224), torch.float32, False, True),
     Case((64, 3, 224, 224), torch.float32, True, False),
 ]
-
-
-def setup(case: Case, device: str, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, case.shape, generator=g, dtype=torch.uint8).to(device)
-    if case.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return dict(
-        x=x,
-        **mix_arguments(x, case.cutmix, g),
-        mean=torch.tensor(MEAN, device=device).view(1, 3, 1, 1),
-        std=torch.tensor(STD, device=device).view(1, 3, 1, 1),
-    )
+setup = uint8_setup
 
 
 def _mixup_call(case: Case, a: dict):
@@ -94,21 +68,7 @@ def _fused(case: Case, a: dict):
                                        mean=MEAN, std=STD, out_dtype=case.out_dtype)
 
 
-def _formula(x, index, lam, box, mean, std, out_dtype):
-    """The mix as a user writes it: a blend, and a pasted box where box[i] is
-    a box (not NO_BOX), normalised and converted once."""
-    xf = x.float()
-    partner = xf[index]
-    w = lam.view(-1, 1, 1, 1)
-    mixed = w * xf + (1 - w) * partner
-    if box is not None:
-        rows = torch.arange(x.shape[2], device=x.device).view(1, -1, 1)
-        cols = torch.arange(x.shape[3], device=x.device).view(1, 1, -1)
-        b = box.view(-1, 4, 1, 1)
-        inside = (rows >= b[:, 0]) & (rows < b[:, 1]) & (cols >= b[:, 2]) & (cols < b[:, 3])
-        pasted = torch.where(inside[:, None], partner, xf)
-        mixed = torch.where((box[:, 0] >= 0).view(-1, 1, 1, 1), pasted, mixed)
-    return ((mixed - mean) / std).to(out_dtype)
+_formula = uint8_formula
 
 
 def _compiled_formula(case: Case, a: dict):

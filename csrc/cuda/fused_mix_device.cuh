@@ -23,11 +23,33 @@
 #ifndef MIXUP_EXT_UNROLL
 #define MIXUP_EXT_UNROLL 2
 #endif
+// The most column chunks (kThreads * VEC * kUnroll elements each) that one
+// forward block mixes, one after another, for its row: the row's prologue
+// (channel staging, partner, box, lam) is paid once for all of them
+// (bench/NOTES.md, issue 23 v6). The launcher picks fewer for small launches.
+#ifndef MIXUP_EXT_CHUNKS
+#define MIXUP_EXT_CHUNKS 4
+#endif
+// Resident threads per SM that the converting (uint8, normalising) kernels
+// are compiled for: 1280 is 10 blocks of 128, 48 registers a thread.
+#ifndef MIXUP_EXT_CONVERT_THREADS_PER_SM
+#define MIXUP_EXT_CONVERT_THREADS_PER_SM 1280
+#endif
+
+// Elements per pack of a uint8 input; 0 keeps the launcher's rule (16
+// bytes of the wider side). bench/tune.py sweeps 8 and 16 (wider uint8 loads,
+// two or four 16-byte stores per pack).
+#ifndef MIXUP_EXT_UINT8_VEC
+#define MIXUP_EXT_UINT8_VEC 0
+#endif
 
 namespace mixup::fused_mix_device {
 
 constexpr int kThreads = MIXUP_EXT_THREADS;
 constexpr int kUnroll = MIXUP_EXT_UNROLL;
+constexpr int kMaxForwardChunks = MIXUP_EXT_CHUNKS;
+constexpr int kUint8Vec = MIXUP_EXT_UINT8_VEC;
+constexpr int kConvertBlocksPerSM = MIXUP_EXT_CONVERT_THREADS_PER_SM / kThreads;
 constexpr int kWarpsPerBlock = kThreads / 32;  // target rows per block
 // Readers lists are built by one block with the per-row cursors in shared
 // memory up to this batch size; bigger batches use a library sort.
@@ -45,9 +67,13 @@ struct alignas(sizeof(T) * N < 16 ? sizeof(T) * N : 16) Pack {
 
 // Evict-first stores: the output is not read again by this kernel, and
 // keeping it out of L2 leaves room for the partner chunks that are.
+// MIXUP_EXT_STREAMING_STORES=0 builds plain stores, for bench/tune.py.
+#ifndef MIXUP_EXT_STREAMING_STORES
+#define MIXUP_EXT_STREAMING_STORES 1
+#endif
 template <typename pack_t>
 __device__ inline void store_streaming(pack_t* dst, const pack_t& value) {
-  if constexpr (sizeof(pack_t) % 16 == 0) {
+  if constexpr (MIXUP_EXT_STREAMING_STORES && sizeof(pack_t) % 16 == 0) {
 #pragma unroll
     for (int i = 0; i < int(sizeof(pack_t) / 16); ++i) {
       __stcs(reinterpret_cast<int4*>(dst) + i, reinterpret_cast<const int4*>(&value)[i]);
@@ -337,6 +363,7 @@ struct ForwardArgs : RowMixArgs<acc_type_t<in_t, out_t>> {
   const in_t* x;
   out_t* out;
   int64_t row_blocks;  // blocks that mix x; the rest mix the targets
+  int chunks;          // column chunks per x block
   TargetArgs targets;
 };
 
@@ -349,14 +376,17 @@ struct BackwardArgs : RowMixArgs<acc_type_t<scalar_t, scalar_t>> {
   typename RowMixArgs<acc_type_t<scalar_t, scalar_t>>::acc_type scale;
 };
 
+// Elements of one column chunk: kUnroll packs of VEC per thread.
+constexpr int64_t chunk_elements(int vec) { return int64_t(kThreads) * vec * kUnroll; }
+
 // Splits this block's id into (row, first element of this thread's first
-// pack). Rows vary fastest across blocks (see fused_mix_kernel.cu).
+// pack), for blocks of `chunks` column chunks each. Rows vary fastest across
+// blocks (see fused_mix_kernel.cu).
 template <int VEC, typename acc_t>
-__device__ inline void locate_block(const RowMixArgs<acc_t>& args, int64_t& row, int64_t& first) {
-  constexpr int64_t kChunk = int64_t(kThreads) * VEC * kUnroll;
+__device__ inline void locate_block(const RowMixArgs<acc_t>& args, int chunks, int64_t& row, int64_t& first) {
   const auto chunk_row = args.rows.divmod(blockIdx.x);
   row = chunk_row.mod;
-  first = int64_t(chunk_row.div) * kChunk + int64_t(threadIdx.x) * VEC;
+  first = int64_t(chunk_row.div) * chunk_elements(VEC) * chunks + int64_t(threadIdx.x) * VEC;
 }
 
 template <int VEC>

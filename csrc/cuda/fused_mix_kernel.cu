@@ -1,14 +1,16 @@
 // CUDA kernels of mixup::fused_mix and mixup::_fused_mix_backward.
 //
 // One launch does the whole forward: blocks [0, row_blocks) mix x, the blocks
-// after them mix the targets. Each x block covers one chunk of one row, and the
+// after them mix the targets. Each x block covers chunks of one row, and the
 // row index varies fastest across blocks, so the blocks resident at one time
-// read the same column chunk of every row: a partner's chunk is then usually
+// read the same column chunks of every row: a partner's chunk is then usually
 // still in L2 (50 MB on an H100), and a random pairing costs about one read of
-// x instead of two. Rows are read in 16-byte packs, kUnroll of them in flight
-// per thread and row, with a one-element fallback for misaligned views, and the
-// output is written with streaming (evict-first) stores so that it does not
-// push the partners' chunks out of L2.
+// x instead of two. A block mixes a few consecutive chunks of its row, so the
+// row's prologue is paid once for them. Rows are read in 16-byte packs,
+// kUnroll of them in flight per thread and row, with a one-element fallback
+// for misaligned views, and the output is written with streaming
+// (evict-first) stores so that it does not push the partners' chunks out of
+// L2.
 //
 // Boxed (CutMix) rows never load what they do not use: a pack wholly inside
 // the box skips its own row, a pack wholly outside skips the partner's.
@@ -27,6 +29,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <type_traits>
@@ -41,36 +44,15 @@ namespace {
 
 using namespace fused_mix_device;  // NOLINT: the kernels below are written in its words
 
-// kConvert: the output is normalised or of another dtype than x. Without it
-// (in_t == out_t, no mean/std) a paste is a select of stored values and none
-// of the conversion code is compiled in: the plain mix keeps its registers.
-// The converting kernels are issue-bound (ncu: SM 65-78%), so they are asked
-// to fit 10 blocks per SM (48 registers). kNarrow: 32-bit index math (a row
-// of fewer than 2^31 elements; see Divider).
-template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
-__global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+// One column chunk of one row: this thread's kUnroll packs from `first` on.
+template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
+__device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_t* own, const in_t* partner,
+                                 out_t* dst, const Box& box, acc_type_t<in_t, out_t> lam,
+                                 const Values& channel_values, int64_t first) {
   using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
   using out_pack = Pack<out_t, VEC>;
-  static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
-
-  if (blockIdx.x >= args.row_blocks) {
-    mix_target_row(args, blockIdx.x - args.row_blocks);
-    return;
-  }
-  __shared__ StagedChannels<acc_t> staged;
-  ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
-  if constexpr (kConvert) {
-    channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
-  }
-
   const RowGeometry& g = args.geometry;
-  int64_t row, first;
-  locate_block<VEC>(args, row, first);
-  const in_t* own = args.x + row * args.batch_stride;
-  const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
-  out_t* dst = args.out + row * g.numel;
-  const Box box = args.pairing.box_of(row, g);
   const bool blends = box.blends();
 
   // Load: a blend reads both rows; a paste (CutMix) reads each row only
@@ -99,7 +81,6 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
 
   // The blend-or-paste choice is the row's, so it is taken once per pack,
   // outside the per-element loops: each loop then carries one formula.
-  const acc_t lam = args.pairing.weight(row);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
@@ -133,6 +114,41 @@ __global__ void __launch_bounds__(kThreads, kConvert ? 10 : 1) fused_mix_kernel(
       for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
     }
     store_streaming(reinterpret_cast<out_pack*>(dst + e), o);
+  }
+}
+
+// kConvert: the output is normalised or of another dtype than x. Without it
+// (in_t == out_t, no mean/std) a paste is a select of stored values and none
+// of the conversion code is compiled in: the plain mix keeps its registers.
+// The converting kernels are issue-bound (ncu: SM 65-78%), so they are asked
+// to fit kConvertBlocksPerSM blocks per SM (48 registers at 128 threads).
+// kNarrow: 32-bit index math (a row of fewer than 2^31 elements; see
+// Divider). A block mixes args.chunks column chunks of its row.
+template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
+__global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+  using acc_t = acc_type_t<in_t, out_t>;
+  static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
+
+  if (blockIdx.x >= args.row_blocks) {
+    mix_target_row(args, blockIdx.x - args.row_blocks);
+    return;
+  }
+  __shared__ StagedChannels<acc_t> staged;
+  ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
+  if constexpr (kConvert) {
+    channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
+  }
+
+  const RowGeometry& g = args.geometry;
+  int64_t row, first;
+  locate_block<VEC>(args, args.chunks, row, first);
+  const in_t* own = args.x + row * args.batch_stride;
+  const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
+  out_t* dst = args.out + row * g.numel;
+  const Box box = args.pairing.box_of(row, g);
+  const acc_t lam = args.pairing.weight(row);
+  for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC)) {
+    mix_chunk<VEC, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
   }
 }
 
@@ -191,7 +207,7 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate_block<VEC>(args, row, first);
+  locate_block<VEC>(args, /*chunks=*/1, row, first);
   // Asserts index[row] is in range, as the forward does. The readers lists
   // of big batches come from a library sort, which would silently drop it.
   (void)args.pairing.partner(row);
@@ -307,7 +323,9 @@ using cuda::ceil_div;
 // of the narrower side instead would store 64 bytes per thread in four
 // instructions, each leaving gaps between lanes: half-written sectors.
 template <typename in_t, typename out_t>
-constexpr int kWideVec = 16 / (sizeof(in_t) > sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
+constexpr int kWideVec = std::is_same_v<in_t, uint8_t> && kUint8Vec > 0
+                             ? kUint8Vec
+                             : 16 / (sizeof(in_t) > sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
 
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
@@ -335,8 +353,25 @@ void with_kernel_shape(bool wide, bool narrow, const Launch& launch) {
   }
 }
 
-int64_t row_blocks_for(int64_t batch, int64_t numel, int vec) {
-  return numel == 0 ? 0 : batch * ceil_div(numel, int64_t(kThreads) * vec * kUnroll);
+// Blocks over the rows of a launch, `chunks` column chunks of `vec`-element
+// packs per block.
+int64_t row_blocks_for(int64_t batch, int64_t numel, int vec, int chunks) {
+  return numel == 0 ? 0 : batch * ceil_div(numel, chunk_elements(vec) * chunks);
+}
+
+// The column chunks that one forward block mixes: up to kMaxForwardChunks,
+// while the launch still fills the GPU twice over with resident blocks, so a
+// small batch (128x3x32x32: 256 chunks) keeps one chunk a block and every SM
+// busy. A launch-time choice from the device's size, not from data.
+// (cudaDeviceGetAttribute is a cheap driver query, without a sync.)
+int forward_chunks(int64_t batch, int64_t numel, int vec) {
+  const int device = c10::cuda::current_device();
+  int sms = 0, threads_per_sm = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
+  const int64_t two_waves = 2 * int64_t(sms) * (threads_per_sm / kThreads);
+  const int64_t chunks = batch * ceil_div(numel, chunk_elements(vec));
+  return static_cast<int>(std::clamp<int64_t>(chunks / two_waves, 1, kMaxForwardChunks));
 }
 
 template <typename in_t, typename out_t>
@@ -351,7 +386,8 @@ void launch_forward(const ForwardPlan& plan) {
   with_kernel_shape<in_t, out_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
     constexpr bool kNarrow = decltype(narrow)::value;
-    args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC);
+    args.chunks = forward_chunks(mix.batch, mix.geometry.numel, VEC);
+    args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC, args.chunks);
     const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div<int64_t>(mix.batch, kWarpsPerBlock);
     if constexpr (std::is_same_v<in_t, out_t>) {
       if (!mix.mean.defined()) {
@@ -389,7 +425,7 @@ void launch_backward(const BackwardPlan& plan) {
   const bool wide = packs_fit<scalar_t, scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
   with_kernel_shape<scalar_t, scalar_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
-    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, decltype(narrow)::value>, row_blocks_for(mix.batch, mix.geometry.numel, VEC),
+    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, decltype(narrow)::value>, row_blocks_for(mix.batch, mix.geometry.numel, VEC, 1),
            kThreads, args);
   });
 }
