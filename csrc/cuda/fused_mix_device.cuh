@@ -31,14 +31,18 @@
 #define MIXUP_EXT_CHUNKS 4
 #endif
 // Resident threads per SM that the converting (uint8, normalising) kernels
-// are compiled for: 1280 is 10 blocks of 128, 48 registers a thread.
+// are compiled for: 1280 is 10 blocks of 128, 48 registers a thread. Packs of
+// 16 uint8 elements hold twice the values in flight, and at 48 registers
+// ptxas spilled 280 bytes of them: they get 1024 (8 blocks, 64 registers).
 #ifndef MIXUP_EXT_CONVERT_THREADS_PER_SM
 #define MIXUP_EXT_CONVERT_THREADS_PER_SM 1280
 #endif
+#ifndef MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM
+#define MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM 1024
+#endif
 
-// Elements per pack of a uint8 input; 0 keeps the launcher's rule (16
-// bytes of the wider side). bench/tune.py sweeps 8 and 16 (wider uint8 loads,
-// two or four 16-byte stores per pack).
+// Elements per pack of a uint8 input; 0 keeps the launcher's rule (kWideVec
+// in fused_mix_kernel.cu). bench/tune.py sweeps other sizes with it.
 #ifndef MIXUP_EXT_UINT8_VEC
 #define MIXUP_EXT_UINT8_VEC 0
 #endif
@@ -49,7 +53,10 @@ constexpr int kThreads = MIXUP_EXT_THREADS;
 constexpr int kUnroll = MIXUP_EXT_UNROLL;
 constexpr int kMaxForwardChunks = MIXUP_EXT_CHUNKS;
 constexpr int kUint8Vec = MIXUP_EXT_UINT8_VEC;
-constexpr int kConvertBlocksPerSM = MIXUP_EXT_CONVERT_THREADS_PER_SM / kThreads;
+// Blocks per SM that a converting kernel of VEC-element packs is compiled for.
+template <int VEC>
+constexpr int kConvertBlocksPerSM =
+    (VEC >= 16 ? MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM : MIXUP_EXT_CONVERT_THREADS_PER_SM) / kThreads;
 constexpr int kWarpsPerBlock = kThreads / 32;  // target rows per block
 // Readers lists are built by one block with the per-row cursors in shared
 // memory up to this batch size; bigger batches use a library sort.

@@ -121,11 +121,11 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
 // (in_t == out_t, no mean/std) a paste is a select of stored values and none
 // of the conversion code is compiled in: the plain mix keeps its registers.
 // The converting kernels are issue-bound (ncu: SM 65-78%), so they are asked
-// to fit kConvertBlocksPerSM blocks per SM (48 registers at 128 threads).
+// to fit kConvertBlocksPerSM blocks per SM (48 or 64 registers at 128 threads).
 // kNarrow: 32-bit index math (a row of fewer than 2^31 elements; see
 // Divider). A block mixes args.chunks column chunks of its row.
 template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
-__global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+__global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
 
@@ -319,13 +319,18 @@ using cuda::ceil_div;
 
 // Elements per wide pack: 16 bytes of the wider side, so that every access
 // is one instruction and a warp's loads and stores both cover consecutive
-// memory (uint8 to float32: 4-byte loads, 16-byte stores). Packs of 16 bytes
-// of the narrower side instead would store 64 bytes per thread in four
-// instructions, each leaving gaps between lanes: half-written sectors.
+// memory. A uint8 input converted to a wider type is the exception: its packs
+// hold 32 bytes of output (uint8 to bfloat16: 16-byte loads and two 16-byte
+// stores; to float32: 8-byte loads and two stores), which spreads each pack's
+// fixed work (bounds test, box mask, channel lookup) over twice the elements.
+// On the H200 that took uint8 to float32 from 1.11 to ~0.8 of an fp32 clone
+// and uint8 to bfloat16 from 0.78 to ~0.70 (bench/NOTES.md, v7); each store
+// instruction then half-fills its sectors, and the next one fills the rest.
 template <typename in_t, typename out_t>
-constexpr int kWideVec = std::is_same_v<in_t, uint8_t> && kUint8Vec > 0
-                             ? kUint8Vec
-                             : 16 / (sizeof(in_t) > sizeof(out_t) ? sizeof(in_t) : sizeof(out_t));
+constexpr int kWideVec = !std::is_same_v<in_t, uint8_t> || std::is_same_v<out_t, uint8_t>
+                             ? 16 / (sizeof(in_t) > sizeof(out_t) ? sizeof(in_t) : sizeof(out_t))
+                         : kUint8Vec > 0 ? kUint8Vec
+                                         : 32 / static_cast<int>(sizeof(out_t));
 
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
