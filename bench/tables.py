@@ -87,7 +87,7 @@ _LOSS_CASES = [("ce", "4096x32000-bfloat16", "cross-entropy 4096×32000 bf16"),
 def headline() -> str:
     """The README's one table: the mix as a ratio to ``x.clone()``, the losses
     in ms, each beside ``torch.compile`` and the eager peers, GPU named."""
-    mix, loss = _load(MIX_RESULTS), _load(LOSS_RESULTS)
+    mix, loss = _load(H200_RESULTS), _load(LOSS_RESULTS)
     lines = ["| workload (forward + backward for the losses) | where | mixup_ext | `torch.compile` of the formula | eager peers |",
              "|---|---|---:|---:|---|"]
     rows = _rows(mix, "fused_mix")
@@ -116,12 +116,12 @@ def headline() -> str:
         r = {p: _find(rows, _NAFLEX_CASE, p) for p in ("fused", "timm")}
         lines.append(f"| NaFlex batch, 256 images 3×[128–512]² fp32, ms | {where} | **{r['fused']['ms']:.2f}** | – | "
                      f"timm `NaFlexMixup` {r['timm']['ms']:.2f} ({_x(r['timm']['ms'] / r['fused']['ms'])}) |")
-    return "\n".join(lines + ["", _source(MIX_RESULTS, LOSS_RESULTS, CPU_NAFLEX_RESULTS[1])])
+    return "\n".join(lines + ["", _source(H200_RESULTS, CPU_NAFLEX_RESULTS[1])])
 
 
-def mix() -> str:
+def mix(path: Path = MIX_RESULTS) -> str:
     """The fused_mix suite: every case, ours and the peers, × ``x.clone()``."""
-    results = _load(MIX_RESULTS)
+    results = _load(path)
     rows = _rows(results, "fused_mix")
     providers = [("fused", "fused forward"), ("mixup_elem", "`Mixup(mode=\"elem\")` call"),
                  ("fused_fwd_bwd", "fused fwd + bwd"), ("compiled_formula", "`torch.compile` formula"),
@@ -136,9 +136,9 @@ def mix() -> str:
             r = _find(rows, case, provider)
             cells.append(_x(r["ratio"] if r else None, bold=provider == "fused"))
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    return "\n".join(lines + ["", f"{results['device']}, torch {results['torch']}, commit {results['commit']}; "
+    return "\n".join(lines + ["", f"{results['device']}, torch {results['torch']}, commit {_commit(results, 'fused_mix')}; "
                               "times are ratios to `x.clone()` of the same tensor in the same run. "
-                              + _source(MIX_RESULTS)])
+                              + _source(path)])
 
 
 def uint8() -> str:
@@ -231,7 +231,7 @@ def demo() -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "headline": headline, "mix": mix, "uint8": uint8, "uint8_h200": uint8_h200, "losses": losses,
+    "headline": headline, "mix": mix, "mix_h200": lambda: mix(H200_RESULTS), "uint8": uint8, "uint8_h200": uint8_h200, "losses": losses,
     "naflex": naflex, "demo": demo,
 }
 
