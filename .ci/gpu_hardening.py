@@ -35,7 +35,7 @@ import torch
 
 import mixup_ext
 from mixup_ext import reference
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX
 
 DEVICE = os.environ.get("MIXUP_EXT_HARDEN_DEVICE", "cuda")  # "cpu" dry-runs the workload
 FLOATS = (torch.float64, torch.float32, torch.float16, torch.bfloat16)

@@ -9,7 +9,8 @@ from ._loader import backend, load as _load
 
 _load()
 
-from . import reference, sampling, transforms  # noqa: E402
+from . import reference, transforms  # noqa: E402
+from ._sampling import NO_BOX  # noqa: E402
 from .loss import (  # noqa: E402
     MixupBinaryCrossEntropy,
     MixupCrossEntropy,
@@ -22,6 +23,7 @@ from .ops import fused_mix  # noqa: E402
 
 __all__ = [
     "MixParams",
+    "NO_BOX",
     "Mixup",
     "MixupCrossEntropy",
     "MixupBinaryCrossEntropy",
@@ -32,7 +34,6 @@ __all__ = [
     "mixup_cross_entropy",
     "mixup_binary_cross_entropy",
     "reference",
-    "sampling",
     "transforms",
 ]
 __version__ = "0.1.0"

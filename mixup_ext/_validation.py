@@ -5,8 +5,9 @@ its fake kernel and the fallback refuse the same inputs with the same words.
 The C++ twins are csrc/<op>_plan.cpp (fused_mix, draw_mix_params,
 sample_mix_params, mixup_loss, mixup_binary_cross_entropy), which name
 dtypes, tensors and numbers as this file does (csrc/messages.h);
-tests/test_contracts.py runs every refusal case of every op through both and
-compares the messages word for word. Every message names the argument and
+every refusal case in the tests runs through the op, its fake kernel and the
+reference (tests/helpers.py: refused_alike), which must give the same
+words. Every message names the argument and
 what was expected, and every refusal is a ValueError.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch._subclasses.fake_tensor import is_fake
 from ._contract import GAMMAS, UNIFORMS
-from .sampling import NO_BOX, PAIRINGS
+from ._sampling import NO_BOX, PAIRINGS
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 FORWARD = "mixup::fused_mix"
@@ -287,13 +288,32 @@ def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dty
             _check_channel_values(op, name, values, x.shape[1])
             return values.to(device=x.device, dtype=dtype)
         return values
+    return _checked_channel_tensor(op, name, _channel_floats(op, name, values), x.shape[1], x.device, dtype)
+
+
+def _channel_floats(op: str, name: str, values) -> tuple[float, ...]:
     if not isinstance(values, Sequence) or isinstance(values, str):
         raise ValueError(f"{op}: {name} must be a sequence of floats or a 1-D tensor, got {type(values).__name__}")
     try:
-        key = tuple(float(v) for v in values)
+        return tuple(float(v) for v in values)
     except (TypeError, ValueError):
         raise ValueError(f"{op}: {name} must be a sequence of floats, got {values!r}") from None
-    return _checked_channel_tensor(op, name, key, x.shape[1], x.device, dtype)
+
+
+def checked_channel_floats(owner: str, name: str, values) -> tuple[float, ...] | None:
+    """mean or std given to a constructor (``Mixup(mean=...)``), before the
+    channel count is known: floats, at least one, each checked by the rule
+    and in the words of check_normalize_values."""
+    if values is None:
+        return None
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()  # a constructor runs once: reading a device tensor here costs one sync, not one per call
+    floats = _channel_floats(owner, name, values)
+    if not floats:
+        raise ValueError(f"{owner}: {name} must hold one value per channel, got an empty sequence")
+    t = torch.tensor(floats, dtype=torch.float64)
+    check_normalize_values(owner, t if name == "mean" else None, t if name == "std" else None)
+    return floats
 
 
 def _check_channel_values(op: str, name: str, t: torch.Tensor, channels: int) -> None:

@@ -26,13 +26,19 @@ differences, all on purpose:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
-from . import sampling
-from ._validation import as_class_ids, check_alphas, check_out_dtype, check_pair_partners, check_probabilities
+from . import _sampling as sampling
+from ._validation import (
+    as_class_ids,
+    check_alphas,
+    check_out_dtype,
+    check_pair_partners,
+    check_probabilities,
+    checked_channel_floats,
+)
 from .ops import fused_mix
 
 MODES = ("batch", "pair", "elem")
@@ -51,7 +57,7 @@ class MixParams:
     sample itself (area-corrected for CutMix samples when asked). index:
     ``(B,)`` int64 partners. box: None, ``(4,)`` or ``(B, 4)`` int64 rows
     ``[y0, y1, x0, x1)``: a paste (pasting nothing when empty), or
-    ``sampling.NO_BOX`` rows for a blend.
+    ``mixup_ext.NO_BOX`` rows for a blend.
 
     It unpacks as ``index, lam, box = mixup.sample(x)``, the order
     ``torch.ops.mixup.draw_mix_params`` returns. It is built by keyword, or
@@ -140,8 +146,8 @@ class Mixup:
         if multi_label and target_form != "dense":
             raise ValueError("Mixup: multi_label=True mixes dense (B, num_classes) rows; it needs target_form='dense'")
         check_out_dtype("Mixup", out_dtype)
-        self.mean = _channel_values("mean", mean)
-        self.std = _channel_values("std", std)
+        self.mean = checked_channel_floats("Mixup", "mean", mean)
+        self.std = checked_channel_floats("Mixup", "std", std)
         self.out_dtype = out_dtype
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
@@ -243,20 +249,3 @@ def _identity_params(x: torch.Tensor) -> MixParams:
         index=torch.arange(batch, device=x.device),
         box=box,
     )
-
-
-def _channel_values(name: str, values):
-    """mean or std as a tuple of floats, checked once: finite, std non-zero."""
-    if values is None:
-        return None
-    if isinstance(values, torch.Tensor):
-        values = values.tolist()
-    try:
-        values = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        raise ValueError(f"Mixup: {name} must be a sequence of floats, one per channel, got {values!r}") from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"Mixup: {name} must be a non-empty sequence of finite floats, got {values}")
-    if name == "std" and any(v == 0 for v in values):
-        raise ValueError(f"Mixup: std must be non-zero, got {values}")
-    return values

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import sampling
+from . import _sampling as sampling
 from ._validation import check_alphas, check_probabilities
 from .ops import fused_mix
 

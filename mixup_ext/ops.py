@@ -36,7 +36,7 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, 
         box: None, or int64 ``(4,)``/``(B, 4)`` rows ``[y0, y1, x0, x1)`` over
             the last two dims: inside it sample i takes ``x[index[i]]``, and
             outside it keeps ``x[i]`` (an empty box pastes nothing). A row of
-            ``sampling.NO_BOX`` (-1) marks a sample that is blended instead.
+            ``mixup_ext.NO_BOX`` (-1) marks a sample that is blended instead.
         num_classes: required for class ids; inferred from soft targets.
         smoothing: label smoothing in ``[0, 1]``.
         mean: per-channel (dim 1) normalisation of the output, in x's

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import sampling
+from . import _sampling as sampling
 from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
 
 from ._validation import (

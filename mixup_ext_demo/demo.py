@@ -213,7 +213,7 @@ def memorized_noise(model, data: Data, world: World) -> float:
 
 def _boxes(params, batch: int) -> torch.Tensor:
     """(B, 4) box rows [y0, y1, x0, x1) of a draw: a CutMix paste, or
-    sampling.NO_BOX (-1) for a blend."""
+    mixup_ext.NO_BOX (-1) for a blend."""
     if params.box is None:
         return torch.full((batch, 4), -1, dtype=torch.int64)
     return params.box.expand(batch, 4) if params.box.dim() == 1 else params.box

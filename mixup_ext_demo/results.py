@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The files whose contents decide the demo's numbers, as globs from the checkout's root.
 FINGERPRINTED = (
     "mixup_ext_demo/demo.py",
-    "mixup_ext/mixup.py", "mixup_ext/ops.py", "mixup_ext/loss.py", "mixup_ext/sampling.py", "mixup_ext/_validation.py",
+    "mixup_ext/mixup.py", "mixup_ext/ops.py", "mixup_ext/loss.py", "mixup_ext/_sampling.py", "mixup_ext/_validation.py",
     "csrc/draw_mix_params*", "csrc/sample_mix_params*", "csrc/cpu/draw_mix_params_kernel.cpp",
     "csrc/cpu/sample_mix_params_kernel.cpp", "csrc/fused_mix*", "csrc/cpu/fused_mix_kernel.cpp",
     "csrc/mixup_loss*", "csrc/mixup_cross_entropy*", "csrc/cpu/mixup_cross_entropy_kernel.cpp",

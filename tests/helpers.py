@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench import needs
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FLOAT_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -223,3 +223,22 @@ def mixup_targets_both_forms(device, mode: str, seed: int = 3):
         for form in ("dense", "index")
     ]
     return logits, forms[0], forms[1]
+
+
+def refused_alike(match: str, first, *others, unchanged=()) -> str:
+    """One refusal through every backend: ``first()`` raises a ValueError
+    whose words match ``match``, and each of ``others`` (the reference, the
+    fake kernel) raises one in exactly the same words, so a message or a
+    missing check cannot drift between them. No tensor of ``unchanged`` is
+    modified by any of the calls. Returns the words."""
+    snapshot = [(t, t.clone()) for t in unchanged if isinstance(t, torch.Tensor)]
+    with pytest.raises(ValueError, match=match) as refused:
+        first()
+    words = str(refused.value)
+    for call in others:
+        with pytest.raises(ValueError) as again:
+            call()
+        assert str(again.value) == words
+    for t, before in snapshot:
+        assert torch.equal(t, before), "a refused call modified its input"
+    return words

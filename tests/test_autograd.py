@@ -24,6 +24,8 @@ from .helpers import (
     with_layout,
 )
 
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("index_kind", ["permutation", "repeats", "all_same"])

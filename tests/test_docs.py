@@ -56,3 +56,22 @@ def test_the_fingerprint_sees_a_change(tmp_path):
     assert before == results.fingerprint()
     (tmp_path / "csrc" / "fused_mix_math.h").write_text("// changed\n")
     assert results.fingerprint(tmp_path) != before
+
+
+def test_the_api_reference_lists_exactly_the_public_surface():
+    """What ``mixup_ext`` exports is what docs/reference.md documents: a new
+    public name needs its page entry, and a documented name must exist."""
+    import re
+
+    import mixup_ext
+    from mixup_ext import transforms
+
+    page = (ROOT / "docs" / "reference.md").read_text()
+    documented = set(re.findall(r"^::: (mixup_ext\.[\w.]+)$", page, flags=re.M))
+    documented |= {f"mixup_ext.{name}" for name in re.findall(r"`mixup_ext\.(\w+)`", page)}
+    exported = {f"mixup_ext.{name}" for name in mixup_ext.__all__}  # the two modules by name in the prose
+    exported |= {f"mixup_ext.transforms.{name}" for name in transforms.__all__}
+    exported |= {f"mixup_ext.reference.{name}" for name in mixup_ext.reference.__all__ if not name.startswith("_")}
+    assert documented == exported, (f"exported, not in docs/reference.md: {sorted(exported - documented)}; "
+                                    f"documented, not exported: {sorted(documented - exported)}")
+    assert not hasattr(mixup_ext, "sampling"), "the sampler's helpers are internal (mixup_ext._sampling)"

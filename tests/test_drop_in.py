@@ -12,6 +12,8 @@ from mixup_ext import Mixup, fused_mix, mixup_binary_cross_entropy, mixup_cross_
 
 from .helpers import DEVICES, generator
 
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+
 INTEGER_DTYPES = [torch.uint8, torch.int8, torch.int16, torch.int32]
 
 

@@ -9,7 +9,7 @@ import torch
 
 import mixup_ext
 from mixup_ext import reference
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX
 
 from .helpers import (
     DEVICES,
@@ -25,6 +25,8 @@ from .helpers import (
     random_boxes,
     with_layout,
 )
+
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 NUM_CLASSES = 10
 

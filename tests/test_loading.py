@@ -90,7 +90,7 @@ def test_the_sampler_slots_are_one_list_for_both_languages():
     """The reference indexes its tables by csrc/sample_mix_params_slots.def:
     the slots a draw reads, in the kernels' order, and the box rule's
     no-box row as the kernels write it."""
-    from mixup_ext import sampling
+    from mixup_ext import _sampling as sampling
 
     assert [s.name for s in _contract.UniformSlot] == [
         "APPLY", "SWITCH", "CENTRE_Y", "CENTRE_X", "MINMAX_H", "MINMAX_W", "MINMAX_Y", "MINMAX_X"]

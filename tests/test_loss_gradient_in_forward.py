@@ -24,6 +24,8 @@ from .helpers import DEVICES, requires_cuda
 from .test_mixup_binary_cross_entropy import formula as bce_formula
 from .test_mixup_cross_entropy import formula as ce_formula
 
+pytestmark = [pytest.mark.cpu_kernels, pytest.mark.isa]  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+
 LOSSES = ["ce", "bce"]
 SHAPES = [(7, 10), (5, 4097), (3, 40000)]  # odd rows; a vectorised row tail; a 1024-thread forward
 

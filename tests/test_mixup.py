@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from mixup_ext import MixParams, Mixup, sampling
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX, MixParams, Mixup
+from mixup_ext import _sampling as sampling
 
 from .helpers import DEVICES, assert_close, randn, timm_mixup_module
+
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 C = 10
 

@@ -12,9 +12,11 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from bench import needs
 from mixup_ext import NaFlexMixup, NaFlexParams, reference
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX
 
 from .helpers import DEVICES, _timm_or_skip, poisoned_outputs, requires_cuda
+
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64]
 C = 10  # classes

@@ -10,7 +10,7 @@ import torch
 
 import mixup_ext
 from mixup_ext import reference
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX
 
 from .helpers import (
     DEVICES,
@@ -23,8 +23,11 @@ from .helpers import (
     poisoned_outputs,
     randn,
     random_boxes,
+    refused_alike,
     with_layout,
 )
+
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 IN_DTYPES = [torch.uint8] + FLOAT_DTYPES
 OUT_DTYPES = [None] + FLOAT_DTYPES
@@ -392,3 +395,25 @@ def test_mixup_refuses_bad_normalisation():
     mixup = mixup_ext.Mixup(num_classes=NUM_CLASSES, mean=(1.0, 2.0))
     with pytest.raises(ValueError, match="mean has 2 values"):
         mixup(samples((4, 3, 5, 5), torch.uint8, "cpu"), labels(4, "cpu"))
+
+
+BAD_CHANNEL_VALUES = {
+    "mean_nan": ((1.0, float("nan"), 2.0), (1.0, 1.0, 1.0)),
+    "std_zero": ((1.0, 2.0, 3.0), (1.0, 0.0, 1.0)),
+    "std_inf": ((1.0, 2.0, 3.0), (1.0, 1.0, float("inf"))),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHANNEL_VALUES)
+def test_bad_mean_std_name_the_channel_alike(case):
+    """A bad mean/std value is named with its channel by the compiled op,
+    the reference op and both Python entry points (they once said "got 0
+    for channel 1" in C++ and printed the whole list in Python)."""
+    mean, std = BAD_CHANNEL_VALUES[case]
+    x = torch.randint(0, 256, (4, 3, 5, 5), dtype=torch.uint8)
+    index, lam = torch.tensor([1, 0, 3, 2]), torch.rand(4)
+    as_tensors = (None, index, lam, None, 0, 0.0, torch.tensor(mean), torch.tensor(std))
+    refused_alike("for channel", lambda: torch.ops.mixup.fused_mix(x, *as_tensors),
+                  lambda: reference.fused_mix_op(x, *as_tensors),
+                  lambda: mixup_ext.fused_mix(x, None, index, lam, mean=mean, std=std),
+                  lambda: reference.fused_mix(x, None, index, lam, mean=mean, std=std))

@@ -8,13 +8,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import mixup_ext  # noqa: E402
 from mixup_ext import reference  # noqa: E402
-from mixup_ext.sampling import NO_BOX  # noqa: E402
+from mixup_ext import NO_BOX  # noqa: E402
 
 from .helpers import DEVICES, FLOAT_DTYPES, TOLERANCE, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
 
-from mixup_ext import reference
-from mixup_ext.sampling import NO_BOX
+from mixup_ext import NO_BOX, reference
 
-from .helpers import DEVICES
+from .helpers import DEVICES, refused_alike
+
+pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 CONFIGS = [
     dict(mixup_on=True, cutmix_on=True, minmax=None, correct_lam=True),
@@ -75,3 +77,39 @@ def test_bad_arguments_are_refused(impl):
         impl(uniforms, gammas[:, :3], None, *config)
     with pytest.raises(ValueError, match="one of mixup_on, cutmix_on must be true"):
         impl(uniforms, gammas, None, 8, 8, 1.0, 0.5, False, False, None, True, True)
+
+
+# Every check of csrc/sample_mix_params_plan.cpp (the reference once missed
+# four of its seven, and accepted height 0): keyword overrides of a good call.
+SAMPLE_CASES = {
+    "uniforms_width": dict(u=lambda u: u[:, :7]),
+    "gammas_width": dict(g=lambda g: g[:, :3]),
+    "height_zero": dict(height=0),
+    "width_negative": dict(width=-2),
+    "neither_method": dict(on=False),
+    "minmax_decreasing": dict(minmax=[0.8, 0.2]),
+    "minmax_three": dict(minmax=[0.1, 0.2, 0.3]),
+    "pair_index_dtype": dict(pair_index=torch.zeros(4, dtype=torch.int32)),
+    "pair_index_length": dict(pair_index=torch.zeros(3, dtype=torch.int64)),
+}
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES)
+def test_sample_mix_params_refusals_read_the_same(case):
+    """Compiled op, reference and fake kernel: one sentence per refusal."""
+    uniforms, gammas = draws(4, "cpu")
+    a = dict(u=uniforms, g=gammas, pair_index=None, height=8, width=8, on=True, minmax=None)
+    for key, value in SAMPLE_CASES[case].items():
+        a[key] = value(a[key]) if callable(value) else value
+
+    def call(fn, convert=lambda t: t):
+        pair_index = None if a["pair_index"] is None else convert(a["pair_index"])
+        return lambda: fn(convert(a["u"]), convert(a["g"]), pair_index, a["height"], a["width"], 1.0, 0.5, a["on"],
+                          a["on"], a["minmax"], True, True)
+
+    def fake():
+        with FakeTensorMode() as mode:
+            call(torch.ops.mixup._sample_mix_params, mode.from_tensor)()
+
+    refused_alike("^mixup::_sample_mix_params: ", call(torch.ops.mixup._sample_mix_params),
+                  call(reference._sample_mix_params), fake)

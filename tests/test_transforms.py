@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mixup_ext import MixParams, sampling
+from mixup_ext import MixParams
+from mixup_ext import _sampling as sampling
 from mixup_ext.transforms import CutMix, MixUp
 
 from .helpers import DEVICES, TOLERANCE, assert_close, randn
