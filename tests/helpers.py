@@ -196,6 +196,46 @@ def trips_device_assert(call: str) -> bool:
     return result.returncode != 0 and "NO ASSERT" not in result.stdout
 
 
+@contextlib.contextmanager
+def no_host_sync():
+    """Inside, anything that makes the host wait for the GPU raises (torch's
+    sync debug mode). Work queued before is finished first, so that only
+    what runs inside is judged."""
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
+def training_step(device, mode: str = "elem", seed: int = 4):
+    """One step of a small model trained the way a user would: Mixup draws on
+    the device (index targets), a conv net, the fused cross-entropy plus the
+    fused BCE, backward into the weights and into x too (manifold-style).
+    Returns the step as a function of no arguments."""
+    import mixup_ext
+
+    gen = generator(device, seed)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(8 * 16 * 16, 10)).to(device)
+    mixup = mixup_ext.Mixup(0.8, 1.0, mode=mode, pairing="random", num_classes=10, generator=gen, target_form="index")
+    cross_entropy = mixup_ext.MixupCrossEntropy(label_smoothing=0.1)
+    binary = mixup_ext.MixupBinaryCrossEntropy(label_smoothing=0.1, target_threshold=0.2,
+                                               pos_weight=torch.rand(10) + 0.5)
+    x = torch.randn(32, 3, 16, 16, device=device, generator=gen).requires_grad_()
+    y = torch.randint(0, 10, (32,), device=device, generator=gen)
+
+    def step():
+        mixed, target = mixup(x, y)
+        logits = model(mixed)
+        loss = cross_entropy(logits, target) + binary(logits, target)
+        loss.backward()
+        return loss.detach()
+
+    return step
+
+
 def peak_extra_cuda_bytes(fn) -> int:
     """The CUDA memory ``fn()`` allocates at its peak beyond what was
     allocated before it, under no_grad."""

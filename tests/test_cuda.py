@@ -13,7 +13,16 @@ import torch
 import mixup_ext
 from mixup_ext import reference
 
-from .helpers import assert_close, index_of, lam_of, poisoned_outputs, randn, random_boxes
+from .helpers import (
+    assert_close,
+    index_of,
+    lam_of,
+    no_host_sync,
+    poisoned_outputs,
+    randn,
+    random_boxes,
+    training_step,
+)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -100,15 +109,11 @@ def test_no_host_sync_in_forward_or_backward():
     soft.requires_grad_()
     grad_out = torch.randn_like(x)
     grad_mixed = torch.randn_like(soft)
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
+    with no_host_sync():
         for box_arg in (box, None):
             out, mixed = mixup_ext.fused_mix(x, soft, index, lam, box_arg, 10, 0.1)
             torch.autograd.backward((out, mixed), (grad_out, grad_mixed))
             out, mixed = mixup_ext.fused_mix(x, torch.zeros(16, dtype=torch.int64, device="cuda"), index, 0.5, box_arg, 10, 0.1)
-    finally:
-        torch.cuda.set_sync_debug_mode(0)
     torch.cuda.synchronize()
 
 
@@ -193,12 +198,18 @@ def test_mixup_call_has_no_host_sync(mode):
     generator = torch.Generator(device="cuda").manual_seed(0)
     for target_form in ("dense", "index"):
         mixup = Mixup(0.8, 1.0, mode=mode, pairing="random", num_classes=10, generator=generator, target_form=target_form)
-        torch.cuda.synchronize()
-        torch.cuda.set_sync_debug_mode("error")
-        try:
+        with no_host_sync():
             mixup(x, labels)
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
+
+
+@pytest.mark.parametrize("mode", ["batch", "pair", "elem"])
+def test_training_step_has_no_host_sync(mode):
+    """Mixup, a model, the fused CE and BCE, backward into the weights and x."""
+    step = training_step("cuda", mode)
+    step()  # warm-up: cuDNN's autotuning and lazy initialisation may sync once
+    with no_host_sync():
+        for _ in range(3):
+            step()
 
 
 def test_whole_mixup_call_captures_in_a_cuda_graph():
