@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "dtypes.h"  // acc_type_t: the math type of a mix
+
 // Value checks that would need a host sync on the GPU become device-side
 // asserts there, as in PyTorch's own index ops. The host path validates the
 // values before any kernel runs, so on the host this expands to nothing.
@@ -116,11 +118,6 @@ struct ChannelGeometry {
   int64_t stride;
   int64_t channels;
 };
-
-// The math type of a mix from in_t samples to out_t outputs: float64 when
-// either side is float64, else float32 (uint8 and the 16-bit floats included).
-template <typename in_t, typename out_t>
-using acc_type_t = std::conditional_t<std::is_same_v<in_t, double> || std::is_same_v<out_t, double>, double, float>;
 
 // The blend, in the accumulation type (float32, or float64 for float64 data).
 // Written exactly as the reference writes it.

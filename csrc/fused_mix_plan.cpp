@@ -1,5 +1,6 @@
 // Validation, layout and allocation shared by the CPU and CUDA backends.
 #include "fused_mix.h"
+#include "dtypes.h"
 #include "messages.h"
 
 #include <ATen/ATen.h>
@@ -10,19 +11,6 @@
 
 namespace mixup {
 namespace {
-
-bool is_mixable_float(at::ScalarType t) {
-  return t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
-}
-
-// float32 math for every type but float64 (uint8 included), as the contract
-// asks; a mix with float64 on either side computes in float64.
-at::ScalarType accumulation_dtype(at::ScalarType t) {
-  return t == at::kDouble ? at::kDouble : at::kFloat;
-}
-at::ScalarType accumulation_dtype(at::ScalarType in, at::ScalarType out) {
-  return in == at::kDouble || out == at::kDouble ? at::kDouble : at::kFloat;
-}
 
 // Every layout a kernel reads is "B dense rows with one shared layout".
 // Contiguous and channels_last inputs already are, and keep their format; so
@@ -64,8 +52,7 @@ void check_device(const char* op, const char* name, const at::Tensor& t, const a
 void check_rows_tensor(const char* op, const char* name, const at::Tensor& t) {
   TORCH_CHECK_VALUE(t.dim() >= 1, op, ": ", name,
                     " must have a batch dimension (B, ...), got a 0-d tensor");
-  TORCH_CHECK_VALUE(is_mixable_float(t.scalar_type()), op, ": ", name,
-                    " must be float64, float32, float16 or bfloat16, got ", describe(t));
+  TORCH_CHECK_VALUE(is_data_float(t.scalar_type()), op, ": ", name, " must be ", kFloatNames, ", got ", describe(t));
 }
 
 // Checks index, lam and box against the rows tensor `x` and fills the plan's
@@ -160,7 +147,7 @@ TargetArgs plan_targets(const at::Tensor& x, const std::optional<at::Tensor>& ma
   check_device("mixup::fused_mix", "target", target, x);
   const bool labels = target.scalar_type() == at::kLong && target.dim() == 1 &&
                       target.size(0) == batch;
-  const bool soft = is_mixable_float(target.scalar_type()) && target.dim() == 2 &&
+  const bool soft = is_data_float(target.scalar_type()) && target.dim() == 2 &&
                     target.size(0) == batch && target.size(1) == num_classes;
   TORCH_CHECK_VALUE(labels || soft,
                     "mixup::fused_mix: target must be int64 class ids of shape (B,) = (", batch,
@@ -208,12 +195,12 @@ ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& t
                          std::optional<at::ScalarType> out_dtype) {
   constexpr const char* op = "mixup::fused_mix";
   TORCH_CHECK_VALUE(x.dim() >= 1, op, ": x must have a batch dimension (B, ...), got a 0-d tensor");
-  TORCH_CHECK_VALUE(x.scalar_type() == at::kByte || is_mixable_float(x.scalar_type()), op,
-                    ": x must be uint8, float64, float32, float16 or bfloat16, got ", describe(x));
+  TORCH_CHECK_VALUE(x.scalar_type() == at::kByte || is_data_float(x.scalar_type()), op,
+                    : x must be uint8, ", kFloatNames, ", got ", describe(x));
   // uint8 samples mix into float32 unless asked otherwise; floats keep their dtype.
   const at::ScalarType out_type = out_dtype.value_or(x.scalar_type() == at::kByte ? at::kFloat : x.scalar_type());
-  TORCH_CHECK_VALUE(is_mixable_float(out_type), op,
-                    ": out_dtype must be torch.float64, float32, float16 or bfloat16, got ", dtype_name(out_type));
+  TORCH_CHECK_VALUE(is_data_float(out_type), op,
+                    : out_dtype must be torch.", kFloatNames, ", got ", dtype_name(out_type));
   const at::ScalarType acc = accumulation_dtype(x.scalar_type(), out_type);
 
   ForwardPlan plan;

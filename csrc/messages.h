@@ -1,7 +1,7 @@
 // How a refusal names a dtype or a tensor, in the words the Python side uses
 // (torch.float32, not Float), so that the compiled ops, their fake kernels
 // and the reference refuse a bad argument in one sentence
-// (tests/test_contracts.py holds every refusal of every op to that).
+// (tests/helpers.py: refused_alike holds every refusal of every op to that).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -1,5 +1,6 @@
 // Validation shared by every op of the loss family, on both backends.
 #include "mixup_loss.h"
+#include "dtypes.h"
 #include "messages.h"
 
 #include <ATen/ATen.h>
@@ -13,8 +14,8 @@ namespace mixup {
 LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                             const at::Tensor& lam, double smoothing, bool check_values) {
   const at::ScalarType t = logits.scalar_type();
-  TORCH_CHECK_VALUE(logits.dim() == 2 && (t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16),
-                    op, ": logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got ", dtype_name(t), " of shape ",
+  TORCH_CHECK_VALUE(logits.dim() == 2 && is_data_float(t), op, ": logits must be a (B, C) ", kFloatNames,
+                    " tensor, got ", dtype_name(t), " of shape ",
                     logits.sizes());
   const int64_t batch = logits.size(0), classes = logits.size(1);
   TORCH_CHECK_VALUE(classes > 0, op, ": logits must have at least one class, got shape ", logits.sizes());
@@ -41,7 +42,7 @@ LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::
   p.logits = logits.stride(1) == 1 ? logits : logits.contiguous();
   p.y_a = y_a;
   p.y_b = y_b;
-  p.lam = lam.to(t == at::kDouble ? at::kDouble : at::kFloat);
+  p.lam = lam.to(accumulation_dtype(t));
   p.lam_stride = lam.dim() == 0 ? 0 : p.lam.stride(0);
   p.batch = batch;
   p.classes = classes;

@@ -75,10 +75,9 @@ C10_HOST_DEVICE inline int64_t owner_of_unit(const int64_t* starts, int64_t entr
   return lo;
 }
 
-// The math type of a pair's arithmetic: float64 for float64 images, else
-// float32 (uint8 and the 16-bit floats included).
+// The math type of a pair's arithmetic: the mix's (dtypes.h).
 template <typename scalar_t>
-using naflex_acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+using naflex_acc_t = acc_type_t<scalar_t>;
 
 // The blend weights in the math type: lam, and 1 - lam taken in double
 // first, as timm's `mul(lam).add_(other, alpha=1 - lam)` takes its Python

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "dtypes.h"
 #include "messages.h"
 #include "naflex_mix.h"
 
@@ -13,7 +14,7 @@ namespace mixup {
 namespace {
 
 bool naflex_dtype(at::ScalarType t) {
-  return t == at::kByte || t == at::kHalf || t == at::kBFloat16 || t == at::kFloat || t == at::kDouble;
+  return t == at::kByte || is_data_float(t);
 }
 
 void check_images(const char* op, at::TensorList images) {

@@ -23,7 +23,9 @@ from torch._subclasses.fake_tensor import is_fake
 from ._contract import GAMMAS, UNIFORMS
 from ._sampling import NO_BOX, PAIRINGS
 
+# The floating dtypes of data, and how refusals name them (csrc/dtypes.h: kFloatNames).
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+FLOAT_NAMES = "float64, float32, float16 or bfloat16"
 FORWARD = "mixup::fused_mix"
 BACKWARD = "mixup::_fused_mix_backward"
 
@@ -34,7 +36,8 @@ def _describe(t: torch.Tensor) -> str:
 
 def accumulation_dtype(dtype: torch.dtype, out_dtype: torch.dtype | None = None) -> torch.dtype:
     """float32 math for every type but float64 (uint8 included), as the
-    contract asks; float64 on either side of a mix computes in float64."""
+    contract asks; float64 on either side of a mix computes in float64
+    (csrc/dtypes.h: accumulation_dtype, acc_type_t)."""
     return torch.float64 if torch.float64 in (dtype, out_dtype) else torch.float32
 
 
@@ -47,7 +50,7 @@ def output_dtype(x: torch.Tensor, out_dtype) -> torch.dtype:
 
 def check_out_dtype(op: str, out_dtype) -> None:
     if out_dtype is not None and out_dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{op}: out_dtype must be torch.float64, float32, float16 or bfloat16, got {out_dtype!r}")
+        raise ValueError(f"{op}: out_dtype must be torch.{FLOAT_NAMES}, got {out_dtype!r}")
 
 
 def check_probabilities(owner: str, **values) -> None:
@@ -119,7 +122,7 @@ def check_rows(op: str, name: str, t: torch.Tensor) -> None:
     if t.dim() < 1:
         raise ValueError(f"{op}: {name} must have a batch dimension (B, ...), got a 0-d tensor")
     if t.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{op}: {name} must be float64, float32, float16 or bfloat16, got {_describe(t)}")
+        raise ValueError(f"{op}: {name} must be {FLOAT_NAMES}, got {_describe(t)}")
 
 
 def check_mix(op: str, x: torch.Tensor, index: torch.Tensor, lam: torch.Tensor, box) -> None:
@@ -152,7 +155,7 @@ def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float
     if x.dim() < 1:
         raise ValueError(f"{FORWARD}: x must have a batch dimension (B, ...), got a 0-d tensor")
     if x.dtype != torch.uint8 and x.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{FORWARD}: x must be uint8, float64, float32, float16 or bfloat16, got {_describe(x)}")
+        raise ValueError(f"{FORWARD}: x must be uint8, {FLOAT_NAMES}, got {_describe(x)}")
     check_out_dtype(FORWARD, out_dtype)
     check_mix(FORWARD, x, index, lam, box)
     check_per_channel(FORWARD, "mean", mean, x)
@@ -416,8 +419,8 @@ def check_reduction(op: str, reduction) -> None:
 
 def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     """What every op of the loss family takes (csrc/mixup_loss_plan.cpp's twin)."""
-    if logits.dim() != 2 or logits.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"{op}: logits must be a (B, C) float64, float32, float16 or bfloat16 tensor, got {logits.dtype} of shape {list(logits.shape)}")
+    if logits.dim() != 2 or logits.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{op}: logits must be a (B, C) {FLOAT_NAMES} tensor, got {logits.dtype} of shape {list(logits.shape)}")
     batch, classes = logits.shape
     if classes == 0:
         raise ValueError(f"{op}: logits must have at least one class, got shape {list(logits.shape)}")

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
+from ._validation import FLOAT_DTYPES
 from .mixup import MixParams
 from .ops import fused_mix
 
@@ -192,7 +193,7 @@ class _BatchMix(nn.Module):
                     f"{tuple(labels.shape)} (or leave num_classes=None)"
                 )
             # Probability labels keep a floating dtype; others become float32, as in torchvision.
-            return labels if labels.dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16) else labels.float()
+            return labels if labels.dtype in FLOAT_DTYPES else labels.float()
         raise ValueError(
             f"{name}: labels must be (B,) class ids or (B, num_classes) probabilities, got shape {tuple(labels.shape)}"
         )
