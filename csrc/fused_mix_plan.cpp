@@ -196,11 +196,11 @@ ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& t
   constexpr const char* op = "mixup::fused_mix";
   TORCH_CHECK_VALUE(x.dim() >= 1, op, ": x must have a batch dimension (B, ...), got a 0-d tensor");
   TORCH_CHECK_VALUE(x.scalar_type() == at::kByte || is_data_float(x.scalar_type()), op,
-                    : x must be uint8, ", kFloatNames, ", got ", describe(x));
+                    ": x must be uint8, ", kFloatNames, ", got ", describe(x));
   // uint8 samples mix into float32 unless asked otherwise; floats keep their dtype.
   const at::ScalarType out_type = out_dtype.value_or(x.scalar_type() == at::kByte ? at::kFloat : x.scalar_type());
   TORCH_CHECK_VALUE(is_data_float(out_type), op,
-                    : out_dtype must be torch.", kFloatNames, ", got ", dtype_name(out_type));
+                    ": out_dtype must be torch.", kFloatNames, ", got ", dtype_name(out_type));
   const at::ScalarType acc = accumulation_dtype(x.scalar_type(), out_type);
 
   ForwardPlan plan;
