@@ -38,6 +38,12 @@ from .helpers import assert_close, generator, random_boxes, requires_cuda, train
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def hardening(test):
+    """A GPU check of seconds to minutes: marked hardening, and slow, so that
+    a quick `-m "not slow"` (which replaces addopts' -m) leaves it out too."""
+    return pytest.mark.hardening(pytest.mark.slow(requires_cuda(test)))
+
+
 def test_the_sanitizer_workload_runs_on_the_cpu():
     """The workload is plain code: held to the reference on the CPU in every
     run, so it is sound when a GPU run puts it under the sanitizer."""
@@ -54,8 +60,7 @@ SANITIZER_TOOLS = [("memcheck", False, True), ("racecheck", False, True), ("sync
 
 
 @pytest.mark.parametrize("tool,light,ours_only", SANITIZER_TOOLS, ids=[t[0] for t in SANITIZER_TOOLS])
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_kernels_are_clean_under_compute_sanitizer(tool, light, ours_only):
     sanitizer = shutil.which("compute-sanitizer")
     if sanitizer is None:
@@ -78,8 +83,7 @@ def _blend_rows(x, index, lam, rows):
     return (w * own + (1 - w) * partner).to(x.dtype)
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_a_bf16_batch_past_2_31_elements():
     """(64, 3, 4096, 4096) bf16: forward with and without boxes, and the
     backward, spot-checked against the formula."""
@@ -117,8 +121,7 @@ def test_a_bf16_batch_past_2_31_elements():
         assert_close(grad_in[j], (lam[j] * x[j].float() + (1 - lam[i]) * x[i].float()).to(torch.bfloat16))
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_rows_of_more_than_2_31_elements_take_the_64_bit_path():
     height, width = 32768, 65600
     x = torch.randn(2, 1, height, width, device="cuda", dtype=torch.bfloat16, generator=generator("cuda", 2))
@@ -134,8 +137,7 @@ def test_rows_of_more_than_2_31_elements_take_the_64_bit_path():
     assert torch.equal(out[1, 0, height - 1], x[0, 0, height - 1])
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 @pytest.mark.parametrize("shape,layout", [((64, 3, 4096, 4096), torch.contiguous_format),
                                           ((2, 3, 16384, 43700), torch.channels_last)], ids=["nchw", "nhwc_long_rows"])
 def test_uint8_normalised_past_2_31_elements(shape, layout):
@@ -167,8 +169,7 @@ def test_uint8_normalised_past_2_31_elements(shape, layout):
         assert torch.equal(out[r, :, line], expected), f"uint8 boxed line {line} of {shape} differs"
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_runs_are_bitwise_identical_under_deterministic_algorithms():
     torch.use_deterministic_algorithms(True)
     try:
@@ -206,8 +207,7 @@ def test_runs_are_bitwise_identical_under_deterministic_algorithms():
         torch.use_deterministic_algorithms(False)
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_two_streams_calling_at_once_both_get_the_right_answers():
     gen = generator("cuda", 3)
     jobs = []
@@ -242,8 +242,7 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-@pytest.mark.hardening
-@requires_cuda
+@hardening
 def test_a_10k_step_soak_leaves_memory_flat():
     step = training_step("cuda")
     gen = generator("cuda", 5)
