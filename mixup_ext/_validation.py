@@ -314,8 +314,7 @@ def checked_channel_floats(owner: str, name: str, values) -> tuple[float, ...] |
     floats = _channel_floats(owner, name, values)
     if not floats:
         raise ValueError(f"{owner}: {name} must hold one value per channel, got an empty sequence")
-    t = torch.tensor(floats, dtype=torch.float64)
-    check_normalize_values(owner, t if name == "mean" else None, t if name == "std" else None)
+    _check_named_values(owner, name, torch.tensor(floats, dtype=torch.float64))
     return floats
 
 
@@ -323,6 +322,11 @@ def _check_channel_values(op: str, name: str, t: torch.Tensor, channels: int) ->
     if t.dim() != 1 or t.shape[0] != channels:
         got = t.shape[0] if t.dim() == 1 else f"shape {list(t.shape)}"
         raise ValueError(f"{op}: {name} must hold one value per channel (dim 1 of x), {channels}, got {got}")
+    _check_named_values(op, name, t)
+
+
+def _check_named_values(op: str, name: str, t: torch.Tensor) -> None:
+    """check_normalize_values for one of the two, named "mean" or "std"."""
     check_normalize_values(op, t if name == "mean" else None, t if name == "std" else None)
 
 

@@ -417,3 +417,6 @@ def test_bad_mean_std_name_the_channel_alike(case):
                   lambda: reference.fused_mix_op(x, *as_tensors),
                   lambda: mixup_ext.fused_mix(x, None, index, lam, mean=mean, std=std),
                   lambda: reference.fused_mix(x, None, index, lam, mean=mean, std=std))
+    # Mixup checks its mean/std when it is built, by the same rule and words.
+    with pytest.raises(ValueError, match=r"^Mixup: (mean must be finite|std must be finite and non-zero), got \S+ for channel \d$"):
+        mixup_ext.Mixup(mean=mean, std=std)
