@@ -7,6 +7,7 @@ same process.
     python -m bench.tune --shapes 256x2,128x4 --json tune.json
     python -m bench.tune --shapes 128x2,compile   # beside torch.compile's uint8 kernels
     python -m bench.tune --shapes 128x2,128x2+CHUNKS=4   # another compile-time setting of the kernels
+    python -m bench.tune --shapes 128x2,128x2@old/csrc   # beside another tree's kernels (git worktree add old REV)
 
 The shape is a compile-time constant (MIXUP_EXT_THREADS / MIXUP_EXT_UNROLL in
 csrc/cuda/fused_mix_kernel.cu), so each variant is its own build, loaded in
@@ -35,10 +36,11 @@ def _load(shape: str, verbose: bool = False) -> None:
     import torch.utils.cpp_extension as ext
 
     _build = needs.build_module()
+    shape, _, other_csrc = shape.partition("@")  # @DIR: that tree's csrc/ instead of this one's
     block, *settings = shape.split("+")
     threads, unroll = block.split("x")
     macros = [f"-DMIXUP_EXT_{setting}" for setting in settings]  # +NAME=VALUE -> -DMIXUP_EXT_NAME=VALUE
-    csrc = _build.csrc_dir()
+    csrc = Path(other_csrc).resolve() if other_csrc else _build.csrc_dir()
     build_name = "mixup_tune_" + "".join(ch if ch.isalnum() else "_" for ch in shape)
     build_dir = BUILD_ROOT / build_name
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +106,8 @@ def _time_variant(shape: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default=DEFAULT_SHAPES,
-                        help="comma-separated THREADSxUNROLL[+NAME=VALUE...] (each a -DMIXUP_EXT_NAME=VALUE of "
-                             "csrc/cuda/fused_mix_device.cuh), or compile")
+                        help="comma-separated THREADSxUNROLL[+NAME=VALUE...][@CSRC] (each a -DMIXUP_EXT_NAME=VALUE "
+                             "of csrc/cuda/fused_mix_device.cuh; @CSRC builds another tree's csrc/), or compile")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # build (and time) one shape in this process
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
