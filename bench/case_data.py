@@ -12,24 +12,6 @@ import torch
 NUM_CLASSES = 1000
 SMOOTHING = 0.1
 
-# Who mixes with whom. "random": a random permutation, the general case (its
-# cycles are mostly long, so the kernels mix each row alone). "flip": row i
-# with B-1-i, timm's pairing and Mixup's default: an involution, whose pairs
-# the CUDA kernels mix together, reading each row once (issue 23, v8).
-PAIRINGS = ("random", "flip")
-
-
-def _pairing_suffix(pairing: str) -> str:
-    return "" if pairing == "random" else f"-{pairing}"
-
-
-def pairing_index(pairing: str, batch: int, g: torch.Generator) -> torch.Tensor:
-    if pairing == "random":
-        return torch.randperm(batch, generator=g)
-    if pairing == "flip":
-        return torch.arange(batch - 1, -1, -1)
-    raise ValueError(f"pairing must be one of {PAIRINGS}, got {pairing!r}")
-
 
 @dataclass(frozen=True)
 class Case:
@@ -38,7 +20,6 @@ class Case:
     dtype: torch.dtype
     channels_last: bool = False
     cutmix: bool = False  # per-sample boxes instead of a plain blend
-    pairing: str = "random"
 
     @property
     def hidden_mix(self) -> bool:
@@ -51,7 +32,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.name}-{'cutmix' if self.cutmix else 'mixup'}" + _pairing_suffix(self.pairing)
+        return f"{self.name}-{'cutmix' if self.cutmix else 'mixup'}"
 
     def bytes_moved(self, x: torch.Tensor) -> int:
         """The floor's bytes: x read once and the output written once."""
@@ -65,10 +46,6 @@ CUDA_CASES = [
     Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True, cutmix=True),
     Case("128x3x32x32-fp32", (128, 3, 32, 32), torch.float32),
     Case("1024x4096-bf16", (1024, 4096), torch.bfloat16),
-    # timm's flip pairing, whose pairs the kernels mix together.
-    Case("256x3x224x224-fp32", (256, 3, 224, 224), torch.float32, pairing="flip"),
-    Case("256x3x224x224-bf16-cl", (256, 3, 224, 224), torch.bfloat16, channels_last=True, pairing="flip"),
-    Case("1024x4096-bf16", (1024, 4096), torch.bfloat16, pairing="flip"),
 ]
 CPU_CASES = [
     Case("16x3x8x8-fp32", (16, 3, 8, 8), torch.float32),  # all overhead: the host path
@@ -86,14 +63,14 @@ def square_boxes(batch: int, height: int, width: int, g: torch.Generator) -> tor
     return torch.stack([y0, y0 + side, x0, x0 + side], 1)
 
 
-def mix_arguments(x: torch.Tensor, cutmix: bool, g: torch.Generator, pairing: str = "random") -> dict:
-    """What a mix of x takes besides x: 1000-class ids, the pairing's index,
+def mix_arguments(x: torch.Tensor, cutmix: bool, g: torch.Generator) -> dict:
+    """What a mix of x takes besides x: 1000-class ids, a random permutation,
     per-sample weights and, for CutMix, per-sample boxes (every suite's)."""
     batch, device = x.shape[0], x.device
     box = square_boxes(batch, x.shape[-2], x.shape[-1], g).to(device) if cutmix else None
     return dict(
         target=torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device),
-        index=pairing_index(pairing, batch, g).to(device),
+        index=torch.randperm(batch, generator=g).to(device),
         lam=torch.rand(batch, generator=g).to(device),
         box=box,
     )
@@ -106,7 +83,7 @@ def setup(case: Case, device: str, seed: int = 0) -> dict:
     x = x.contiguous(memory_format=layout)
     return dict(
         x=x,
-        **mix_arguments(x, case.cutmix, g, case.pairing),
+        **mix_arguments(x, case.cutmix, g),
         grad=torch.randn(case.shape, generator=g).to(device=device, dtype=case.dtype).contiguous(memory_format=layout),
     )
 
@@ -122,14 +99,12 @@ class Uint8Case:
     out_dtype: torch.dtype
     channels_last: bool
     cutmix: bool
-    pairing: str = "random"
 
     @property
     def id(self) -> str:
         layout = "cl" if self.channels_last else "nchw"
         mix = "cutmix" if self.cutmix else "mixup"
-        return f"{'x'.join(map(str, self.shape))}-u8-{str(self.out_dtype)[6:]}-{layout}-{mix}" + _pairing_suffix(
-            self.pairing)
+        return f"{'x'.join(map(str, self.shape))}-u8-{str(self.out_dtype)[6:]}-{layout}-{mix}"
 
 
 UINT8_BIG = (256, 3, 224, 224)
@@ -138,14 +113,7 @@ UINT8_CUDA_CASES = [
     for out_dtype in (torch.bfloat16, torch.float32)
     for channels_last in (True, False)
     for cutmix in (False, True)
-] + [Uint8Case((128, 3, 32, 32), torch.bfloat16, False, False), Uint8Case((128, 3, 32, 32), torch.bfloat16, True, True)] + [
-    # timm's flip pairing, whose pairs the kernels mix together.
-    Uint8Case(UINT8_BIG, torch.bfloat16, True, False, "flip"),
-    Uint8Case(UINT8_BIG, torch.bfloat16, False, False, "flip"),
-    Uint8Case(UINT8_BIG, torch.bfloat16, False, True, "flip"),
-    Uint8Case(UINT8_BIG, torch.float32, False, False, "flip"),
-    Uint8Case((128, 3, 32, 32), torch.bfloat16, False, False, "flip"),
-]
+] + [Uint8Case((128, 3, 32, 32), torch.bfloat16, False, False), Uint8Case((128, 3, 32, 32), torch.bfloat16, True, True)]
 
 
 def uint8_setup(case: Uint8Case, device: str, seed: int = 0) -> dict:
@@ -157,7 +125,7 @@ def uint8_setup(case: Uint8Case, device: str, seed: int = 0) -> dict:
         x = x.contiguous(memory_format=torch.channels_last)
     return dict(
         x=x,
-        **mix_arguments(x, case.cutmix, g, case.pairing),
+        **mix_arguments(x, case.cutmix, g),
         mean=torch.tensor(UINT8_MEAN, device=device).view(1, 3, 1, 1),
         std=torch.tensor(UINT8_STD, device=device).view(1, 3, 1, 1),
     )

@@ -123,23 +123,6 @@ def random_boxes(batch: int, height: int, width: int, device, seed: int = 0, ble
     return boxes.to(device)
 
 
-def _pairs_and_cycles(batch: int, g: torch.Generator) -> torch.Tensor:
-    """A permutation of swapped pairs, fixed points and 3-cycles, over rows in
-    random order: the CUDA forward mixes a swapped pair in one block and every
-    other row alone, so one launch takes both paths."""
-    order = torch.randperm(batch, generator=g).tolist()
-    idx = torch.arange(batch)
-    start, sizes = 0, (2, 1, 3, 2)
-    for group in range(batch):
-        members = order[start:start + sizes[group % len(sizes)]]
-        if not members:
-            break
-        for t, row in enumerate(members):
-            idx[row] = members[(t + 1) % len(members)]
-        start += len(members)
-    return idx
-
-
 def index_of(kind: str, batch: int, device, seed: int = 0) -> torch.Tensor:
     g = generator("cpu", seed)
     if kind == "permutation":
@@ -154,14 +137,12 @@ def index_of(kind: str, batch: int, device, seed: int = 0) -> torch.Tensor:
         idx = torch.arange(batch)
     elif kind == "all_same":
         idx = torch.full((batch,), batch // 2, dtype=torch.int64)
-    elif kind == "pairs_and_cycles":
-        idx = _pairs_and_cycles(batch, g)
     else:
         raise ValueError(kind)
     return idx.to(device)
 
 
-INDEX_KINDS = ["permutation", "flip", "roll", "repeats", "identity", "all_same", "pairs_and_cycles"]
+INDEX_KINDS = ["permutation", "flip", "roll", "repeats", "identity", "all_same"]
 
 
 def lam_of(kind: str, batch: int, dtype, device, seed: int = 0) -> torch.Tensor:

@@ -104,8 +104,7 @@ def test_every_dtype_pair_matches_reference(device, in_dtype, out_dtype, layout)
     batch, height, width = 7, 9, 16  # odd batch and height; width a pack multiple
     x = with_layout(samples((batch, 3, height, width), in_dtype, device), layout)
     box = random_boxes(batch, height, width, device)  # blends, pastes and empty pastes
-    # Swapped pairs (mixed together by one CUDA block), fixed points and a 3-cycle.
-    out = check(x, labels(batch, device), index_of("pairs_and_cycles", batch, device),
+    out = check(x, labels(batch, device), index_of("permutation", batch, device),
                 lam_of("per_sample", batch, torch.float32, device), box, mean=MEAN, std=STD, out_dtype=out_dtype)
     if layout != "contiguous":
         assert out.is_contiguous(memory_format=torch.channels_last)

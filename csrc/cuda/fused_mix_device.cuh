@@ -47,25 +47,12 @@
 #define MIXUP_EXT_UINT8_VEC 0
 #endif
 
-// Whether the forward mixes an involution pair's two rows in one block
-// (fused_mix_kernel.cu); 0 builds the v7 kernels, for bench/tune.py.
-#ifndef MIXUP_EXT_PAIR_BLOCKS
-#define MIXUP_EXT_PAIR_BLOCKS 1
-#endif
-// The packs of each row that a pair block loads at one time: it holds two
-// outputs' state, so fewer than a single row's kUnroll keep it in registers.
-#ifndef MIXUP_EXT_PAIR_PACKS_IN_FLIGHT
-#define MIXUP_EXT_PAIR_PACKS_IN_FLIGHT 1
-#endif
-
 namespace mixup::fused_mix_device {
 
 constexpr int kThreads = MIXUP_EXT_THREADS;
 constexpr int kUnroll = MIXUP_EXT_UNROLL;
 constexpr int kMaxForwardChunks = MIXUP_EXT_CHUNKS;
 constexpr int kUint8Vec = MIXUP_EXT_UINT8_VEC;
-constexpr bool kPairBlocks = MIXUP_EXT_PAIR_BLOCKS != 0;
-constexpr int kPairPacksInFlight = MIXUP_EXT_PAIR_PACKS_IN_FLIGHT;
 // Blocks per SM that a converting kernel of VEC-element packs is compiled for.
 template <int VEC>
 constexpr int kConvertBlocksPerSM =
@@ -180,50 +167,32 @@ struct LineMap {
   }
 };
 
-// Offsets within a row: 32-bit in a narrow launch, where every one fits.
-template <bool kNarrow>
-using row_index_t = std::conditional_t<kNarrow, int32_t, int64_t>;
-
-// A row's box in (line, offset-in-line) form: lines [y0, y1), offsets
-// [lo, hi), or none (a blended row). Its values are at most the row's length
-// (box_of checks them), so a narrow launch holds them in 32 bits: half the
-// registers and one-instruction compares, which the pair blocks, holding two
-// boxes, need.
-template <bool kNarrow>
+// A box in (line, offset-in-line) form: lines [y0, y1), offsets [lo, hi).
 struct BoxSpan {
-  using index_t = row_index_t<kNarrow>;
-  index_t y0, y1, lo, hi;
-
+  int64_t y0, y1, lo, hi;
   __device__ BoxSpan(const Box& b, const RowGeometry& g)
-      : y0(static_cast<index_t>(b.y0)),
-        y1(static_cast<index_t>(b.y1)),
-        lo(static_cast<index_t>(b.x0 * g.w_stride)),
-        hi(static_cast<index_t>(b.x1 * g.w_stride)) {}
-  __device__ bool blends() const { return y0 == Box::kNoBox; }
+      : y0(b.y0), y1(b.y1), lo(b.x0 * g.w_stride), hi(b.x1 * g.w_stride) {}
 };
 
 // Bit k set <=> element e + k lies inside the box, for the VEC elements of the
 // pack starting at row offset e. One division per pack; the per-element walk
 // is only needed where a pack straddles two lines (line % VEC != 0).
 template <int VEC, bool kNarrow>
-__device__ inline uint32_t inside_mask(const LineMap& lines, const BoxSpan<kNarrow>& box, int64_t e) {
-  using index_t = row_index_t<kNarrow>;
-  int64_t line, offset;
-  lines.locate<kNarrow>(e, line, offset);
-  index_t h = static_cast<index_t>(line), r = static_cast<index_t>(offset);
-  const index_t line_length = static_cast<index_t>(lines.line_length);
-  if (r + VEC <= line_length) {
+__device__ inline uint32_t inside_mask(const LineMap& lines, const BoxSpan& box, int64_t e) {
+  int64_t h, r;
+  lines.locate<kNarrow>(e, h, r);
+  if (r + VEC <= lines.line_length) {
     if (h < box.y0 || h >= box.y1) return 0;
-    const index_t from = min(max(box.lo - r, index_t(0)), index_t(VEC));
-    const index_t to = min(max(box.hi - r, index_t(0)), index_t(VEC));
+    const int64_t from = min(max(box.lo - r, int64_t(0)), int64_t(VEC));
+    const int64_t to = min(max(box.hi - r, int64_t(0)), int64_t(VEC));
     return ((1u << to) - 1u) & ~((1u << from) - 1u);
   }
-  const index_t height = static_cast<index_t>(lines.height.divisor);
+  const int64_t height = lines.height.divisor;
   uint32_t mask = 0;
 #pragma unroll
   for (int k = 0; k < VEC; ++k) {
     if (h >= box.y0 && h < box.y1 && r >= box.lo && r < box.hi) mask |= 1u << k;
-    if (++r == line_length) {
+    if (++r == lines.line_length) {
       r = 0;
       if (++h == height) h = 0;
     }
@@ -434,12 +403,13 @@ __device__ inline int64_t pack_offset(int64_t first, int u) {
 
 // The per-pack box masks of this thread (all zero for an unboxed row).
 template <int VEC, bool kNarrow>
-__device__ inline void box_masks(uint32_t (&mask)[kUnroll], const BoxSpan<kNarrow>& box, const RowGeometry& g,
+__device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, const RowGeometry& g,
                                  const LineMap& lines, int64_t first) {
+  const BoxSpan span(box, g);
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
-    mask[u] = e < g.numel ? inside_mask<VEC, kNarrow>(lines, box, e) : 0u;
+    mask[u] = e < g.numel ? inside_mask<VEC, kNarrow>(lines, span, e) : 0u;
   }
 }
 

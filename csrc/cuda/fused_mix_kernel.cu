@@ -44,69 +44,22 @@ namespace {
 
 using namespace fused_mix_device;  // NOLINT: the kernels below are written in its words
 
-// How one output row mixes: a blend by lam of its own row and its
-// partner's, or a paste of the partner's box.
-template <bool kNarrow, typename acc_t>
-struct RowMix {
-  BoxSpan<kNarrow> box;
-  acc_t lam;
-
-  template <typename Args>
-  __device__ RowMix(const Args& args, int64_t row)
-      : box(args.pairing.box_of(row, args.geometry), args.geometry), lam(args.pairing.weight(row)) {}
-  __device__ bool blends() const { return box.blends(); }
-};
-
-// One output pack from its own row's pack and its partner's: a blend, or a
-// paste where bit k of `inside` set means element k is the partner's. The
-// blend-or-paste choice is the row's, so it is taken once per pack, outside
-// the per-element loops: each loop then carries one formula.
-template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
-__device__ inline void mix_pack(const ForwardArgs<in_t, out_t>& args, const Pack<in_t, VEC>& own,
-                                const Pack<in_t, VEC>& partner, const RowMix<kNarrow, acc_type_t<in_t, out_t>>& mix,
-                                uint32_t inside, const Values& channel_values, out_t* dst, int64_t e) {
-  using acc_t = acc_type_t<in_t, out_t>;
-  Pack<out_t, VEC> o;
-  if constexpr (!kConvert) {
-    // A paste without conversion is a select of the stored values, so every
-    // element is bit-exact (NaN payloads too).
-    if (mix.blends()) {
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) {
-        o.v[k] = static_cast<in_t>(blend(mix.lam, static_cast<acc_t>(own.v[k]), static_cast<acc_t>(partner.v[k])));
-      }
-    } else {
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) o.v[k] = (inside >> k) & 1u ? partner.v[k] : own.v[k];
-    }
-  } else {
-    acc_t v[VEC];
-    if (mix.blends()) {
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) v[k] = blend(mix.lam, pack_value<acc_t>(own, k), pack_value<acc_t>(partner, k));
-    } else {
-#pragma unroll
-      for (int k = 0; k < VEC; ++k) v[k] = (inside >> k) & 1u ? pack_value<acc_t>(partner, k) : pack_value<acc_t>(own, k);
-    }
-    if (args.norm.active()) normalize_pack<VEC, kNarrow>(v, channel_values, args.channels, e);
-#pragma unroll
-    for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
-  }
-  store_streaming(reinterpret_cast<Pack<out_t, VEC>*>(dst + e), o);
-}
-
-// One column chunk of one row: this thread's kUnroll packs from `first` on,
-// all loads issued before any is used. A blend reads both rows; a paste
-// (CutMix) reads each row only where a pack takes something from it.
+// One column chunk of one row: this thread's kUnroll packs from `first` on.
 template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
 __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_t* own, const in_t* partner,
-                                 out_t* dst, const RowMix<kNarrow, acc_type_t<in_t, out_t>>& mix,
+                                 out_t* dst, const Box& box, acc_type_t<in_t, out_t> lam,
                                  const Values& channel_values, int64_t first) {
+  using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
+  using out_pack = Pack<out_t, VEC>;
   const RowGeometry& g = args.geometry;
-  uint32_t inside[kUnroll] = {};
+  const bool blends = box.blends();
+
+  // Load: a blend reads both rows; a paste (CutMix) reads each row only
+  // where a pack takes something from it (mask bit k set <=> partner).
+  uint32_t mask[kUnroll];
   in_pack a[kUnroll] = {}, b[kUnroll] = {};
-  if (mix.blends()) {
+  if (blends) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
@@ -116,58 +69,51 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
       }
     }
   } else {
-    box_masks<VEC, kNarrow>(inside, mix.box, g, args.lines, first);
+    box_masks<VEC, kNarrow>(mask, box, g, args.lines, first);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e >= g.numel) continue;
-      if (inside[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const in_pack*>(own + e);
-      if (inside[u] != 0u) b[u] = *reinterpret_cast<const in_pack*>(partner + e);
+      if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const in_pack*>(own + e);
+      if (mask[u] != 0u) b[u] = *reinterpret_cast<const in_pack*>(partner + e);
     }
   }
+
+  // The blend-or-paste choice is the row's, so it is taken once per pack,
+  // outside the per-element loops: each loop then carries one formula.
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
-    if (e < g.numel) mix_pack<VEC, kConvert, kNarrow>(args, a[u], b[u], mix, inside[u], channel_values, dst, e);
-  }
-}
-
-// kPairPacksInFlight packs of an involution pair (b = index[a], a = index[b])
-// from row offset `first` on, kThreads * VEC elements apart, `count` of them
-// (at most kPairPacksInFlight) this block's: each pack of the two rows is
-// loaded once and feeds both outputs. All loads are issued before any is
-// used; only the packs that some output takes from are loaded (a paste's far
-// side is not).
-template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
-__device__ inline void mix_pair_packs(const ForwardArgs<in_t, out_t>& args, const in_t* x_a, const in_t* x_b,
-                                      out_t* dst_a, out_t* dst_b, const RowMix<kNarrow, acc_type_t<in_t, out_t>>& mix_a,
-                                      const RowMix<kNarrow, acc_type_t<in_t, out_t>>& mix_b,
-                                      const Values& channel_values, int64_t first, int count) {
-  using in_pack = Pack<in_t, VEC>;
-  const RowGeometry& g = args.geometry;
-  uint32_t inside_a[kPairPacksInFlight] = {}, inside_b[kPairPacksInFlight] = {};
-  in_pack a[kPairPacksInFlight] = {}, b[kPairPacksInFlight] = {};
+    if (e >= g.numel) continue;
+    out_pack o;
+    if constexpr (!kConvert) {
+      // A paste without conversion is a select of the stored values, so
+      // every element is bit-exact (NaN payloads too).
+      if (blends) {
 #pragma unroll
-  for (int p = 0; p < kPairPacksInFlight; ++p) {
-    const int64_t e = first + int64_t(p) * kThreads * VEC;
-    if (p >= count || e >= g.numel) continue;
-    if (!mix_a.blends()) inside_a[p] = inside_mask<VEC, kNarrow>(args.lines, mix_a.box, e);
-    if (!mix_b.blends()) inside_b[p] = inside_mask<VEC, kNarrow>(args.lines, mix_b.box, e);
-    // Row a's pack is needed where output a keeps its own elements or
-    // output b takes its partner's; row b's likewise.
-    if (mix_a.blends() || mix_b.blends() || inside_a[p] != kFullMask<VEC> || inside_b[p] != 0u) {
-      a[p] = *reinterpret_cast<const in_pack*>(x_a + e);
-    }
-    if (mix_a.blends() || mix_b.blends() || inside_b[p] != kFullMask<VEC> || inside_a[p] != 0u) {
-      b[p] = *reinterpret_cast<const in_pack*>(x_b + e);
-    }
-  }
+        for (int k = 0; k < VEC; ++k) {
+          o.v[k] = static_cast<in_t>(blend(lam, static_cast<acc_t>(a[u].v[k]), static_cast<acc_t>(b[u].v[k])));
+        }
+      } else {
 #pragma unroll
-  for (int p = 0; p < kPairPacksInFlight; ++p) {
-    const int64_t e = first + int64_t(p) * kThreads * VEC;
-    if (p >= count || e >= g.numel) continue;
-    mix_pack<VEC, kConvert, kNarrow>(args, a[p], b[p], mix_a, inside_a[p], channel_values, dst_a, e);
-    mix_pack<VEC, kConvert, kNarrow>(args, b[p], a[p], mix_b, inside_b[p], channel_values, dst_b, e);
+        for (int k = 0; k < VEC; ++k) o.v[k] = (mask[u] >> k) & 1u ? b[u].v[k] : a[u].v[k];
+      }
+    } else {
+      acc_t v[VEC];
+      if (blends) {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) v[k] = blend(lam, pack_value<acc_t>(a[u], k), pack_value<acc_t>(b[u], k));
+      } else {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          v[k] = (mask[u] >> k) & 1u ? pack_value<acc_t>(b[u], k) : pack_value<acc_t>(a[u], k);
+        }
+      }
+      if (args.norm.active()) normalize_pack<VEC, kNarrow>(v, channel_values, args.channels, e);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
+    }
+    store_streaming(reinterpret_cast<out_pack*>(dst + e), o);
   }
 }
 
@@ -178,13 +124,6 @@ __device__ inline void mix_pair_packs(const ForwardArgs<in_t, out_t>& args, cons
 // to fit kConvertBlocksPerSM blocks per SM (48 or 64 registers at 128 threads).
 // kNarrow: 32-bit index math (a row of fewer than 2^31 elements; see
 // Divider). A block mixes args.chunks column chunks of its row.
-//
-// Involution pairs (flip, timm's pair mode, a random matching: j = index[i]
-// and i = index[j]) are found here, on the device, per block: the blocks of
-// rows i and j at one column group share out its packs, and each writes both
-// outputs from one read of each row. A blend then moves each input element
-// from L2 to an SM once instead of twice (bench/NOTES.md, issue 23 v8). Rows
-// outside such a pair (longer cycles, repeats, fixed points) mix alone.
 template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
 __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
@@ -194,11 +133,6 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
     mix_target_row(args, blockIdx.x - args.row_blocks);
     return;
   }
-  int64_t row, first;
-  locate_block<VEC>(args, args.chunks, row, first);
-  const int64_t partner = args.pairing.partner(row);
-  const bool pair = kPairBlocks && partner != row && args.pairing.partner(partner) == row;
-
   __shared__ StagedChannels<acc_t> staged;
   ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
   if constexpr (kConvert) {
@@ -206,28 +140,15 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
   }
 
   const RowGeometry& g = args.geometry;
-  const in_t* x_row = args.x + row * args.batch_stride;
-  const in_t* x_partner = args.x + partner * args.batch_stride;
-  const RowMix<kNarrow, acc_t> mix(args, row);
+  int64_t row, first;
+  locate_block<VEC>(args, args.chunks, row, first);
+  const in_t* own = args.x + row * args.batch_stride;
+  const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
   out_t* dst = args.out + row * g.numel;
-  if (pair) {
-    // The pair's two blocks of this column group split its packs: the lower
-    // row's block takes the first half, the higher row's the second, and
-    // each writes both outputs there. Every block keeps a single block's
-    // amount of work, so none idles and the last wave is no longer.
-    const int packs = args.chunks * kUnroll;  // per thread, consecutive packs kThreads * VEC apart
-    const int from = row < partner ? 0 : packs / 2;
-    const int to = row < partner ? packs / 2 : packs;
-    const RowMix<kNarrow, acc_t> partner_mix(args, partner);
-    out_t* partner_dst = args.out + partner * g.numel;
-    for (int p = from; p < to; p += kPairPacksInFlight) {
-      mix_pair_packs<VEC, kConvert, kNarrow>(args, x_row, x_partner, dst, partner_dst, mix, partner_mix,
-                                             channel_values, pack_offset<VEC>(first, p), min(kPairPacksInFlight, to - p));
-    }
-  } else {
-    for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC)) {
-      mix_chunk<VEC, kConvert, kNarrow>(args, x_row, x_partner, dst, mix, channel_values, first);
-    }
+  const Box box = args.pairing.box_of(row, g);
+  const acc_t lam = args.pairing.weight(row);
+  for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC)) {
+    mix_chunk<VEC, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
   }
 }
 
@@ -238,7 +159,7 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
 template <typename scalar_t, int VEC, bool kNarrow, typename acc_t>
 __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t* src,
                                       const RowGeometry& g, const LineMap& lines, int64_t first,
-                                      const BoxSpan<kNarrow>& box, acc_t weight, bool take_inside,
+                                      const Box& box, acc_t weight, bool take_inside,
                                       bool overwrite) {
   using pack_t = Pack<scalar_t, VEC>;
   pack_t p[kUnroll] = {};
@@ -292,16 +213,16 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
   (void)args.pairing.partner(row);
 
   acc_t acc[kUnroll][VEC];
-  const RowMix<kNarrow, acc_t> own(args, row);
-  accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + row * args.batch_stride, g, args.lines, first, own.box,
-                                         own.lam, /*take_inside=*/false, /*overwrite=*/true);
+  accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
+                                args.pairing.box_of(row, g), args.pairing.weight(row),
+                                /*take_inside=*/false, /*overwrite=*/true);
   const int64_t end = args.offsets[row + 1];
   for (int64_t t = args.offsets[row]; t < end; ++t) {
     const int64_t reader = args.order[t];
-    const RowMix<kNarrow, acc_t> by_reader(args, reader);
-    accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + reader * args.batch_stride, g, args.lines, first,
-                                           by_reader.box, acc_t(1) - by_reader.lam,
-                                           /*take_inside=*/true, /*overwrite=*/false);
+    accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + reader * args.batch_stride, g, args.lines,
+                                  first, args.pairing.box_of(reader, g),
+                                  acc_t(1) - args.pairing.weight(reader),
+                                  /*take_inside=*/true, /*overwrite=*/false);
   }
 
   scalar_t* dst = args.out + row * g.numel;
