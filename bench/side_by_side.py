@@ -10,7 +10,9 @@ per case with cudaProfilerStart/Stop, so that
         python -m bench.side_by_side
 
 profiles exactly those kernels, and the log holds inductor's generated code
-to read beside ours (bench/NOTES.md, issue 23). Needs CUDA.
+to read beside ours (bench/NOTES.md, issue 23). Beside them, per case, torch's
+own ``x.to(out_dtype)``: the same bytes read and written with no mixing, and
+once the fp32 ``x.clone()`` that the goals are ratios to. Needs CUDA.
 """
 
 from __future__ import annotations
@@ -49,10 +51,15 @@ def main(argv: list[str] | None = None) -> None:
         def inductor(a=a, case=case, compiled=compiled):
             return compiled(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype)
 
+        def bytes_alone(a=a, case=case):
+            return a["x"].to(case.out_dtype)
+
         for _ in range(3):
             ours()
             inductor()
-        calls += [(f"{name} fused_mix", ours), (f"{name} inductor", inductor)]
+        calls += [(f"{name} fused_mix", ours), (f"{name} inductor", inductor), (f"{name} x.to(out_dtype)", bytes_alone)]
+    x_float = setup(CASES["nchw-fp32"], "cuda")["x"].float()
+    calls.append(("fp32 x.clone()", x_float.clone))
     torch.cuda.synchronize()
     cudart = torch.cuda.cudart()
     for label, call in calls:

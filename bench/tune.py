@@ -6,6 +6,7 @@ same process.
     python -m bench.tune                          # the default sweep
     python -m bench.tune --shapes 256x2,128x4 --json tune.json
     python -m bench.tune --shapes 128x2,compile   # beside torch.compile's uint8 kernels
+    python -m bench.tune --shapes 128x2,bytes     # beside x.to(out_dtype): the uint8 cases' bytes, no mixing
     python -m bench.tune --shapes 128x2,128x2+CHUNKS=4   # another compile-time setting of the kernels
     python -m bench.tune --shapes 128x2,128x2@old/csrc   # beside another tree's kernels (git worktree add old REV)
 
@@ -68,16 +69,18 @@ def _time_variant(shape: str) -> list[dict]:
     """Forward and backward op of every case, and the uint8 forward, as
     ratios to x.clone() (an fp32 clone for uint8, as the goals are written).
     The pseudo-shape ``compile`` loads no build and times torch.compile of
-    the uint8 formula instead: the peer every uint8 figure names."""
+    the uint8 formula instead: the peer every uint8 figure names; ``bytes``
+    times torch's own ``x.to(out_dtype)``, the same bytes with no mixing."""
     import torch
 
     from .case_data import CUDA_CASES, NUM_CLASSES, SMOOTHING, UINT8_CUDA_CASES, setup, uint8_formula, uint8_setup
 
     compiled = shape == "compile"
-    if not compiled:
+    bytes_alone = shape == "bytes"
+    if not (compiled or bytes_alone):
         _load(shape)
     rows = []
-    for case in [] if compiled else CUDA_CASES:
+    for case in [] if compiled or bytes_alone else CUDA_CASES:
         a = setup(case, "cuda")
         clone = _bench(lambda: a["x"].clone())
         forward = _bench(
@@ -90,7 +93,9 @@ def _time_variant(shape: str) -> list[dict]:
         a = uint8_setup(case, "cuda")
         x_float = a["x"].float()
         clone = _bench(x_float.clone)
-        if compiled:
+        if bytes_alone:
+            call = lambda: a["x"].to(case.out_dtype)  # noqa: E731
+        elif compiled:
             formula = torch.compile(uint8_formula, dynamic=False)
             call = lambda: formula(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype)  # noqa: E731
         else:
@@ -123,7 +128,7 @@ def main() -> None:
     needs.cuda_or_exit("bench.tune", "times block shapes of the CUDA kernels")
     needs.nvcc_or_exit("bench.tune")
     shapes = args.shapes.split(",")
-    builds_needed = [s for s in shapes if s != "compile"]
+    builds_needed = [s for s in shapes if s not in ("compile", "bytes")]
     env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // max(1, len(builds_needed)))))
     cmd = lambda shape, *extra: [sys.executable, "-m", "bench.tune", "--worker", shape, *extra]  # noqa: E731
     with ThreadPoolExecutor(max(1, len(builds_needed))) as pool:
