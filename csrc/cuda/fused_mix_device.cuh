@@ -47,13 +47,6 @@
 #define MIXUP_EXT_UINT8_VEC 0
 #endif
 
-// Which forward kernels stage their blended rows through shared memory with
-// cp.async, loading the next chunk while they mix this one (issue 23, v9):
-// 0 none, 1 the converting uint8 kernels, 2 every wide kernel.
-#ifndef MIXUP_EXT_PIPELINE
-#define MIXUP_EXT_PIPELINE 1
-#endif
-
 namespace mixup::fused_mix_device {
 
 constexpr int kThreads = MIXUP_EXT_THREADS;
@@ -95,28 +88,6 @@ __device__ inline void store_streaming(pack_t* dst, const pack_t& value) {
   } else {
     *dst = value;
   }
-}
-
-// Asynchronous global -> shared copies (sm_80+): the data lands in shared
-// memory without passing through registers, so a thread can keep the next
-// chunk's loads in flight while it computes on this one. 16-byte copies
-// bypass L1 (.cg); smaller ones may only go through it (.ca).
-template <int kBytes>
-__device__ inline void copy_async(void* shared, const void* global) {
-  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "cp.async moves 4, 8 or 16 bytes");
-  const auto to = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
-  if constexpr (kBytes == 16) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(to), "l"(global));
-  } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"(to), "l"(global), "n"(kBytes));
-  }
-}
-__device__ inline void commit_async_copies() { asm volatile("cp.async.commit_group;\n" ::); }
-// Waits until at most kPending of this thread's committed groups are still
-// in flight; the completed copies are then visible to this thread.
-template <int kPending>
-__device__ inline void wait_async_copies() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
 // A sample element in the math type. uint8 to float32 by the exponent trick:

@@ -117,81 +117,6 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
   }
 }
 
-// Whether a forward kernel mixes its blended rows through
-// blend_chunks_pipelined (MIXUP_EXT_PIPELINE): wide packs only, whose rows
-// start 16-byte aligned, as cp.async needs.
-template <typename in_t, int VEC, bool kConvert>
-constexpr bool kPipelined =
-    VEC > 1 && (MIXUP_EXT_PIPELINE == 2 || (MIXUP_EXT_PIPELINE == 1 && kConvert && std::is_same_v<in_t, uint8_t>));
-
-// A blended row's chunks of this block, software-pipelined: both rows' packs
-// of chunk c + 1 are copied into shared memory (cp.async) while chunk c is
-// mixed, so each thread keeps loads in flight through its arithmetic. In v7
-// a thread loaded, waited, computed and stored in turn: ncu (u8 -> bf16
-// NCHW) had 46% of warps active and DRAM at 43% of peak, against inductor's
-// 85% and 63% (bench/NOTES.md, v9). Each thread reads back only the slots it
-// copied itself, so the stages need no barrier.
-template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
-__device__ inline void blend_chunks_pipelined(const ForwardArgs<in_t, out_t>& args, const in_t* own,
-                                              const in_t* partner, out_t* dst, acc_type_t<in_t, out_t> lam,
-                                              const Values& channel_values, int64_t first) {
-  using acc_t = acc_type_t<in_t, out_t>;
-  using in_pack = Pack<in_t, VEC>;
-  using out_pack = Pack<out_t, VEC>;
-  // [stage][own, partner][pack][thread]: a warp's slots are consecutive, so
-  // its shared-memory reads are free of bank conflicts.
-  __shared__ in_pack staged[2][2][kUnroll][kThreads];
-  const int64_t numel = args.geometry.numel;
-  const int64_t left = numel - first;  // this thread's elements from its first pack on
-  const int64_t chunks_left = (left + chunk_elements(VEC) - 1) / chunk_elements(VEC);
-  const int chunks = left <= 0 ? 0 : static_cast<int>(chunks_left < args.chunks ? chunks_left : args.chunks);
-
-  const auto copy_chunk = [&](int c) {
-    const int64_t base = first + c * chunk_elements(VEC);
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t e = pack_offset<VEC>(base, u);
-      if (e < numel) {
-        copy_async<sizeof(in_pack)>(&staged[c % 2][0][u][threadIdx.x], own + e);
-        copy_async<sizeof(in_pack)>(&staged[c % 2][1][u][threadIdx.x], partner + e);
-      }
-    }
-    commit_async_copies();
-  };
-  if (chunks > 0) copy_chunk(0);
-  for (int c = 0; c < chunks; ++c) {
-    if (c + 1 < chunks) {
-      copy_chunk(c + 1);
-      wait_async_copies<1>();  // chunk c has landed; c + 1 stays in flight
-    } else {
-      wait_async_copies<0>();
-    }
-    const int64_t base = first + c * chunk_elements(VEC);
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t e = pack_offset<VEC>(base, u);
-      if (e >= numel) continue;
-      const in_pack a = staged[c % 2][0][u][threadIdx.x];
-      const in_pack b = staged[c % 2][1][u][threadIdx.x];
-      out_pack o;
-      if constexpr (kConvert) {
-        acc_t v[VEC];
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) v[k] = blend(lam, pack_value<acc_t>(a, k), pack_value<acc_t>(b, k));
-        if (args.norm.active()) normalize_pack<VEC, kNarrow>(v, channel_values, args.channels, e);
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) o.v[k] = static_cast<out_t>(v[k]);
-      } else {
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) {
-          o.v[k] = static_cast<in_t>(blend(lam, static_cast<acc_t>(a.v[k]), static_cast<acc_t>(b.v[k])));
-        }
-      }
-      store_streaming(reinterpret_cast<out_pack*>(dst + e), o);
-    }
-  }
-}
-
 // kConvert: the output is normalised or of another dtype than x. Without it
 // (in_t == out_t, no mean/std) a paste is a select of stored values and none
 // of the conversion code is compiled in: the plain mix keeps its registers.
@@ -222,12 +147,6 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
   out_t* dst = args.out + row * g.numel;
   const Box box = args.pairing.box_of(row, g);
   const acc_t lam = args.pairing.weight(row);
-  if constexpr (kPipelined<in_t, VEC, kConvert>) {
-    if (box.blends()) {
-      blend_chunks_pipelined<VEC, kConvert, kNarrow>(args, own, partner, dst, lam, channel_values, first);
-      return;
-    }
-  }
   for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC)) {
     mix_chunk<VEC, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
   }
