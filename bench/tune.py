@@ -37,12 +37,13 @@ def _load(shape: str, verbose: bool = False) -> None:
     import torch.utils.cpp_extension as ext
 
     _build = needs.build_module()
+    variant = shape
     shape, _, other_csrc = shape.partition("@")  # @DIR: that tree's csrc/ instead of this one's
     block, *settings = shape.split("+")
     threads, unroll = block.split("x")
     macros = [f"-DMIXUP_EXT_{setting}" for setting in settings]  # +NAME=VALUE -> -DMIXUP_EXT_NAME=VALUE
     csrc = Path(other_csrc).resolve() if other_csrc else _build.csrc_dir()
-    build_name = "mixup_tune_" + "".join(ch if ch.isalnum() else "_" for ch in shape)
+    build_name = "mixup_tune_" + "".join(ch if ch.isalnum() else "_" for ch in variant)  # one directory a variant
     build_dir = BUILD_ROOT / build_name
     build_dir.mkdir(parents=True, exist_ok=True)
     ext.load(
