@@ -3,6 +3,8 @@ and device-side asserts for values that would need a sync to check."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -76,6 +78,7 @@ BIG_LAUNCHES = [
     ((1024, 3, 60, 60), torch.float32, "contiguous", False),
     ((2048, 3, 60, 60), torch.uint8, "channels_last", True),
     ((2048, 3, 60, 60), torch.uint8, "contiguous", True),
+    ((1024, 3, 60, 60), torch.bfloat16, "channels_last", False),
     ((256, 3, 61, 61), torch.float32, "contiguous", False),
 ]
 
@@ -101,6 +104,55 @@ def test_blocks_of_several_chunks_match_the_reference(shape, dtype, layout, norm
     assert_close(mixed, ref_mixed)
     assert out.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
     assert torch.equal(x, before)
+    if dtype != torch.uint8:  # the backward of the same launch size
+        grad = randn(shape, dtype, "cuda", seed=5).contiguous(
+            memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+        with poisoned_outputs():
+            got = torch.ops.mixup._fused_mix_backward(grad, *args[2:5], 0.5)
+        assert_close(got, reference._fused_mix_backward(grad, *args[2:5], 0.5), scale=4.0)
+
+
+def _fused_mix_tiles(call) -> list[tuple[int, int]]:
+    """(elements a pack, packs a thread) of every fused_mix kernel that call
+    launches, read from the template arguments in the profiler's kernel names."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        call()
+        torch.cuda.synchronize()
+    shapes = [re.search(r"fused_mix_kernel<[^>]*?, (\d+), (\d+), (?:true|false), (?:true|false)>", e.name)
+              for e in prof.events() if e.device_type.name == "CUDA" and "fused_mix_kernel" in e.name]
+    return [(int(m[1]), int(m[2])) for m in shapes]
+
+
+def test_a_launch_too_small_to_fill_the_gpu_takes_the_small_tile():
+    """uint8 -> bf16: the wide tile is two 16-element packs a thread, the
+    small one one 8-element pack. 128x3x32x32 is 128 wide row blocks, a few
+    percent of any GPU's resident block slots; 2048x3x60x60 is 6144, more
+    than an H200's 2112. MIXUP_EXT_CUDA_TILE pins the choice for the process."""
+    pinned = os.environ.get("MIXUP_EXT_CUDA_TILE")
+    tiles = {"wide": (16, 2), "small": (8, 1)}
+    mean, std = (123.7, 116.3, 103.5), (58.4, 57.1, 57.4)
+    for batch, side, by_size in ((128, 32, "small"), (2048, 60, "wide")):
+        x = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, device="cuda")
+        index = index_of("permutation", batch, "cuda")
+        lam = lam_of("per_sample", batch, torch.float32, "cuda")
+        call = lambda: mixup_ext.fused_mix(x, None, index, lam, None, 0, 0.0, mean=mean, std=std,  # noqa: E731
+                                           out_dtype=torch.bfloat16)
+        call()
+        assert _fused_mix_tiles(call) == [tiles[pinned or by_size]]
+
+
+@pytest.mark.slow
+def test_an_unknown_tile_setting_is_refused():
+    code = ("import torch; import mixup_ext; x = torch.rand(4, 3, 8, 8, device='cuda'); "
+            "torch.ops.mixup.fused_mix(x, None, torch.arange(4, device='cuda'), torch.rand(4, device='cuda'), None, "
+            "0, 0.0); print('NO ERROR')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, MIXUP_EXT_CUDA_TILE="huge"))
+    assert result.returncode != 0 and "NO ERROR" not in result.stdout
+    assert "ValueError: MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got 'huge'" in result.stderr, (
+        result.stderr[-2000:])
 
 
 def test_no_host_sync_in_forward_or_backward():

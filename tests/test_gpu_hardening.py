@@ -50,25 +50,28 @@ def test_the_sanitizer_workload_runs_on_the_cpu():
     Workload("cpu", light=False).run()
 
 
-# (tool, light workload, only our kernels instrumented). The caching allocator
+# (tool, light workload, only our kernels instrumented, CUDA tile). The caching allocator
 # is off, so a read past a tensor's end is past an allocation, not into a
 # neighbour's block. initcheck must watch every kernel: filtered, it does not
 # see torch's kernels write our inputs and reports each read of them as
 # uninitialised (thousands of false reports); unfiltered, it runs our ops alone.
-SANITIZER_TOOLS = [("memcheck", False, True), ("racecheck", False, True), ("synccheck", True, True),
-                   ("initcheck", True, False)]
+# The workload's small tensors take the row kernels' small tile, so memcheck
+# runs it again with the wide tile pinned (MIXUP_EXT_CUDA_TILE).
+SANITIZER_RUNS = [("memcheck", False, True, None), ("memcheck", False, True, "wide"), ("racecheck", False, True, None),
+                  ("synccheck", True, True, None), ("initcheck", True, False, None)]
 
 
-@pytest.mark.parametrize("tool,light,ours_only", SANITIZER_TOOLS, ids=[t[0] for t in SANITIZER_TOOLS])
+@pytest.mark.parametrize("tool,light,ours_only,tile", SANITIZER_RUNS,
+                         ids=[t[0] + (f"-{t[3]}-tile" if t[3] else "") for t in SANITIZER_RUNS])
 @hardening
-def test_kernels_are_clean_under_compute_sanitizer(tool, light, ours_only):
+def test_kernels_are_clean_under_compute_sanitizer(tool, light, ours_only, tile):
     sanitizer = shutil.which("compute-sanitizer")
     if sanitizer is None:
         pytest.skip("compute-sanitizer is not on PATH")
     cmd = [sanitizer, "--tool", tool, "--error-exitcode", "99", "--print-limit", "20",
            *(["--kernel-name", "kns=mixup"] if ours_only else []),
            sys.executable, "-m", "tests.gpu_workload", *(["--light"] if light else [])]
-    env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1")
+    env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1", **({"MIXUP_EXT_CUDA_TILE": tile} if tile else {}))
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     output = result.stdout + result.stderr
     # "ERROR SUMMARY: 0 errors"; racecheck: "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"

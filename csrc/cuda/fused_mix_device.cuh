@@ -14,16 +14,18 @@
 
 #include "../fused_mix.h"
 
-// Block shape of the row kernels. The defaults come from the sweep in
-// bench/tune.py (bench/NOTES.md has the numbers); the macros exist so that the
-// sweep can build other shapes, not for users to set.
+// Block shape of the row kernels: threads a block, and the packs a thread
+// holds in flight per chunk in the wide tile (the small tile holds one). The
+// defaults come from the sweep in bench/tune.py (bench/NOTES.md has the
+// numbers); the macros exist so that the sweep can build other shapes, not
+// for users to set.
 #ifndef MIXUP_EXT_THREADS
 #define MIXUP_EXT_THREADS 128
 #endif
 #ifndef MIXUP_EXT_UNROLL
 #define MIXUP_EXT_UNROLL 2
 #endif
-// The most column chunks (kThreads * VEC * kUnroll elements each) that one
+// The most column chunks (kThreads * VEC * UNROLL elements each) that one
 // forward block mixes, one after another, for its row: the row's prologue
 // (channel staging, partner, box, lam) is paid once for all of them
 // (bench/NOTES.md, issue 23 v6). The launcher picks fewer for small launches.
@@ -46,13 +48,28 @@
 #ifndef MIXUP_EXT_UINT8_VEC
 #define MIXUP_EXT_UINT8_VEC 0
 #endif
+// A launch whose wide-tile row blocks would fill less than this percentage
+// of the GPU's resident block slots takes the small tile instead (see
+// with_kernel_shape in fused_mix_kernel.cu); 0 never does. At 100 the
+// features case (1024x4096 bf16: 2048 blocks, 97% of an H200) took it and
+// lost 12%; 128x3x32x32 (6-18%) gains (bench/NOTES.md, v10).
+#ifndef MIXUP_EXT_SMALL_TILE_PERCENT
+#define MIXUP_EXT_SMALL_TILE_PERCENT 50
+#endif
+// 1: the target rows' blocks come first in the forward's grid, so that they
+// run beside the x blocks instead of after them; 0: last. For bench/tune.py.
+#ifndef MIXUP_EXT_TARGETS_FIRST
+#define MIXUP_EXT_TARGETS_FIRST 1
+#endif
 
 namespace mixup::fused_mix_device {
 
 constexpr int kThreads = MIXUP_EXT_THREADS;
-constexpr int kUnroll = MIXUP_EXT_UNROLL;
+constexpr int kUnroll = MIXUP_EXT_UNROLL;  // packs in flight a thread, wide tile
 constexpr int kMaxForwardChunks = MIXUP_EXT_CHUNKS;
 constexpr int kUint8Vec = MIXUP_EXT_UINT8_VEC;
+constexpr int kSmallTilePercent = MIXUP_EXT_SMALL_TILE_PERCENT;
+constexpr bool kTargetsFirst = MIXUP_EXT_TARGETS_FIRST != 0;
 // Blocks per SM that a converting kernel of VEC-element packs is compiled for.
 template <int VEC>
 constexpr int kConvertBlocksPerSM =
@@ -369,7 +386,8 @@ template <typename in_t, typename out_t>
 struct ForwardArgs : RowMixArgs<acc_type_t<in_t, out_t>> {
   const in_t* x;
   out_t* out;
-  int64_t row_blocks;  // blocks that mix x; the rest mix the targets
+  int64_t row_blocks;     // blocks that mix x
+  int64_t target_blocks;  // blocks that mix the targets (before or after them: kTargetsFirst)
   int chunks;          // column chunks per x block
   TargetArgs targets;
 };
@@ -383,17 +401,18 @@ struct BackwardArgs : RowMixArgs<acc_type_t<scalar_t, scalar_t>> {
   typename RowMixArgs<acc_type_t<scalar_t, scalar_t>>::acc_type scale;
 };
 
-// Elements of one column chunk: kUnroll packs of VEC per thread.
-constexpr int64_t chunk_elements(int vec) { return int64_t(kThreads) * vec * kUnroll; }
+// Elements of one column chunk: UNROLL packs of VEC per thread.
+constexpr int64_t chunk_elements(int vec, int unroll) { return int64_t(kThreads) * vec * unroll; }
 
-// Splits this block's id into (row, first element of this thread's first
+// Splits a row block's id into (row, first element of this thread's first
 // pack), for blocks of `chunks` column chunks each. Rows vary fastest across
 // blocks (see fused_mix_kernel.cu).
-template <int VEC, typename acc_t>
-__device__ inline void locate_block(const RowMixArgs<acc_t>& args, int chunks, int64_t& row, int64_t& first) {
-  const auto chunk_row = args.rows.divmod(blockIdx.x);
+template <int VEC, int UNROLL, typename acc_t>
+__device__ inline void locate_block(const RowMixArgs<acc_t>& args, uint32_t block, int chunks, int64_t& row,
+                                    int64_t& first) {
+  const auto chunk_row = args.rows.divmod(block);
   row = chunk_row.mod;
-  first = int64_t(chunk_row.div) * chunk_elements(VEC) * chunks + int64_t(threadIdx.x) * VEC;
+  first = int64_t(chunk_row.div) * chunk_elements(VEC, UNROLL) * chunks + int64_t(threadIdx.x) * VEC;
 }
 
 template <int VEC>
@@ -402,12 +421,12 @@ __device__ inline int64_t pack_offset(int64_t first, int u) {
 }
 
 // The per-pack box masks of this thread (all zero for an unboxed row).
-template <int VEC, bool kNarrow>
-__device__ inline void box_masks(uint32_t (&mask)[kUnroll], const Box& box, const RowGeometry& g,
+template <int VEC, bool kNarrow, int UNROLL>
+__device__ inline void box_masks(uint32_t (&mask)[UNROLL], const Box& box, const RowGeometry& g,
                                  const LineMap& lines, int64_t first) {
   const BoxSpan span(box, g);
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < UNROLL; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     mask[u] = e < g.numel ? inside_mask<VEC, kNarrow>(lines, span, e) : 0u;
   }

@@ -1,16 +1,18 @@
 // CUDA kernels of mixup::fused_mix and mixup::_fused_mix_backward.
 //
-// One launch does the whole forward: blocks [0, row_blocks) mix x, the blocks
-// after them mix the targets. Each x block covers chunks of one row, and the
-// row index varies fastest across blocks, so the blocks resident at one time
-// read the same column chunks of every row: a partner's chunk is then usually
-// still in L2 (50 MB on an H100), and a random pairing costs about one read of
-// x instead of two. A block mixes a few consecutive chunks of its row, so the
-// row's prologue is paid once for them. Rows are read in 16-byte packs,
-// kUnroll of them in flight per thread and row, with a one-element fallback
-// for misaligned views, and the output is written with streaming
-// (evict-first) stores so that it does not push the partners' chunks out of
-// L2.
+// One launch does the whole forward: the first blocks mix the targets, the
+// blocks after them mix x (targets first, so that they run beside the x
+// blocks rather than as a tail after them). Each x block covers chunks of
+// one row, and the row index varies fastest across blocks, so the blocks
+// resident at one time read the same column chunks of every row: a
+// partner's chunk is then usually still in L2 (50 MB on an H100), and a
+// random pairing costs about one read of x instead of two. A block mixes a
+// few consecutive chunks of its row, so the row's prologue is paid once for
+// them. Rows are read in packs of 16 bytes or more: several in flight a
+// thread on a big launch (the wide tile), one on a small launch so that it
+// has more blocks (the small tile), and one element a step for misaligned
+// views. The output is written with streaming (evict-first) stores so that
+// it does not push the partners' chunks out of L2.
 //
 // Boxed (CutMix) rows never load what they do not use: a pack wholly inside
 // the box skips its own row, a pack wholly outside skips the partner's.
@@ -32,6 +34,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "../fused_mix.h"
@@ -44,8 +48,8 @@ namespace {
 
 using namespace fused_mix_device;  // NOLINT: the kernels below are written in its words
 
-// One column chunk of one row: this thread's kUnroll packs from `first` on.
-template <int VEC, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
+// One column chunk of one row: this thread's UNROLL packs from `first` on.
+template <int VEC, int UNROLL, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
 __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_t* own, const in_t* partner,
                                  out_t* dst, const Box& box, acc_type_t<in_t, out_t> lam,
                                  const Values& channel_values, int64_t first) {
@@ -57,11 +61,11 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
 
   // Load: a blend reads both rows; a paste (CutMix) reads each row only
   // where a pack takes something from it (mask bit k set <=> partner).
-  uint32_t mask[kUnroll];
-  in_pack a[kUnroll] = {}, b[kUnroll] = {};
+  uint32_t mask[UNROLL];
+  in_pack a[UNROLL] = {}, b[UNROLL] = {};
   if (blends) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e < g.numel) {
         a[u] = *reinterpret_cast<const in_pack*>(own + e);
@@ -71,7 +75,7 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
   } else {
     box_masks<VEC, kNarrow>(mask, box, g, args.lines, first);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e >= g.numel) continue;
       if (mask[u] != kFullMask<VEC>) a[u] = *reinterpret_cast<const in_pack*>(own + e);
@@ -82,7 +86,7 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
   // The blend-or-paste choice is the row's, so it is taken once per pack,
   // outside the per-element loops: each loop then carries one formula.
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < UNROLL; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     if (e >= g.numel) continue;
     out_pack o;
@@ -123,14 +127,16 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
 // The converting kernels are issue-bound (ncu: SM 65-78%), so they are asked
 // to fit kConvertBlocksPerSM blocks per SM (48 or 64 registers at 128 threads).
 // kNarrow: 32-bit index math (a row of fewer than 2^31 elements; see
-// Divider). A block mixes args.chunks column chunks of its row.
-template <typename in_t, typename out_t, int VEC, bool kConvert, bool kNarrow>
+// Divider). VEC x UNROLL: the tile (with_kernel_shape). A block mixes
+// args.chunks column chunks of its row.
+template <typename in_t, typename out_t, int VEC, int UNROLL, bool kConvert, bool kNarrow>
 __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
 
-  if (blockIdx.x >= args.row_blocks) {
-    mix_target_row(args, blockIdx.x - args.row_blocks);
+  const uint32_t first_row_block = kTargetsFirst ? args.target_blocks : 0;
+  if (blockIdx.x < first_row_block || blockIdx.x - first_row_block >= args.row_blocks) {
+    mix_target_row(args, kTargetsFirst ? blockIdx.x : blockIdx.x - args.row_blocks);
     return;
   }
   __shared__ StagedChannels<acc_t> staged;
@@ -141,14 +147,14 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate_block<VEC>(args, args.chunks, row, first);
+  locate_block<VEC, UNROLL>(args, blockIdx.x - first_row_block, args.chunks, row, first);
   const in_t* own = args.x + row * args.batch_stride;
   const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
   out_t* dst = args.out + row * g.numel;
   const Box box = args.pairing.box_of(row, g);
   const acc_t lam = args.pairing.weight(row);
-  for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC)) {
-    mix_chunk<VEC, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
+  for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC, UNROLL)) {
+    mix_chunk<VEC, UNROLL, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
   }
 }
 
@@ -156,21 +162,21 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
 // blended row, and for a boxed one src where it lies inside the box
 // (take_inside, the partner's term) or outside it (the row's own term), and 0
 // elsewhere. Packs whose term is all zero are not loaded.
-template <typename scalar_t, int VEC, bool kNarrow, typename acc_t>
-__device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t* src,
+template <typename scalar_t, int VEC, bool kNarrow, int UNROLL, typename acc_t>
+__device__ inline void accumulate_row(acc_t (&acc)[UNROLL][VEC], const scalar_t* src,
                                       const RowGeometry& g, const LineMap& lines, int64_t first,
                                       const Box& box, acc_t weight, bool take_inside,
                                       bool overwrite) {
   using pack_t = Pack<scalar_t, VEC>;
-  pack_t p[kUnroll] = {};
+  pack_t p[UNROLL] = {};
   if (box.blends()) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
       const int64_t e = pack_offset<VEC>(first, u);
       if (e < g.numel) p[u] = *reinterpret_cast<const pack_t*>(src + e);
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
 #pragma unroll
       for (int k = 0; k < VEC; ++k) {
         const acc_t term = weight * static_cast<acc_t>(p[u].v[k]);
@@ -179,16 +185,16 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
     }
     return;
   }
-  uint32_t mask[kUnroll];
+  uint32_t mask[UNROLL];
   box_masks<VEC, kNarrow>(mask, box, g, lines, first);
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < UNROLL; ++u) {
     if (!take_inside) mask[u] = ~mask[u] & kFullMask<VEC>;  // now: bit set <=> term is src
     const int64_t e = pack_offset<VEC>(first, u);
     if (e < g.numel && mask[u] != 0u) p[u] = *reinterpret_cast<const pack_t*>(src + e);
   }
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < UNROLL; ++u) {
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
       const acc_t term = (mask[u] >> k) & 1u ? static_cast<acc_t>(p[u].v[k]) : acc_t(0);
@@ -200,19 +206,19 @@ __device__ inline void accumulate_row(acc_t (&acc)[kUnroll][VEC], const scalar_t
 // grad_input[j] = scale * (own_j * grad[j] + sum over readers i of j of partner_i * grad[i]).
 // The readers come in increasing order, so the sum has a fixed order and the
 // result is bitwise reproducible.
-template <typename scalar_t, int VEC, bool kNarrow>
+template <typename scalar_t, int VEC, int UNROLL, bool kNarrow>
 __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const BackwardArgs<scalar_t> args) {
   using acc_t = acc_type_t<scalar_t, scalar_t>;
   using pack_t = Pack<scalar_t, VEC>;
 
   const RowGeometry& g = args.geometry;
   int64_t row, first;
-  locate_block<VEC>(args, /*chunks=*/1, row, first);
+  locate_block<VEC, UNROLL>(args, blockIdx.x, /*chunks=*/1, row, first);
   // Asserts index[row] is in range, as the forward does. The readers lists
   // of big batches come from a library sort, which would silently drop it.
   (void)args.pairing.partner(row);
 
-  acc_t acc[kUnroll][VEC];
+  acc_t acc[UNROLL][VEC];
   accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
                                 args.pairing.box_of(row, g), args.pairing.weight(row),
                                 /*take_inside=*/false, /*overwrite=*/true);
@@ -227,7 +233,7 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
 
   scalar_t* dst = args.out + row * g.numel;
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
+  for (int u = 0; u < UNROLL; ++u) {
     const int64_t e = pack_offset<VEC>(first, u);
     if (e >= g.numel) continue;
     acc_t v[VEC];
@@ -332,51 +338,96 @@ constexpr int kWideVec = !std::is_same_v<in_t, uint8_t> || std::is_same_v<out_t,
                          : kUint8Vec > 0 ? kUint8Vec
                                          : 32 / static_cast<int>(sizeof(out_t));
 
+// The small tile's pack: 16 bytes of the wider side, never wider than the
+// wide tile's (so that whatever fits one fits the other).
+template <typename in_t, typename out_t>
+constexpr int kSmallVec = std::min(kWideVec<in_t, out_t>, 16 / static_cast<int>(std::max(sizeof(in_t), sizeof(out_t))));
+
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
 template <typename in_t, typename out_t>
 bool packs_fit(const void* in, const void* out, int64_t batch_stride, int64_t numel) {
   constexpr int64_t vec = kWideVec<in_t, out_t>;
+  static_assert(kWideVec<in_t, out_t> % kSmallVec<in_t, out_t> == 0, "a small pack divides a wide one");
   return reinterpret_cast<uintptr_t>(in) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
          batch_stride % vec == 0 && numel % vec == 0;
 }
 
-// Calls launch(VEC, kNarrow), as std::integral_constants, with the widest
-// usable pack and 32-bit index math wherever a row has fewer than 2^31
-// elements. Rows longer than that (8 GiB per fp32 sample) take the
-// one-element kernels with 64-bit index math: three shapes compiled per dtype
-// pair rather than four.
-template <typename in_t, typename out_t, typename Launch>
-void with_kernel_shape(bool wide, bool narrow, const Launch& launch) {
-  using std::integral_constant;
-  if (!narrow) {
-    launch(integral_constant<int, 1>{}, integral_constant<bool, false>{});
-  } else if (wide) {
-    launch(integral_constant<int, kWideVec<in_t, out_t>>{}, integral_constant<bool, true>{});
-  } else {
-    launch(integral_constant<int, 1>{}, integral_constant<bool, true>{});
-  }
+// Blocks over the rows of a launch, `chunks` column chunks of `vec` x
+// `unroll`-element tiles per block.
+int64_t row_blocks_for(int64_t batch, int64_t numel, int vec, int unroll, int chunks) {
+  return numel == 0 ? 0 : batch * ceil_div(numel, chunk_elements(vec, unroll) * chunks);
 }
 
-// Blocks over the rows of a launch, `chunks` column chunks of `vec`-element
-// packs per block.
-int64_t row_blocks_for(int64_t batch, int64_t numel, int vec, int chunks) {
-  return numel == 0 ? 0 : batch * ceil_div(numel, chunk_elements(vec) * chunks);
-}
-
-// The column chunks that one forward block mixes: up to kMaxForwardChunks,
-// while the launch still fills the GPU twice over with resident blocks, so a
-// small batch (128x3x32x32: 256 chunks) keeps one chunk a block and every SM
-// busy. A launch-time choice from the device's size, not from data.
-// (cudaDeviceGetAttribute is a cheap driver query, without a sync.)
-int forward_chunks(int64_t batch, int64_t numel, int vec) {
+// How many 128-thread blocks the current GPU holds at once at full
+// occupancy. Cheap driver queries, no sync; a launch-time fact about the
+// device, never about the data.
+int64_t resident_block_slots() {
   const int device = c10::cuda::current_device();
   int sms = 0, threads_per_sm = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&threads_per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, device));
-  const int64_t two_waves = 2 * int64_t(sms) * (threads_per_sm / kThreads);
-  const int64_t chunks = batch * ceil_div(numel, chunk_elements(vec));
-  return static_cast<int>(std::clamp<int64_t>(chunks / two_waves, 1, kMaxForwardChunks));
+  return int64_t(sms) * (threads_per_sm / kThreads);
+}
+
+// Which tile a launch runs: MIXUP_EXT_CUDA_TILE=wide or =small pins it for
+// the process (the tests run the CUDA suite under each, so that small test
+// tensors exercise both); unset, the launch's size decides (Tile::kBySize).
+enum class Tile { kBySize, kWide, kSmall };
+
+Tile tile_from_environment() {
+  static const Tile tile = [] {
+    const char* value = std::getenv("MIXUP_EXT_CUDA_TILE");
+    if (value == nullptr || *value == '\0') return Tile::kBySize;
+    const std::string name(value);
+    TORCH_CHECK_VALUE(name == "wide" || name == "small", "MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got '",
+                      name, "'");
+    return name == "wide" ? Tile::kWide : Tile::kSmall;
+  }();
+  return tile;
+}
+
+// Calls launch(VEC, UNROLL, kNarrow), as std::integral_constants, for the
+// launch's tile:
+// - the wide tile: kUnroll packs a thread, the widest usable (kWideVec), so
+//   that a thread keeps enough bytes in flight on a big launch;
+// - the small tile: one 16-byte pack a thread (kSmallVec), for a launch
+//   whose wide row blocks would fill less than kSmallTilePercent of the
+//   GPU's resident block slots: 128x3x32x32 uint8 -> bf16 then runs 384
+//   blocks on an H200's 132 SMs instead of 128 (bench/NOTES.md, issue 23
+//   v10);
+// - one element a thread where packs do not fit (odd widths, offset views),
+//   with 64-bit index math where a row has 2^31 elements or more (8 GiB per
+//   fp32 sample): four kernel shapes compiled per dtype pair, not six.
+template <typename in_t, typename out_t, typename Launch>
+void with_kernel_shape(bool wide, const RowMixPlan& mix, const Launch& launch) {
+  using std::integral_constant;
+  constexpr int kWide = kWideVec<in_t, out_t>;
+  constexpr int kSmall = kSmallVec<in_t, out_t>;
+  if (!narrow_rows(mix.geometry)) {
+    launch(integral_constant<int, 1>{}, integral_constant<int, kUnroll>{}, integral_constant<bool, false>{});
+  } else if (!wide) {
+    launch(integral_constant<int, 1>{}, integral_constant<int, kUnroll>{}, integral_constant<bool, true>{});
+  } else {
+    const Tile pinned = tile_from_environment();
+    const bool small = pinned == Tile::kBySize
+                           ? row_blocks_for(mix.batch, mix.geometry.numel, kWide, kUnroll, 1) * 100 <
+                                 resident_block_slots() * kSmallTilePercent
+                           : pinned == Tile::kSmall;
+    if (small) {
+      launch(integral_constant<int, kSmall>{}, integral_constant<int, 1>{}, integral_constant<bool, true>{});
+    } else {
+      launch(integral_constant<int, kWide>{}, integral_constant<int, kUnroll>{}, integral_constant<bool, true>{});
+    }
+  }
+}
+
+// The column chunks that one forward block mixes: up to kMaxForwardChunks,
+// while the launch still fills the GPU twice over with resident blocks, so a
+// small batch keeps one chunk a block and every SM busy.
+int forward_chunks(int64_t batch, int64_t numel, int vec, int unroll) {
+  const int64_t chunks = batch * ceil_div(numel, chunk_elements(vec, unroll));
+  return static_cast<int>(std::clamp<int64_t>(chunks / (2 * resident_block_slots()), 1, kMaxForwardChunks));
 }
 
 template <typename in_t, typename out_t>
@@ -386,23 +437,24 @@ void launch_forward(const ForwardPlan& plan) {
   args.x = plan.x_rows.const_data_ptr<in_t>();
   args.out = plan.out.mutable_data_ptr<out_t>();
   args.targets = plan.target_args;
+  args.target_blocks = args.targets.empty() ? 0 : ceil_div<int64_t>(mix.batch, kWarpsPerBlock);
 
   const bool wide = packs_fit<in_t, out_t>(args.x, args.out, args.batch_stride, mix.geometry.numel);
-  with_kernel_shape<in_t, out_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
+  with_kernel_shape<in_t, out_t>(wide, mix, [&](auto vec, auto unroll, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
+    constexpr int UNROLL = decltype(unroll)::value;
     constexpr bool kNarrow = decltype(narrow)::value;
-    args.chunks = forward_chunks(mix.batch, mix.geometry.numel, VEC);
-    args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC, args.chunks);
-    const int64_t target_blocks = args.targets.empty() ? 0 : ceil_div<int64_t>(mix.batch, kWarpsPerBlock);
+    args.chunks = forward_chunks(mix.batch, mix.geometry.numel, VEC, UNROLL);
+    args.row_blocks = row_blocks_for(mix.batch, mix.geometry.numel, VEC, UNROLL, args.chunks);
+    const int64_t blocks = args.row_blocks + args.target_blocks;
     if constexpr (std::is_same_v<in_t, out_t>) {
       if (!mix.mean.defined()) {
-        cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, false, kNarrow>, args.row_blocks + target_blocks,
-                     kThreads, args);
+        cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, UNROLL, false, kNarrow>, blocks, kThreads,
+                     args);
         return;
       }
     }
-    cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, true, kNarrow>, args.row_blocks + target_blocks,
-                 kThreads, args);
+    cuda::launch("mixup::fused_mix", fused_mix_kernel<in_t, out_t, VEC, UNROLL, true, kNarrow>, blocks, kThreads, args);
   });
 }
 
@@ -428,10 +480,11 @@ void launch_backward(const BackwardPlan& plan) {
   args.scale = static_cast<acc_type_t<scalar_t, scalar_t>>(plan.scale);
 
   const bool wide = packs_fit<scalar_t, scalar_t>(args.grad, args.out, args.batch_stride, mix.geometry.numel);
-  with_kernel_shape<scalar_t, scalar_t>(wide, narrow_rows(mix.geometry), [&](auto vec, auto narrow) {
+  with_kernel_shape<scalar_t, scalar_t>(wide, mix, [&](auto vec, auto unroll, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
-    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, decltype(narrow)::value>, row_blocks_for(mix.batch, mix.geometry.numel, VEC, 1),
-           kThreads, args);
+    constexpr int UNROLL = decltype(unroll)::value;
+    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, UNROLL, decltype(narrow)::value>,
+                 row_blocks_for(mix.batch, mix.geometry.numel, VEC, UNROLL, 1), kThreads, args);
   });
 }
 
