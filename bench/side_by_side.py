@@ -36,11 +36,13 @@ CASES = {
     "cl-bf16": Case(BIG, torch.bfloat16, True, False),
     "nchw-fp32": Case(BIG, torch.float32, False, False),
     "nchw-bf16-cutmix": Case(BIG, torch.bfloat16, False, True),
+    "small-bf16": Case((128, 3, 32, 32), torch.bfloat16, False, False),
 }
 # The plain mix's blends, from the fused_mix suite's cases.
 PLAIN_CASES = {
     "plain-fp32": CUDA_CASES[0],
     "plain-bf16-cl": CUDA_CASES[2],
+    "plain-small-fp32": CUDA_CASES[4],
     "plain-features": CUDA_CASES[5],
 }
 
