@@ -29,6 +29,8 @@ from pathlib import Path
 from . import needs
 
 DEFAULT_SHAPES = "256x4,256x2,256x1,128x4,128x2,512x1,compile"
+# Shapes that build nothing: torch.compile's uint8 kernels, and torch's own x.to(out_dtype).
+PSEUDO_SHAPES = ("compile", "bytes")
 BUILD_ROOT = Path(os.environ.get("MIXUP_EXT_TUNE_DIR", "/tmp/mixup_ext_tune"))
 
 
@@ -76,12 +78,11 @@ def _time_variant(shape: str) -> list[dict]:
 
     from .case_data import CUDA_CASES, NUM_CLASSES, SMOOTHING, UINT8_CUDA_CASES, setup, uint8_formula, uint8_setup
 
-    compiled = shape == "compile"
-    bytes_alone = shape == "bytes"
-    if not (compiled or bytes_alone):
+    compiled, bytes_alone = (shape == pseudo for pseudo in PSEUDO_SHAPES)
+    if shape not in PSEUDO_SHAPES:
         _load(shape)
     rows = []
-    for case in [] if compiled or bytes_alone else CUDA_CASES:
+    for case in [] if shape in PSEUDO_SHAPES else CUDA_CASES:
         a = setup(case, "cuda")
         clone = _bench(lambda: a["x"].clone())
         forward = _bench(
@@ -113,7 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default=DEFAULT_SHAPES,
                         help="comma-separated THREADSxUNROLL[+NAME=VALUE...][@CSRC] (each a -DMIXUP_EXT_NAME=VALUE "
-                             "of csrc/cuda/fused_mix_device.cuh; @CSRC builds another tree's csrc/), or compile")
+                             "of csrc/cuda/fused_mix_device.cuh; @CSRC builds another tree's csrc/), or a pseudo-shape: "
+                             "compile (torch.compile of the uint8 formula) or bytes (x.to(out_dtype))")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # build (and time) one shape in this process
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
@@ -129,7 +131,7 @@ def main() -> None:
     needs.cuda_or_exit("bench.tune", "times block shapes of the CUDA kernels")
     needs.nvcc_or_exit("bench.tune")
     shapes = args.shapes.split(",")
-    builds_needed = [s for s in shapes if s not in ("compile", "bytes")]
+    builds_needed = [s for s in shapes if s not in PSEUDO_SHAPES]
     env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // max(1, len(builds_needed)))))
     cmd = lambda shape, *extra: [sys.executable, "-m", "bench.tune", "--worker", shape, *extra]  # noqa: E731
     with ThreadPoolExecutor(max(1, len(builds_needed))) as pool:
