@@ -139,38 +139,20 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
     mix_target_row(args, kTargetsFirst ? blockIdx.x : blockIdx.x - args.row_blocks);
     return;
   }
-  const RowGeometry& g = args.geometry;
-  int64_t row, first;
-  locate_block<VEC, UNROLL>(args, blockIdx.x - first_row_block, args.chunks, row, first);
-  // The row's index, weight and box are loaded before the channel staging
-  // and checked after its barrier, so that their loads and the staging's
-  // are in flight together.
-  const Pairing<acc_t>& pairing = args.pairing;
-  const int64_t partner_row = pairing.index[row * pairing.index_stride];
-  const acc_t lam = pairing.weight(row);
-  Box box{Box::kNoBox, Box::kNoBox, Box::kNoBox, Box::kNoBox};
-  if (pairing.box != nullptr) {
-    const int64_t* p = pairing.box + row * pairing.box_stride;
-    box = Box{p[0], p[1], p[2], p[3]};
-  }
-
   __shared__ StagedChannels<acc_t> staged;
   ChannelValues<acc_t, std::is_same_v<in_t, uint8_t>> channel_values{nullptr, nullptr, nullptr};
   if constexpr (kConvert) {
     channel_values = stage_channels<std::is_same_v<in_t, uint8_t>>(args.norm, args.channels.channels.divisor, staged);
   }
 
-  MIXUP_DEVICE_ASSERT(partner_row >= 0 && partner_row < pairing.batch);  // index out of [0, B)
-  if (box.blends()) {
-    MIXUP_DEVICE_ASSERT(box.y1 == Box::kNoBox && box.x0 == Box::kNoBox && box.x1 == Box::kNoBox);
-  } else {
-    MIXUP_DEVICE_ASSERT(box.y0 >= 0 && box.y1 >= 0 && box.x0 >= 0 && box.x1 >= 0);
-    MIXUP_DEVICE_ASSERT(box.y0 <= g.height && box.y1 <= g.height);  // box past the image
-    MIXUP_DEVICE_ASSERT(box.x0 <= g.width && box.x1 <= g.width);
-  }
+  const RowGeometry& g = args.geometry;
+  int64_t row, first;
+  locate_block<VEC, UNROLL>(args, blockIdx.x - first_row_block, args.chunks, row, first);
   const in_t* own = args.x + row * args.batch_stride;
-  const in_t* partner = args.x + partner_row * args.batch_stride;
+  const in_t* partner = args.x + args.pairing.partner(row) * args.batch_stride;
   out_t* dst = args.out + row * g.numel;
+  const Box box = args.pairing.box_of(row, g);
+  const acc_t lam = args.pairing.weight(row);
   for (int chunk = 0; chunk < args.chunks && first < g.numel; ++chunk, first += chunk_elements(VEC, UNROLL)) {
     mix_chunk<VEC, UNROLL, kConvert, kNarrow>(args, own, partner, dst, box, lam, channel_values, first);
   }
