@@ -388,7 +388,7 @@ struct ForwardArgs : RowMixArgs<acc_type_t<in_t, out_t>> {
   out_t* out;
   int64_t row_blocks;     // blocks that mix x
   int64_t target_blocks;  // blocks that mix the targets (before or after them: kTargetsFirst)
-  int chunks;          // column chunks per x block
+  int chunks;             // column chunks per x block
   TargetArgs targets;
 };
 

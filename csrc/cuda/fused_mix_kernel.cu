@@ -341,7 +341,8 @@ constexpr int kWideVec = !std::is_same_v<in_t, uint8_t> || std::is_same_v<out_t,
 // The small tile's pack: 16 bytes of the wider side, never wider than the
 // wide tile's (so that whatever fits one fits the other).
 template <typename in_t, typename out_t>
-constexpr int kSmallVec = std::min(kWideVec<in_t, out_t>, 16 / static_cast<int>(std::max(sizeof(in_t), sizeof(out_t))));
+constexpr int kSmallVec =
+    std::min(kWideVec<in_t, out_t>, 16 / static_cast<int>(std::max(sizeof(in_t), sizeof(out_t))));
 
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
@@ -371,8 +372,9 @@ int64_t resident_block_slots() {
 }
 
 // Which tile a launch runs: MIXUP_EXT_CUDA_TILE=wide or =small pins it for
-// the process (the tests run the CUDA suite under each, so that small test
-// tensors exercise both); unset, the launch's size decides (Tile::kBySize).
+// the process; unset, the launch's size decides (Tile::kBySize). Small test
+// tensors take the small tile, so .ci/gpu_run runs the row kernels' tests
+// again with the wide one pinned.
 enum class Tile { kBySize, kWide, kSmall };
 
 Tile tile_from_environment() {
@@ -380,8 +382,8 @@ Tile tile_from_environment() {
     const char* value = std::getenv("MIXUP_EXT_CUDA_TILE");
     if (value == nullptr || *value == '\0') return Tile::kBySize;
     const std::string name(value);
-    TORCH_CHECK_VALUE(name == "wide" || name == "small", "MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got '",
-                      name, "'");
+    TORCH_CHECK_VALUE(name == "wide" || name == "small",
+                      "MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got '", name, "'");
     return name == "wide" ? Tile::kWide : Tile::kSmall;
   }();
   return tile;
@@ -483,7 +485,8 @@ void launch_backward(const BackwardPlan& plan) {
   with_kernel_shape<scalar_t, scalar_t>(wide, mix, [&](auto vec, auto unroll, auto narrow) {
     constexpr int VEC = decltype(vec)::value;
     constexpr int UNROLL = decltype(unroll)::value;
-    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, UNROLL, decltype(narrow)::value>,
+    constexpr bool kNarrow = decltype(narrow)::value;
+    cuda::launch("mixup::_fused_mix_backward", fused_mix_backward_kernel<scalar_t, VEC, UNROLL, kNarrow>,
                  row_blocks_for(mix.batch, mix.geometry.numel, VEC, UNROLL, 1), kThreads, args);
   });
 }
