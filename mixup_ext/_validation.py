@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import numbers
 from collections.abc import Sequence
 
@@ -133,6 +134,8 @@ def check_mix(op: str, x: torch.Tensor, index: torch.Tensor, lam: torch.Tensor, 
     _check_device(op, "lam", lam, x)
     if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)):
         raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},), got {_describe(lam)}")
+    if _values_readable(lam):
+        check_lam_values(op, lam)
     if box is None:
         return
     _check_device(op, "box", box, x)
@@ -182,15 +185,32 @@ def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float
         )
 
 
+#: Value checks off the CPU (csrc/value_checks.h): the reference backend's
+#: copy of the switch that mixup::_set_value_checks sets.
+value_checks = os.environ.get("MIXUP_EXT_CHECK_VALUES") == "1"
+
+
 def _values_readable(x: torch.Tensor) -> bool:
-    """Value checks read the data, so they run only on real CPU tensors: on
-    CUDA the kernels assert the same conditions, and while tracing (fake
-    tensors) there are no values to read."""
-    return x.device.type == "cpu" and not torch.compiler.is_compiling() and not is_fake(x)
+    """Value checks read the data: always on real CPU tensors, on other
+    devices only with value checks on (each read waits for the device; the
+    CUDA kernels assert what would read out of bounds), and never while
+    tracing (fake tensors have no values)."""
+    return (x.device.type == "cpu" or value_checks) and not torch.compiler.is_compiling() and not is_fake(x)
+
+
+def check_lam_values(op: str, lam: torch.Tensor) -> None:
+    """lam in [0, 1], NaN refused (csrc/value_checks.cpp's words)."""
+    values = lam.detach().double().cpu().reshape(-1)
+    bad = (~((values >= 0) & (values <= 1))).nonzero()
+    if bad.numel():
+        i = int(bad[0])
+        where = "" if lam.dim() == 0 else f" at position {i}"
+        raise ValueError(f"{op}: lam must be in [0, 1], got {float(values[i])!r}{where}")
 
 
 def _check_mix_values(op: str, x, index, box) -> None:
     batch = x.shape[0]
+    index, box = _on_host(index), _on_host(box)
     bad = ((index < 0) | (index >= batch)).nonzero()
     if bad.numel():
         i = int(bad[0])
@@ -209,9 +229,15 @@ def _check_mix_values(op: str, x, index, box) -> None:
             )
 
 
+def _on_host(t):
+    """t's values where a check can read them (t itself on the CPU)."""
+    return t.detach().cpu() if isinstance(t, torch.Tensor) else t
+
+
 def check_normalize_values(op: str, mean, std) -> None:
     """mean finite, std finite and non-zero: on host values only (sequences,
     CPU tensors); on CUDA the kernel asserts a non-zero std."""
+    mean, std = _on_host(mean), _on_host(std)
     # One channel named, as csrc/fused_mix_plan.cpp names it.
     if mean is not None and not torch.isfinite(mean).all():
         c = int((~torch.isfinite(mean)).nonzero()[0])
@@ -228,6 +254,7 @@ def check_forward_values(x, target, index, box, num_classes: int, mean=None, std
     _check_mix_values(FORWARD, x, index, box)
     check_normalize_values(FORWARD, mean, std)
     if target is not None and target.dtype == torch.int64:
+        target = _on_host(target)
         bad = ((target < 0) | (target >= num_classes)).nonzero()
         if bad.numel():
             i = int(bad[0])
@@ -263,14 +290,21 @@ def as_lam_tensor(lam, x: torch.Tensor, op: str = FORWARD) -> torch.Tensor:
     return torch.full((), value, dtype=accumulation_dtype(x.dtype), device=x.device)
 
 
-def as_class_ids(y):
+def as_class_ids(y, op: str = FORWARD, name: str = "target", soft_targets: bool = True):
     """Class ids of any integer dtype (uint8 to int64, as timm and torchvision
-    take them) as the int64 the kernels read; anything else as it is, for the
-    op to accept (soft targets) or refuse by name."""
-    if isinstance(y, torch.Tensor) and y.dtype != torch.int64 and y.dtype != torch.bool and not (
-            y.is_floating_point() or y.is_complex()):
-        return y.long()
-    return y
+    take them) as the int64 the kernels read. With ``soft_targets``, a
+    floating (B, num_classes) tensor passes as it is, for the op to check;
+    anything else -- a list, floats where ids belong -- is refused by name."""
+    if y is None and soft_targets:
+        return None
+    integer = isinstance(y, torch.Tensor) and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
+    if integer:
+        return y if y.dtype == torch.int64 else y.long()
+    if soft_targets and isinstance(y, torch.Tensor) and y.is_floating_point() and y.dim() != 1:
+        return y
+    wanted = "(B,) class ids of an integer dtype" + (" or (B, num_classes) floating soft targets" if soft_targets else "")
+    got = _describe(y) if isinstance(y, torch.Tensor) else f"a {type(y).__name__}"
+    raise ValueError(f"{op}: {name} must be a tensor of {wanted}, got {got}")
 
 
 def as_per_channel(op: str, name: str, values, x: torch.Tensor, dtype: torch.dtype):
@@ -436,7 +470,9 @@ def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {float(smoothing)}")
     if _values_readable(logits):
+        check_lam_values(op, lam)
         for name, y in (("y_a", y_a), ("y_b", y_b)):
+            y = _on_host(y)
             bad = ((y < 0) | (y >= classes)).nonzero()
             if bad.numel():
                 i = int(bad[0])
@@ -463,7 +499,12 @@ NAFLEX_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torc
 
 
 def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
-    """csrc/naflex_mix_plan.cpp's refusals, in its order and words."""
+    """csrc/naflex_mix_plan.cpp's refusals, in its order and words, after
+    the in-place op's refusal of a gradient (csrc/autograd/naflex_mix_autograd.cpp)."""
+    if op == NAFLEX_INPLACE and torch.is_grad_enabled() and any(img.requires_grad for img in images):
+        raise ValueError(f"{op}: images must not require grad: the in-place mix cannot record their history, so "
+                         "their gradient would be lost; use mixup::naflex_mix (NaFlexMixup(in_place=False)), which "
+                         "has one, or mix under torch.no_grad()")
     for k, img in enumerate(images):
         if img.dim() != 3:
             raise ValueError(f"{op}: images[{k}] must be one (C, H, W) image, got {_describe(img)}")
