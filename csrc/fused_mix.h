@@ -117,11 +117,12 @@ void dispatch_in_out(at::ScalarType in, at::ScalarType out, const F& f) {
 // above that block's shared-memory limit.
 void fill_readers_by_sort(const BackwardPlan& plan);
 
-// Value checks (index range, label range, box inside the image, finite mean
-// and finite non-zero std). They read the tensors' contents, so only the CPU
-// backend calls them; on CUDA the same conditions (std: non-zero) are
-// device-side asserts in the kernels (MIXUP_DEVICE_ASSERT).
-void check_values_on_host(const char* op, const RowMixPlan& mix);
-void check_values_on_host(const ForwardPlan& plan);
+// Value checks (index range, lam in [0, 1], label range, box inside the
+// image, finite mean and finite non-zero std). plan_forward and plan_backward
+// run them where value_checks.h says they read values: always on the CPU; on
+// CUDA only with value checks on, since the kernels device-assert what would
+// read out of bounds (and std: non-zero) without a sync.
+void check_values(const char* op, const RowMixPlan& mix);
+void check_values(const ForwardPlan& plan);
 
 }  // namespace mixup

@@ -2,6 +2,7 @@
 #include "fused_mix.h"
 #include "dtypes.h"
 #include "messages.h"
+#include "value_checks.h"
 
 #include <ATen/ATen.h>
 
@@ -73,6 +74,7 @@ RowMixPlan plan_mix(const char* op, const at::Tensor& x, const at::Tensor& index
           (lam.dim() == 0 || (lam.dim() == 1 && lam.size(0) == batch)),
       op, ": lam must be a floating tensor of shape () or (B,) = (", batch, ",), got ",
       describe(lam));
+  if (reads_values(lam)) check_lam_values(op, lam);
 
   RowMixPlan plan;
   plan.batch = batch;
@@ -208,6 +210,7 @@ ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& t
   std::tie(plan.x_rows, plan.out) = plan_rows(op, plan.mix, x, out_type, mean, std, acc);
   plan.target = target.value_or(at::Tensor());
   plan.target_args = plan_targets(x, target, num_classes, smoothing, plan.out_target);
+  check_values(plan);
   return plan;
 }
 
@@ -226,6 +229,7 @@ BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, cons
 
   plan.order = at::empty({plan.mix.batch}, index.options());
   plan.offsets = at::empty({plan.mix.batch + 1}, plan.order.options());
+  check_values(op, plan.mix);
   return plan;
 }
 
@@ -238,9 +242,13 @@ void fill_readers_by_sort(const BackwardPlan& plan) {
                        at::arange(plan.mix.batch + 1, plan.mix.index.options()));
 }
 
-void check_values_on_host(const char* op, const RowMixPlan& mix) {
+void check_values(const char* op, const RowMixPlan& mix) {
+  if (!reads_values(mix.index)) return;
   const int64_t batch = mix.batch;
-  const auto index = mix.index.accessor<int64_t, 1>();
+  // Host copies (the tensors themselves on the CPU): on a GPU, with value
+  // checks on, each .cpu() waits for the device.
+  const at::Tensor index_values = mix.index.cpu();
+  const auto index = index_values.accessor<int64_t, 1>();
   for (int64_t i = 0; i < batch; ++i) {
     TORCH_CHECK_VALUE(index[i] >= 0 && index[i] < batch, op,
                       ": index values must be in [0, B) = [0, ", batch, "), found ", index[i],
@@ -248,7 +256,7 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
   }
   if (mix.box.defined()) {
     const RowGeometry& g = mix.geometry;
-    const at::Tensor rows = mix.box.reshape({-1, 4});
+    const at::Tensor rows = mix.box.reshape({-1, 4}).cpu();
     const auto boxes = rows.accessor<int64_t, 2>();
     for (int64_t r = 0; r < boxes.size(0); ++r) {
       const Box b{boxes[r][0], boxes[r][1], boxes[r][2], boxes[r][3]};
@@ -266,8 +274,9 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
     // A plain loop over C values: tensor ops here would cost more host time than the mix.
     const auto check_channels = [&](auto zero) {
       using acc_t = decltype(zero);
-      const acc_t* mean = mix.mean.const_data_ptr<acc_t>();
-      const acc_t* std = mix.std.const_data_ptr<acc_t>();
+      const at::Tensor mean_values = mix.mean.cpu(), std_values = mix.std.cpu();
+      const acc_t* mean = mean_values.const_data_ptr<acc_t>();
+      const acc_t* std = std_values.const_data_ptr<acc_t>();
       for (int64_t c = 0; c < mix.mean.numel(); ++c) {
         TORCH_CHECK_VALUE(std::isfinite(mean[c]), op, ": mean must be finite, got ",
                           number(static_cast<double>(mean[c])), " for channel ", c);
@@ -283,11 +292,13 @@ void check_values_on_host(const char* op, const RowMixPlan& mix) {
   }
 }
 
-void check_values_on_host(const ForwardPlan& plan) {
-  check_values_on_host("mixup::fused_mix", plan.mix);
+void check_values(const ForwardPlan& plan) {
+  if (!reads_values(plan.mix.index)) return;
+  check_values("mixup::fused_mix", plan.mix);
   const TargetArgs& t = plan.target_args;
   if (t.labels != nullptr) {
-    const auto labels = plan.target.accessor<int64_t, 1>();
+    const at::Tensor label_values = plan.target.cpu();
+    const auto labels = label_values.accessor<int64_t, 1>();
     for (int64_t i = 0; i < plan.mix.batch; ++i) {
       TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < t.num_classes,
                         "mixup::fused_mix: target class ids must be in [0, num_classes) = [0, ",

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cpu/isa.h"
+#include "value_checks.h"
 
 namespace mixup::schema {
 #define MIXUP_OP(name, tags, text) constexpr const char name[] = text;
@@ -25,4 +26,5 @@ TORCH_LIBRARY(mixup, m) {
 #undef MIXUP_OP
 
   m.def(mixup::schema::_cpu_vector_isa, [] { return std::string(mixup::cpu::isa_name(mixup::cpu::active_isa())); });
+  m.def(mixup::schema::_set_value_checks, [](bool enabled) { return mixup::set_value_checks(enabled); });
 }

@@ -37,12 +37,13 @@ struct BinaryCrossEntropyBackwardPlan {
   at::Tensor grad;        // out: (B, C) like logits, contiguous (fresh, or the forward's, rewritten in place)
 };
 
-// Validate metadata and allocate outputs; `check_values` as in plan_loss_inputs.
+// Validate metadata (and values, as plan_loss_inputs checks a forward's) and
+// allocate outputs.
 // `with_grad` also allocates the (B, C) gradient that the forward writes.
 BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
     const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
     double smoothing, std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction, bool check_values, bool with_grad);
+    c10::string_view reduction, bool with_grad);
 
 // Without `into`, a fresh gradient for grad_loss (_mixup_binary_cross_entropy_backward);
 // with it, the forward's gradient, to be rewritten in place where grad_loss

@@ -43,10 +43,10 @@ BinaryCrossEntropyOptions plan_binary_cross_entropy_options(const char* op, cons
 BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
     const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
     double smoothing, std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction, bool check_values, bool with_grad) {
+    c10::string_view reduction, bool with_grad) {
   BinaryCrossEntropyForwardPlan f;
   f.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                           check_values);
+                                           /*check_values=*/true);
   f.reduction = parse_reduction(op, reduction);
   f.loss = at::empty({f.in.in.batch}, logits.options().dtype(f.in.in.lam.scalar_type()));
   if (with_grad) {

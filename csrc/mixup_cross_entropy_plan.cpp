@@ -21,9 +21,9 @@ CrossEntropyBackwardPlan plan_backward_inputs(const char* op, const at::Tensor& 
 
 CrossEntropyForwardPlan plan_cross_entropy_forward(const char* op, const at::Tensor& logits, const at::Tensor& y_a,
                                                    const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-                                                   c10::string_view reduction, bool check_values, bool with_grad) {
+                                                   c10::string_view reduction, bool with_grad) {
   CrossEntropyForwardPlan f;
-  f.in = plan_loss_inputs(op, logits, y_a, y_b, lam, smoothing, check_values);
+  f.in = plan_loss_inputs(op, logits, y_a, y_b, lam, smoothing, /*check_values=*/true);
   f.reduction = parse_reduction(op, reduction);
   f.loss = at::empty({f.in.batch}, logits.options().dtype(f.in.lam.scalar_type()));
   f.lse = at::empty({f.in.batch}, logits.options().dtype(f.in.lam.scalar_type()));

@@ -33,8 +33,10 @@ struct LossInputs {
 };
 
 // Validates logits (B, C), y_a and y_b (B,) int64, lam () or (B,) and the
-// smoothing, naming `op` and the argument. `check_values` also checks the
-// labels' range, which reads them: the CPU backend only (CUDA asserts).
+// smoothing, naming `op` and the argument. `check_values` (a forward; its
+// backward reuses checked values) also checks the labels' range and lam in
+// [0, 1] where value_checks.h reads values: always on the CPU, on CUDA with
+// value checks on (otherwise the kernels assert the labels' range).
 LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                             const at::Tensor& lam, double smoothing, bool check_values);
 

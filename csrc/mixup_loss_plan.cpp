@@ -2,6 +2,7 @@
 #include "mixup_loss.h"
 #include "dtypes.h"
 #include "messages.h"
+#include "value_checks.h"
 
 #include <ATen/ATen.h>
 
@@ -29,9 +30,11 @@ LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::
                     op, ": lam must be a floating tensor of shape () or (B,) = (", batch, ",) on logits' device, got ",
                     dtype_name(lam.scalar_type()), " of shape ", lam.sizes(), " on ", lam.device());
   TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0, op, ": label_smoothing must be in [0, 1], got ", number(smoothing));
-  if (check_values) {
+  if (check_values && reads_values(logits)) {
+    check_lam_values(op, lam);
     for (const auto& [name, y] : {std::pair<const char*, const at::Tensor&>{"y_a", y_a}, {"y_b", y_b}}) {
-      const auto labels = y.accessor<int64_t, 1>();
+      const at::Tensor label_values = y.cpu();  // on a GPU: a sync (value checks on)
+      const auto labels = label_values.accessor<int64_t, 1>();
       for (int64_t i = 0; i < batch; ++i) {
         TORCH_CHECK_VALUE(labels[i] >= 0 && labels[i] < classes, op, ": ", name, " class ids must be in [0, C) = [0, ",
                           classes, "), found ", labels[i], " at position ", i);

@@ -19,7 +19,7 @@ from .loss import (  # noqa: E402
 )
 from .mixup import MixParams, Mixup  # noqa: E402
 from .naflex import NaFlexMixup, NaFlexParams  # noqa: E402
-from .ops import fused_mix  # noqa: E402
+from .ops import fused_mix, set_value_checks  # noqa: E402
 
 __all__ = [
     "MixParams",
@@ -34,6 +34,7 @@ __all__ = [
     "mixup_cross_entropy",
     "mixup_binary_cross_entropy",
     "reference",
+    "set_value_checks",
     "transforms",
 ]
 __version__ = "0.1.0"

@@ -168,6 +168,7 @@ _KERNELS = {
     "naflex_mix": (_naflex_mix_fake, reference.naflex_mix),
     "naflex_mix_": (_naflex_mix_inplace_fake, reference.naflex_mix_),
     "_cpu_vector_isa": (None, reference._cpu_vector_isa),
+    "_set_value_checks": (None, reference._set_value_checks),
 }
 
 
@@ -198,7 +199,8 @@ def register_reference() -> None:
 
     CompositeImplicitAutograd: autograd, fake tensors and torch.compile see
     through to the plain-PyTorch ops the reference is written in. An op
-    without tensors (_cpu_vector_isa) has nothing to see through.
+    without tensors (_cpu_vector_isa, _set_value_checks) has nothing to see
+    through.
     """
     global _registered, _reference_library
     if _registered:

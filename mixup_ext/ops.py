@@ -15,7 +15,7 @@ from ._validation import (
     output_dtype,
 )
 
-__all__ = ["fused_mix"]
+__all__ = ["fused_mix", "set_value_checks"]
 
 _fused_mix = torch.ops.mixup.fused_mix.default  # the overload itself: no resolution per call
 
@@ -72,3 +72,22 @@ def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, 
         as_per_channel(FORWARD, "std", std, x, channel_dtype),
         out_dtype,
     )
+
+
+def set_value_checks(enabled: bool) -> bool:
+    """Turns value checks on a GPU on or off, process-wide; returns the
+    previous setting.
+
+    On the CPU every op always checks its small arguments' values -- ``lam``
+    in [0, 1] (NaN refused), partners and class ids in range, boxes inside
+    the image -- and refuses a bad one with a ``ValueError``. On a GPU that
+    check would copy them to the host and wait for the device on every call,
+    so by default it is skipped (the kernels still device-assert whatever
+    would read out of bounds, but an out-of-range ``lam`` mixes as given).
+    With value checks on, the GPU ops check exactly as the CPU ones do, at
+    one sync per call: a debugging mode, like ``torch.autograd.detect_anomaly``.
+    ``MIXUP_EXT_CHECK_VALUES=1`` in the environment turns it on from the start.
+    """
+    if not isinstance(enabled, bool):
+        raise ValueError(f"set_value_checks: enabled must be a bool, got {enabled!r}")
+    return torch.ops.mixup._set_value_checks(enabled)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from . import _sampling as sampling
 from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
 
+from . import _validation
 from ._validation import (
     accumulation_dtype,
     as_lam_tensor,
@@ -68,6 +69,7 @@ __all__ = [
     "naflex_mix",
     "naflex_mix_",
     "_cpu_vector_isa",
+    "_set_value_checks",
 ]
 
 
@@ -444,3 +446,9 @@ def naflex_mix_(images, pairs, lam, box) -> None:
 def _cpu_vector_isa() -> str:
     """``mixup::_cpu_vector_isa``: the reference backend has no vector loops."""
     return "none"
+
+
+def _set_value_checks(enabled: bool) -> bool:
+    """``mixup::_set_value_checks``: the switch that the reference's checks read."""
+    previous, _validation.value_checks = _validation.value_checks, bool(enabled)
+    return previous

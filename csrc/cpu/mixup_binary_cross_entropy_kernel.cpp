@@ -121,7 +121,7 @@ at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Te
   constexpr const char* op = "mixup::mixup_binary_cross_entropy";
   const BinaryCrossEntropyForwardPlan f =
       plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*check_values=*/true, /*with_grad=*/false);
+                                        reduction, /*with_grad=*/false);
   run_forward(f);
   return reduce_rows(f.loss, f.reduction);
 }
@@ -133,7 +133,7 @@ std::tuple<at::Tensor, at::Tensor> mixup_binary_cross_entropy_with_grad_cpu(
   constexpr const char* op = "mixup::_mixup_binary_cross_entropy_with_grad";
   const BinaryCrossEntropyForwardPlan f =
       plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*check_values=*/true, /*with_grad=*/true);
+                                        reduction, /*with_grad=*/true);
   run_forward(f);
   return {reduce_rows(f.loss, f.reduction), f.grad};
 }

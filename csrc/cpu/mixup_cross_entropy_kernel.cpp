@@ -79,7 +79,7 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cpu(const at::Tensor& log
                                                            double smoothing, c10::string_view reduction) {
   constexpr const char* op = "mixup::mixup_cross_entropy";
   const CrossEntropyForwardPlan f = plan_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, reduction,
-                                                               /*check_values=*/true, /*with_grad=*/false);
+                                                               /*with_grad=*/false);
   run_forward(f);
   return {reduce_rows(f.loss, f.reduction), f.lse};
 }
@@ -89,7 +89,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixup_cross_entropy_with_grad_cpu
     c10::string_view reduction) {
   constexpr const char* op = "mixup::_mixup_cross_entropy_with_grad";
   const CrossEntropyForwardPlan f = plan_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, reduction,
-                                                               /*check_values=*/true, /*with_grad=*/true);
+                                                               /*with_grad=*/true);
   run_forward(f);
   return {reduce_rows(f.loss, f.reduction), f.lse, f.grad};
 }

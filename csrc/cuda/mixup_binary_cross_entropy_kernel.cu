@@ -178,7 +178,7 @@ at::Tensor mixup_binary_cross_entropy_cuda(const at::Tensor& logits, const at::T
   constexpr const char* op = "mixup::mixup_binary_cross_entropy";
   const BinaryCrossEntropyForwardPlan f =
       plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*check_values=*/false, /*with_grad=*/false);
+                                        reduction, /*with_grad=*/false);
   launch_forward(op, f);
   return reduce_rows(f.loss, f.reduction);
 }
@@ -190,7 +190,7 @@ std::tuple<at::Tensor, at::Tensor> mixup_binary_cross_entropy_with_grad_cuda(
   constexpr const char* op = "mixup::_mixup_binary_cross_entropy_with_grad";
   const BinaryCrossEntropyForwardPlan f =
       plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*check_values=*/false, /*with_grad=*/true);
+                                        reduction, /*with_grad=*/true);
   launch_forward(op, f);
   return {reduce_rows(f.loss, f.reduction), f.grad};
 }

@@ -235,7 +235,7 @@ std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cuda(const at::Tensor& lo
                                                             double smoothing, c10::string_view reduction) {
   constexpr const char* op = "mixup::mixup_cross_entropy";
   const CrossEntropyForwardPlan f = plan_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, reduction,
-                                                               /*check_values=*/false, /*with_grad=*/false);
+                                                               /*with_grad=*/false);
   launch_forward(op, f);
   return {reduce_rows(f.loss, f.reduction), f.lse};
 }
@@ -245,7 +245,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixup_cross_entropy_with_grad_cud
     c10::string_view reduction) {
   constexpr const char* op = "mixup::_mixup_cross_entropy_with_grad";
   const CrossEntropyForwardPlan f = plan_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, reduction,
-                                                               /*check_values=*/false, /*with_grad=*/true);
+                                                               /*with_grad=*/true);
   launch_forward(op, f);
   return {reduce_rows(f.loss, f.reduction), f.lse, f.grad};
 }
