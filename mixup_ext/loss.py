@@ -31,6 +31,10 @@ from ._validation import check_reduction as _check_reduction
 __all__ = ["mixup_cross_entropy", "MixupCrossEntropy", "mixup_binary_cross_entropy", "MixupBinaryCrossEntropy"]
 
 
+def _class_ids(y, where: str, name: str):
+    return as_class_ids(y, where, name, soft_targets=False)
+
+
 def _check_label_smoothing(where: str, label_smoothing) -> None:
     if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
@@ -71,8 +75,9 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     assert on CUDA.
     """
     _check_reduction("mixup_cross_entropy", reduction)
-    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, as_class_ids(y_a), as_class_ids(y_b),
-                                                  as_lam_tensor(lam, logits, "mixup_cross_entropy"),
+    where = "mixup_cross_entropy"
+    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, _class_ids(y_a, where, "y_a"), _class_ids(y_b, where, "y_b"),
+                                                  as_lam_tensor(lam, logits, where),
                                                   float(label_smoothing), reduction)
     return loss
 
@@ -159,7 +164,8 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     _check_label_smoothing(where, label_smoothing)
     _check_threshold(where, target_threshold)
     return torch.ops.mixup.mixup_binary_cross_entropy(
-        logits, as_class_ids(y_a), as_class_ids(y_b), as_lam_tensor(lam, logits, where), float(label_smoothing),
+        logits, _class_ids(y_a, where, "y_a"), _class_ids(y_b, where, "y_b"), as_lam_tensor(lam, logits, where),
+        float(label_smoothing),
         None if target_threshold is None else float(target_threshold), _pos_weight_tensor(pos_weight, logits),
         bool(sum_classes), reduction,
     )

@@ -165,7 +165,7 @@ class Mixup:
         self.mixup_enabled = True  # set to False to turn mixing off (timm's switch)
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
-        target = as_class_ids(target)  # timm takes class ids of any integer dtype
+        target = as_class_ids(target, "Mixup")  # timm takes class ids of any integer dtype
         if not self.mixup_enabled:
             if self._converts(x):  # still normalise and convert: the model expects it
                 return self.apply(x, target, _identity_params(x))
@@ -202,7 +202,7 @@ class Mixup:
     def apply(self, x: torch.Tensor, target: torch.Tensor, params: MixParams):
         """Mixes x and target with given parameters: one fused_mix launch."""
         norm = self._normalize_args(x)
-        target = as_class_ids(target)  # timm takes class ids of any integer dtype
+        target = as_class_ids(target, "Mixup")  # timm takes class ids of any integer dtype
         if self.multi_label:  # smoothed towards 0.5 here: the op only mixes the rows
             target = self._smoothed_multi_label(target, x)
             return fused_mix(x, target, params.index, params.lam, params.box, self.num_classes, 0.0, **norm)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from . import _sampling as sampling
-from ._validation import check_alphas, check_probabilities
+from ._validation import _describe, check_alphas, check_probabilities
 from .ops import fused_mix
 
 __all__ = ["NaFlexMixup", "NaFlexParams"]
@@ -235,9 +235,22 @@ class NaFlexMixup:
             order = [order[k] for k in sorted(range(len(sizes)), key=lambda k: k // window + keys[k])]
         return order
 
+    @staticmethod
+    def _sizes(images) -> list:
+        """Each image's (H, W), once the list is checked: what the pairing
+        reads before any op sees the images."""
+        if isinstance(images, torch.Tensor) or not isinstance(images, (list, tuple)) or not images:
+            got = _describe(images) if isinstance(images, torch.Tensor) else repr(images)[:80]
+            raise ValueError(f"NaFlexMixup: images must be a non-empty list of (C, H, W) tensors, got {got}")
+        for k, img in enumerate(images):
+            if not isinstance(img, torch.Tensor) or img.dim() != 3 or min(img.shape) < 1:
+                got = _describe(img) if isinstance(img, torch.Tensor) else f"a {type(img).__name__}"
+                raise ValueError(f"NaFlexMixup: images[{k}] must be a (C, H, W) tensor with C, H and W >= 1, got {got}")
+        return [(img.shape[-2], img.shape[-1]) for img in images]
+
     def sample(self, images) -> NaFlexParams:
         """Draws one call's parameters for these images (their sizes only)."""
-        sizes = [(img.shape[-2], img.shape[-1]) for img in images]
+        sizes = self._sizes(images)
         batch = len(sizes)
         if batch < 2 or not self.mixup_enabled or self._rand(1).item() > self.prob:
             return NaFlexParams.unmixed(batch)
@@ -275,6 +288,7 @@ class NaFlexMixup:
 
     def apply(self, images, targets, params: NaFlexParams):
         """Mixes images and targets with given parameters (``sample``'s)."""
+        self._sizes(images)
         images = list(images)
         if not isinstance(targets, torch.Tensor):
             targets = torch.utils.data.default_collate(targets)

@@ -450,3 +450,19 @@ def test_cuda_call_never_syncs():
         mixup(images, cuda_labels)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize(
+    "images, words",
+    [
+        ([], r"images must be a non-empty list of \(C, H, W\) tensors, got \[\]"),
+        (torch.rand(2, 3, 8, 8), r"images must be a non-empty list of \(C, H, W\) tensors, got torch.float32 tensor"),
+        ([torch.rand(3, 0, 32), torch.rand(3, 8, 8)], r"images\[0\] must be a \(C, H, W\) tensor with C, H and W >= 1"),
+        ([torch.rand(3, 8, 8), torch.rand(8, 8)], r"images\[1\] must be a \(C, H, W\) tensor .* shape \[8, 8\]"),
+        ([torch.rand(3, 8, 8), "img"], r"images\[1\] must be a \(C, H, W\) tensor .* got a str"),
+    ],
+)
+def test_bad_image_lists_are_value_errors_naming_the_argument(images, words):
+    mixup = NaFlexMixup(num_classes=4)
+    with pytest.raises(ValueError, match=f"NaFlexMixup: {words}"):
+        mixup(images, [0] * max(1, len(images)))

@@ -156,3 +156,32 @@ def test_backward_values_are_refused_on_cpu(fn, case, overrides, match):
 def test_wrapper_needs_num_classes_for_class_ids():
     with pytest.raises(ValueError, match="num_classes is required with integer class ids"):
         mixup_ext.fused_mix(torch.randn(2, 3), torch.tensor([0, 1]), torch.tensor([1, 0]), 0.5)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda x: mixup_ext.fused_mix(x, torch.tensor([0.0, 1, 2, 3]), torch.arange(4), 0.5, None, 4),
+         r"mixup::fused_mix: target must be a tensor of \(B,\) class ids of an integer dtype or \(B, num_classes\) "
+         r"floating soft targets, got torch.float32 tensor of shape \[4\]"),
+        (lambda x: mixup_ext.fused_mix(x, [0, 1, 2, 3], torch.arange(4), 0.5, None, 4),
+         r"mixup::fused_mix: target must be a tensor of .*, got a list"),
+        (lambda x: mixup_ext.Mixup(num_classes=4)(x, [0, 1, 2, 3]), r"Mixup: target must be a tensor of .*, got a list"),
+        (lambda x: mixup_ext.Mixup(num_classes=4)(x, torch.tensor([0.0, 1, 2, 3])), r"Mixup: target must be a tensor"),
+        (lambda x: mixup_ext.mixup_cross_entropy(torch.randn(4, 4), torch.tensor([0.0, 1, 2, 3]), torch.arange(4), 0.5),
+         r"mixup_cross_entropy: y_a must be a tensor of \(B,\) class ids of an integer dtype, got torch.float32"),
+        (lambda x: mixup_ext.mixup_binary_cross_entropy(torch.randn(4, 4), torch.arange(4), [0, 1, 2, 3], 0.5),
+         r"mixup_binary_cross_entropy: y_b must be a tensor of \(B,\) class ids of an integer dtype, got a list"),
+    ],
+)
+def test_labels_of_the_wrong_kind_are_value_errors_naming_the_argument(call, words):
+    with pytest.raises(ValueError, match=words):
+        call(torch.randn(4, 3, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+def test_class_ids_of_every_integer_dtype_are_taken(dtype):
+    x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
+    want = mixup_ext.fused_mix(x, y, torch.arange(4).flip(0), 0.3, None, 4)
+    got = mixup_ext.fused_mix(x, y.to(dtype), torch.arange(4).flip(0), 0.3, None, 4)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
