@@ -11,6 +11,7 @@ second definition of the namespace aborts the import.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -60,17 +61,56 @@ def _load_jit() -> None:
     name = "mixup_ext_jit_cuda" if with_cuda else "mixup_ext_jit_cpu"
     sources = _build.sources(csrc, with_cuda)
     _announce_jit_build(name, sources, csrc, with_cuda)
-    load(
-        name=name,
-        sources=sources,
-        extra_include_paths=[str(csrc)],
-        extra_cflags=_build.CXX_FLAGS,
-        extra_ldflags=_build.link_flags(),
-        extra_cuda_cflags=_build.NVCC_FLAGS,
-        with_cuda=with_cuda,
-        is_python_module=False,
-        verbose=os.environ.get("MIXUP_EXT_VERBOSE") == "1",
-    )
+    with _exclusive_build(name):
+        load(
+            name=name,
+            sources=sources,
+            extra_include_paths=[str(csrc)],
+            extra_cflags=_build.CXX_FLAGS,
+            extra_ldflags=_build.link_flags(),
+            extra_cuda_cflags=_build.NVCC_FLAGS,
+            with_cuda=with_cuda,
+            is_python_module=False,
+            verbose=os.environ.get("MIXUP_EXT_VERBOSE") == "1",
+        )
+
+
+@contextlib.contextmanager
+def _exclusive_build(name: str):
+    """Makes torch's build lock harmless when a build dies.
+
+    torch.utils.cpp_extension marks a build in progress with a ``lock`` file
+    in the build directory and waits, silently and without end, for it to go
+    away; a build killed mid-way (Ctrl-C, a timeout, the OOM killer) leaves it
+    behind, and every later import hangs. Around torch's lock this holds an
+    OS file lock (flock), which the kernel releases when its process dies.
+    So whoever holds the flock knows that no live mixup_ext build owns torch's
+    lock file, and removes a leftover one, saying so; a second process waits
+    for the first, and says that too."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): torch's lock alone, as before
+        yield
+        return
+    from torch.utils.cpp_extension import _get_build_directory
+
+    build_dir = Path(_get_build_directory(name, verbose=False))
+    with open(build_dir / "mixup_ext.flock", "a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"mixup_ext: another process is JIT-building into {build_dir}; waiting for it to finish",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(held, fcntl.LOCK_EX)
+        stale = build_dir / "lock"
+        if stale.exists():
+            print(f"mixup_ext: removed {stale}, left by a JIT build that was interrupted (no live build holds it)",
+                  file=sys.stderr, flush=True)
+            stale.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def _announce_jit_build(name: str, sources: list[str], csrc: Path, with_cuda: bool) -> None:

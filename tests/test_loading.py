@@ -4,9 +4,11 @@ subprocesses: a process can hold only one definition of the `mixup` library."""
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -268,3 +270,53 @@ def test_an_installed_copy_hidden_by_the_checkout_is_named(monkeypatch, tmp_path
     assert _loader._shadowed_install() == installed.resolve()
     with pytest.warns(RuntimeWarning, match=r"hides the installed copy at .*site-packages/mixup_ext; falling back to a JIT build"):
         _loader._warn_if_shadowing()
+
+
+def _wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds} s for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_killed_jit_build_leaves_no_lock_that_hangs_the_next_import(tmp_path):
+    """A build killed mid-way leaves torch's ``lock`` file behind; the next
+    import says it was stale, removes it and builds, instead of waiting on it
+    for ever. Both builds are killed once that is seen: the test is about the
+    lock, not the compile."""
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path / "ext"), "MIXUP_EXT_BACKEND": "jit"}
+    code = HIDE_AOT + "import mixup_ext"
+    lock = tmp_path / "ext" / "mixup_ext_jit_cpu" / "lock"
+    if _build.cuda_toolkit_usable():
+        lock = lock.parent.with_name("mixup_ext_jit_cuda") / "lock"
+
+    def start():
+        return subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+
+    first = start()
+    try:
+        _wait_for(lock.exists, 120, "the first build to take torch's lock")
+    finally:
+        first.kill()
+        first.wait()
+    assert lock.exists(), "the killed build should have left its lock behind"
+    second = start()
+    try:
+        seen, deadline = "", time.monotonic() + 120
+        wanted = f"removed {lock}, left by a JIT build that was interrupted"
+        while wanted not in seen and time.monotonic() < deadline:
+            # select on the raw pipe, never a blocking read: without the fix
+            # the second import hangs silently, and the test must fail, not
+            # hang with it.
+            if select.select([second.stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(second.stderr.fileno(), 65536).decode()
+                if not chunk:
+                    break
+                seen += chunk
+        assert wanted in seen, seen
+        _wait_for(lock.exists, 60, "the second build to take the lock again, and build")
+    finally:
+        second.kill()
+        second.wait()
