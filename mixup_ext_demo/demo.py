@@ -6,7 +6,9 @@ fused loss, in two scenarios: the clean labels, and the same training set with
 40 % of its labels replaced by a random wrong class (test labels stay clean).
 This is the corrupted-label experiment of the Mixup paper (Zhang et al., ICLR
 2018, section 3.4): plain training memorizes the noise, mixing resists it.
-It prints a table, draws a picture and saves the results beside it (a JSON
+It prints a table, draws a picture and saves the results beside it, by
+default as mixup_demo/mixup_demo.png and mixup_demo/mixup_demo.json in the
+working directory (--out picks another place; the results go beside it, a JSON
 file with a fingerprint of the code that produced them: the README's and the
 docs' demo table are rendered from the committed copy, and CI fails when the
 code changed since it was made; see mixup_ext_demo/results.py).
@@ -41,6 +43,9 @@ from . import results as saved_results
 
 ECE_BINS = 15
 DEFAULT_PICTURE = "mixup_demo.png"
+# A folder of its own in the working directory, not two loose files; ignored by
+# the checkout's .gitignore, so a run from the clone leaves `git status` clean.
+DEFAULT_OUT = f"mixup_demo/{DEFAULT_PICTURE}"
 LOSS_EVERY = 10  # steps between reads of the loss for the progress bar (each read syncs with the device)
 
 
@@ -390,7 +395,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=_positive_int, default=40, help="epochs per run")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="samples per step")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--out", default=DEFAULT_PICTURE,
+    parser.add_argument("--out", default=DEFAULT_OUT,
                         help=f"the picture: a file (.png, .pdf, .svg), or a folder to write {DEFAULT_PICTURE} into")
     parser.add_argument("--mixup-alpha", type=_non_negative, default=0.4, help="Beta(alpha, alpha) of the Mixup weights (0: no Mixup run)")
     parser.add_argument("--cutmix-alpha", type=_non_negative, default=1.0, help="Beta(alpha, alpha) of the CutMix weights")

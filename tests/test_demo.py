@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,6 +116,8 @@ def test_out_names_a_file_or_a_folder_and_creates_the_folder(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     existing = tmp_path / "pictures"
     existing.mkdir()
+    default = demo.parse_args(["--device", "cpu"])
+    assert (default.out, default.results) == (Path("mixup_demo/mixup_demo.png"), Path("mixup_demo/mixup_demo.json"))
     cases = {
         str(existing): existing / "mixup_demo.png",  # an existing folder: the picture goes inside
         "fresh/": tmp_path / "fresh" / "mixup_demo.png",  # a trailing slash: a folder, created
@@ -207,3 +210,30 @@ def test_picture_names_the_mode_marks_pastes_and_shows_every_epoch(tmp_path, mon
     for ax, level in zip(accuracy_axes, (97, 80)):
         low, high = ax.get_ylim()
         assert low <= 10 and level + 2 <= high <= 100, (low, high)  # the first epoch (10%) is on the panel
+
+def test_the_default_output_folder_is_ignored_by_the_checkout():
+    """The README's main command may run in the clone: what it writes must
+    leave `git status` clean."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = root / "mixup_demo" / "mixup_demo.json"
+    ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(probe)])
+    assert ignored.returncode == 0, f"{probe.relative_to(root)} is not ignored by .gitignore"
+
+
+@pytest.mark.slow
+def test_the_package_imports_from_the_folder_above_the_clone(tmp_path):
+    """From the folder that holds a clone named mixup_ext/ (a folder with no
+    __init__.py), Python must still import the installed package, not take the
+    clone for a namespace package."""
+    def run(*argv):
+        return subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    if run("-c", "import mixup_ext").returncode != 0:
+        pytest.skip("mixup_ext is not installed (only importable from the checkout)")
+    (tmp_path / "mixup_ext" / "csrc").mkdir(parents=True)  # what a clone looks like from above: no __init__.py
+    found = run("-c", "import mixup_ext; print(mixup_ext.__file__)")
+    assert found.returncode == 0 and found.stdout.strip().endswith("__init__.py"), found.stderr[-2000:]
+    helped = run("-m", "mixup_ext.demo", "--help")
+    assert helped.returncode == 0 and "--quick" in helped.stdout, helped.stderr[-2000:]
