@@ -14,7 +14,11 @@ if str(ROOT) not in sys.path:
 
 from bench import tables  # noqa: E402
 
-CHARTS = (ROOT / "bench" / "results_h100.png", ROOT / "bench" / "results_h200.png", ROOT / "examples" / "mixup_demo.png")
+CHARTS = (
+    ROOT / "bench" / "results_h100.png",
+    ROOT / "bench" / "results_h200.png",
+    ROOT / "examples" / "mixup_demo.png",
+)
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -18,9 +18,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
 from setuptools import setup
 from setuptools.command.build_py import build_py
-import torch
 from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
 
 ROOT = Path(__file__).resolve().parent
@@ -48,7 +48,6 @@ extension = (CUDAExtension if with_cuda else CppExtension)(
     extra_compile_args={"cxx": build.cxx_flags(), "nvcc": build.NVCC_FLAGS},
     extra_link_args=build.link_flags(),
 )
-
 
 
 class IncrementalBuildExtension(BuildExtension):

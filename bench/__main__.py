@@ -28,8 +28,9 @@ from .suites import all_suites
 
 def main(argv: list[str] | None = None) -> None:
     suites = all_suites()
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--suite", default=",".join(suites), help=f"comma-separated, of {', '.join(suites)}")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--providers", help="comma-separated provider names (default: all; the baseline always runs)")
@@ -59,8 +60,14 @@ def main(argv: list[str] | None = None) -> None:
     for name in chosen:
         suite = suites[name]
         skipped: list[str] = []
-        rows = harness.run(suite, args.device, args.providers.split(",") if args.providers else None, modes,
-                           memory=not args.no_memory, skipped=skipped)
+        rows = harness.run(
+            suite,
+            args.device,
+            args.providers.split(",") if args.providers else None,
+            modes,
+            memory=not args.no_memory,
+            skipped=skipped,
+        )
         extra = {} if args.no_extra else suite.extra(args.device)
         results[name] = dict(rows=rows, skipped=skipped, **extra)
         print(f"## {name}\n\n{harness.markdown(suite, rows, skipped)}\n")

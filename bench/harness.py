@@ -133,8 +133,9 @@ def commit() -> str:
     if os.environ.get("MIXUP_EXT_COMMIT"):
         return os.environ["MIXUP_EXT_COMMIT"]
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -143,8 +144,14 @@ def environment(device: str) -> dict:
     import mixup_ext
 
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({os.cpu_count()} cores)"
-    return dict(device=name, torch=torch.__version__, commit=commit(), backend=mixup_ext.backend(),
-                threads=torch.get_num_threads(), cpu_vector_isa=torch.ops.mixup._cpu_vector_isa())
+    return dict(
+        device=name,
+        torch=torch.__version__,
+        commit=commit(),
+        backend=mixup_ext.backend(),
+        threads=torch.get_num_threads(),
+        cpu_vector_isa=torch.ops.mixup._cpu_vector_isa(),
+    )
 
 
 # ---- running ----------------------------------------------------------------------
@@ -186,8 +193,14 @@ def _moves(provider: Provider, case) -> float:
     return provider.moves(case) if callable(provider.moves) else provider.moves
 
 
-def run(suite: Suite, device: str, providers: list[str] | None = None, modes: list[str] | None = None,
-        memory: bool = True, skipped: list[str] | None = None) -> list[dict]:
+def run(
+    suite: Suite,
+    device: str,
+    providers: list[str] | None = None,
+    modes: list[str] | None = None,
+    memory: bool = True,
+    skipped: list[str] | None = None,
+) -> list[dict]:
     """Every (case, provider) of the suite on ``device``: ms, host ms, GB/s,
     the ratio to the suite's baseline in the same run, and peak extra MiB.
     A provider that could not run is named in ``skipped``, with the reason."""
@@ -207,13 +220,20 @@ def run(suite: Suite, device: str, providers: list[str] | None = None, modes: li
             ms = timer(step)
             times[provider.name] = ms
             versus = provider.versus or suite.baseline
-            rows.append(dict(
-                suite=suite.name, case=case.id, provider=provider.name, mode=provider.mode, ms=ms,
-                host_ms=time_host_ms(step, ms) if device == "cuda" else ms,
-                gbps=_moves(provider, case) * floor / (ms * 1e-3) / 1e9,
-                versus=versus, ratio=ms / times[versus] if versus in times else None,
-                peak_mib=peak_extra_mib(step) if memory and device == "cuda" else None,
-            ))
+            rows.append(
+                dict(
+                    suite=suite.name,
+                    case=case.id,
+                    provider=provider.name,
+                    mode=provider.mode,
+                    ms=ms,
+                    host_ms=time_host_ms(step, ms) if device == "cuda" else ms,
+                    gbps=_moves(provider, case) * floor / (ms * 1e-3) / 1e9,
+                    versus=versus,
+                    ratio=ms / times[versus] if versus in times else None,
+                    peak_mib=peak_extra_mib(step) if memory and device == "cuda" else None,
+                )
+            )
         del inputs
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -221,15 +241,20 @@ def run(suite: Suite, device: str, providers: list[str] | None = None, modes: li
 
 
 def markdown(suite: Suite, rows: list[dict], skipped: list[str] | None = None) -> str:
-    lines = [f"`{suite.name}`: ratios are to `{suite.baseline}` unless a row names another.", "",
-             "| case | provider | mode | ms | host ms | GB/s | ratio | to | peak extra MiB |",
-             "|---|---|---|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        f"`{suite.name}`: ratios are to `{suite.baseline}` unless a row names another.",
+        "",
+        "| case | provider | mode | ms | host ms | GB/s | ratio | to | peak extra MiB |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
     for r in rows:
         peak = "" if r["peak_mib"] is None else f"{r['peak_mib']:.1f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
         versus = "" if r["versus"] == suite.baseline else r["versus"]
-        lines.append(f"| {r['case']} | {r['provider']} | {r['mode']} | {r['ms']:.4f} | {r['host_ms']:.4f} | "
-                     f"{r['gbps']:.0f} | {ratio} | {versus} | {peak} |")
+        lines.append(
+            f"| {r['case']} | {r['provider']} | {r['mode']} | {r['ms']:.4f} | {r['host_ms']:.4f} | "
+            f"{r['gbps']:.0f} | {ratio} | {versus} | {peak} |"
+        )
     if skipped:
         lines += ["", "Not run:"] + [f"- {reason}" for reason in skipped]
     return "\n".join(lines)

@@ -31,8 +31,7 @@ def _panel(ax, name: str, suite: dict) -> None:
         xs = [i + (k - (len(providers) - 1) / 2) * width for i, c in enumerate(cases) if (c, provider) in ratio]
         ys = [ratio[(c, provider)] for c in cases if (c, provider) in ratio]
         ours = "fused" in provider or provider in ("mixup_elem", "Mixup call")
-        ax.bar(xs, ys, width, label=provider, color=cmap(k % 20), edgecolor="black" if ours else "none",
-               linewidth=1.2)
+        ax.bar(xs, ys, width, label=provider, color=cmap(k % 20), edgecolor="black" if ours else "none", linewidth=1.2)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label=BASELINES.get(name, "baseline"))
     ax.set_yscale("log")
     ax.set_ylabel(f"time / {BASELINES.get(name, 'baseline')} (log)")
@@ -56,8 +55,11 @@ def plot_results(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(len(suites), 1, figsize=(12, 5 * len(suites)), squeeze=False)
     for ax, (name, suite) in zip(axes[:, 0], suites.items()):
         _panel(ax, name, suite)
-    fig.suptitle(f"mixup_ext vs peers -- {results['device']}, torch {results['torch']}, commit {results['commit']} "
-                 "(lower is better)", fontsize=10)
+    fig.suptitle(
+        f"mixup_ext vs peers -- {results['device']}, torch {results['torch']}, commit {results['commit']} "
+        "(lower is better)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -52,8 +52,9 @@ def _uint8_calls(case):
     a = setup(case, "cuda")
     compiled = torch.compile(_formula, dynamic=False)
     return (
-        lambda: mixup_ext.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], 1000, 0.1,
-                                    mean=MEAN, std=STD, out_dtype=case.out_dtype),
+        lambda: mixup_ext.fused_mix(
+            a["x"], a["target"], a["index"], a["lam"], a["box"], 1000, 0.1, mean=MEAN, std=STD, out_dtype=case.out_dtype
+        ),
         lambda: compiled(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype),
         lambda: a["x"].to(case.out_dtype),
     )
@@ -69,15 +70,18 @@ def _plain_calls(case):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.side_by_side", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated, of {', '.join([*CASES, *PLAIN_CASES])}")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.side_by_side", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join([*CASES, *PLAIN_CASES])}"
+    )
     args = parser.parse_args(argv)
     calls = []
     for name in args.cases.split(","):
-        ours, inductor, bytes_alone = _plain_calls(PLAIN_CASES[name]) if name in PLAIN_CASES else _uint8_calls(
-            CASES[name])
+        ours, inductor, bytes_alone = (
+            _plain_calls(PLAIN_CASES[name]) if name in PLAIN_CASES else _uint8_calls(CASES[name])
+        )
         for _ in range(3):  # compilation and autotuning, outside the profiled calls
             ours()
             inductor()

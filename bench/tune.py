@@ -52,10 +52,13 @@ def _load(shape: str, verbose: bool = False) -> None:
         name=build_name,
         # The schemas (mixup.cpp, with the CPU ISA report it defines), the
         # plan and its messages, and the kernels.
-        sources=[str(csrc / name) for name in ("mixup.cpp", "cpu/isa.cpp", "messages.cpp", "fused_mix_plan.cpp",
-                                               "cuda/fused_mix_kernel.cu")],
+        sources=[
+            str(csrc / name)
+            for name in ("mixup.cpp", "cpu/isa.cpp", "messages.cpp", "fused_mix_plan.cpp", "cuda/fused_mix_kernel.cu")
+        ],
         extra_cflags=_build.CXX_FLAGS,
-        extra_cuda_cflags=_build.NVCC_FLAGS + [f"-DMIXUP_EXT_THREADS={threads}", f"-DMIXUP_EXT_UNROLL={unroll}", *macros],
+        extra_cuda_cflags=_build.NVCC_FLAGS
+        + [f"-DMIXUP_EXT_THREADS={threads}", f"-DMIXUP_EXT_UNROLL={unroll}", *macros],
         build_directory=str(build_dir),
         is_python_module=False,
         verbose=verbose,
@@ -86,10 +89,13 @@ def _time_variant(shape: str) -> list[dict]:
         a = setup(case, "cuda")
         clone = _bench(lambda: a["x"].clone())
         forward = _bench(
-            lambda: torch.ops.mixup.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, SMOOTHING))
+            lambda: torch.ops.mixup.fused_mix(
+                a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, SMOOTHING
+            )
+        )
         backward = _bench(lambda: torch.ops.mixup._fused_mix_backward(a["grad"], a["index"], a["lam"], a["box"], 1.0))
         rows.append(dict(shape=shape, case=case.id, clone_ms=clone, forward=forward / clone, backward=backward / clone))
-        del a
+        a = None  # the case's tensors go before the next case's are made
         torch.cuda.empty_cache()
     for case in UINT8_CUDA_CASES:
         a = uint8_setup(case, "cuda")
@@ -102,20 +108,32 @@ def _time_variant(shape: str) -> list[dict]:
             call = lambda: formula(a["x"], a["index"], a["lam"], a["box"], a["mean"], a["std"], case.out_dtype)  # noqa: E731
         else:
             call = lambda: torch.ops.mixup.fused_mix(  # noqa: E731
-                a["x"], None, a["index"], a["lam"], a["box"], 0, 0.0, a["mean"].flatten(), a["std"].flatten(),
-                case.out_dtype)
+                a["x"],
+                None,
+                a["index"],
+                a["lam"],
+                a["box"],
+                0,
+                0.0,
+                a["mean"].flatten(),
+                a["std"].flatten(),
+                case.out_dtype,
+            )
         rows.append(dict(shape=shape, case=case.id, clone_ms=clone, forward=_bench(call) / clone, backward=None))
-        del a, x_float
+        a = x_float = None  # the case's tensors go before the next case's are made
         torch.cuda.empty_cache()
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shapes", default=DEFAULT_SHAPES,
-                        help="comma-separated THREADSxUNROLL[+NAME=VALUE...][@CSRC] (each a -DMIXUP_EXT_NAME=VALUE "
-                             "of csrc/cuda/fused_mix_device.cuh; @CSRC builds another tree's csrc/), or a pseudo-shape: "
-                             "compile (torch.compile of the uint8 formula) or bytes (x.to(out_dtype))")
+    parser.add_argument(
+        "--shapes",
+        default=DEFAULT_SHAPES,
+        help="comma-separated THREADSxUNROLL[+NAME=VALUE...][@CSRC] (each a -DMIXUP_EXT_NAME=VALUE "
+        "of csrc/cuda/fused_mix_device.cuh; @CSRC builds another tree's csrc/), or a pseudo-shape: "
+        "compile (torch.compile of the uint8 formula) or bytes (x.to(out_dtype))",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # build (and time) one shape in this process
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
@@ -135,8 +153,11 @@ def main() -> None:
     env = dict(os.environ, MAX_JOBS=str(max(1, (os.cpu_count() or 4) // max(1, len(builds_needed)))))
     cmd = lambda shape, *extra: [sys.executable, "-m", "bench.tune", "--worker", shape, *extra]  # noqa: E731
     with ThreadPoolExecutor(max(1, len(builds_needed))) as pool:
-        builds = list(pool.map(lambda s: subprocess.run(cmd(s, "--build-only"), env=env, capture_output=True, text=True),
-                               builds_needed))
+        builds = list(
+            pool.map(
+                lambda s: subprocess.run(cmd(s, "--build-only"), env=env, capture_output=True, text=True), builds_needed
+            )
+        )
     for shape, build in zip(builds_needed, builds):
         if build.returncode != 0:
             sys.exit(f"build of {shape} failed:\n{build.stderr[-3000:]}")
@@ -152,8 +173,13 @@ def main() -> None:
     print("|---|" + "---:|" * len(cases))
     for shape in shapes:
         by_case = {r["case"]: r for r in rows if r["shape"] == shape}
-        cells = ["-" if c not in by_case else f"{by_case[c]['forward']:.2f}" + (
-            "" if by_case[c]["backward"] is None else f" / {by_case[c]['backward']:.2f}") for c in cases]
+        cells = [
+            "-"
+            if c not in by_case
+            else f"{by_case[c]['forward']:.2f}"
+            + ("" if by_case[c]["backward"] is None else f" / {by_case[c]['backward']:.2f}")
+            for c in cases
+        ]
         print(f"| {shape} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

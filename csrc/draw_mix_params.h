@@ -125,8 +125,7 @@ C10_HOST_DEVICE inline int64_t fixed_partner(PartnerRule rule, int64_t i, int64_
 // matching of consecutive positions, 2j <-> 2j + 1 (the odd one out of an
 // odd batch is its own partner).
 template <typename Perm>
-C10_HOST_DEVICE inline void place_partner(const Perm& perm, int64_t k, int64_t batch, bool symmetric,
-                                          int64_t* index) {
+C10_HOST_DEVICE inline void place_partner(const Perm& perm, int64_t k, int64_t batch, bool symmetric, int64_t* index) {
   if (!symmetric) {
     index[k] = perm(k);
     return;
@@ -136,8 +135,8 @@ C10_HOST_DEVICE inline void place_partner(const Perm& perm, int64_t k, int64_t b
 }
 
 // Output i's weight and box from draw d (see draw_of) of the call.
-C10_HOST_DEVICE inline void draw_one(const DrawConfig& c, uint64_t seed, uint64_t offset, int64_t d,
-                                     float* lam_out, int64_t* box_out) {
+C10_HOST_DEVICE inline void draw_one(const DrawConfig& c, uint64_t seed, uint64_t offset, int64_t d, float* lam_out,
+                                     int64_t* box_out) {
   DrawStream stream(seed, static_cast<uint64_t>(d), offset + 1);
   // Both on demand, in sample_one's order: a draw reads only what it uses
   // (four uniforms and one Beta, typically).

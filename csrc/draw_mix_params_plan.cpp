@@ -43,35 +43,43 @@ DrawPlan plan_draw(const at::Tensor& x, c10::string_view mode, c10::string_view 
   TORCH_CHECK_VALUE(!(c.mode == MixMode::kPair && c.partners == PartnerRule::kRoll), kOp,
                     ": mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
                     "i-1 takes i-2); use 'flip' or 'random'");
-  TORCH_CHECK_VALUE(mixup_alpha >= 0.0 && cutmix_alpha >= 0.0 && std::isfinite(mixup_alpha) &&
-                        std::isfinite(cutmix_alpha),
-                    kOp, ": mixup_alpha and cutmix_alpha must be finite and >= 0, got ", number(mixup_alpha),
-                    " and ", number(cutmix_alpha));
+  TORCH_CHECK_VALUE(
+      mixup_alpha >= 0.0 && cutmix_alpha >= 0.0 && std::isfinite(mixup_alpha) && std::isfinite(cutmix_alpha), kOp,
+      ": mixup_alpha and cutmix_alpha must be finite and >= 0, got ", number(mixup_alpha), " and ",
+      number(cutmix_alpha));
   const bool use_minmax = minmax.has_value();
-  TORCH_CHECK_VALUE(!use_minmax || (minmax->size() == 2 && 0.0 < (*minmax)[0] && (*minmax)[0] < (*minmax)[1] &&
-                                    (*minmax)[1] <= 1.0),
-                    kOp, ": minmax must be an increasing pair inside (0, 1], got ",
-                    numbers(use_minmax ? *minmax : c10::ArrayRef<double>{}));
+  TORCH_CHECK_VALUE(
+      !use_minmax || (minmax->size() == 2 && 0.0 < (*minmax)[0] && (*minmax)[0] < (*minmax)[1] && (*minmax)[1] <= 1.0),
+      kOp, ": minmax must be an increasing pair inside (0, 1], got ",
+      numbers(use_minmax ? *minmax : c10::ArrayRef<double>{}));
   const bool mixup_on = mixup_alpha > 0.0;
   const bool cutmix_on = cutmix_alpha > 0.0 || use_minmax;
-  TORCH_CHECK_VALUE(mixup_on || cutmix_on, kOp,
-                    ": one of mixup_alpha > 0, cutmix_alpha > 0 or minmax must be set");
+  TORCH_CHECK_VALUE(mixup_on || cutmix_on, kOp, ": one of mixup_alpha > 0, cutmix_alpha > 0 or minmax must be set");
   check_probability("mix_prob", mix_prob);
   check_probability("switch_prob", switch_prob);
   TORCH_CHECK_VALUE(!cutmix_on || x.dim() >= 3, kOp,
                     ": CutMix needs x with at least 3 dims (B, ..., H, W), got x of shape ", x.sizes());
-  TORCH_CHECK_VALUE(!generator.has_value() || !generator->defined() ||
-                        generator->device().type() == x.device().type(),
+  TORCH_CHECK_VALUE(!generator.has_value() || !generator->defined() || generator->device().type() == x.device().type(),
                     kOp, ": generator must be on x's device type (", x.device().type(), "), got one on ",
                     generator.has_value() && generator->defined() ? generator->device() : x.device());
   const int64_t batch = x.size(0);
   // Permutation keys carry the row in their low 32 bits.
-  TORCH_CHECK_VALUE(batch <= std::numeric_limits<int32_t>::max(), kOp, ": batches of more than 2^31 - 1 rows are not supported, got ", batch);
+  TORCH_CHECK_VALUE(batch <= std::numeric_limits<int32_t>::max(), kOp,
+                    ": batches of more than 2^31 - 1 rows are not supported, got ", batch);
 
   const int64_t height = x.dim() >= 3 ? x.size(-2) : 1;
   const int64_t width = x.dim() >= 3 ? x.size(-1) : 1;
-  c.sample = SampleConfig{height, width, mix_prob, switch_prob, mixup_on, cutmix_on, use_minmax,
-                          use_minmax ? (*minmax)[0] : 0.0, use_minmax ? (*minmax)[1] : 0.0, correct_lam, full_side};
+  c.sample = SampleConfig{height,
+                          width,
+                          mix_prob,
+                          switch_prob,
+                          mixup_on,
+                          cutmix_on,
+                          use_minmax,
+                          use_minmax ? (*minmax)[0] : 0.0,
+                          use_minmax ? (*minmax)[1] : 0.0,
+                          correct_lam,
+                          full_side};
   c.mixup_alpha = mixup_alpha;
   c.cutmix_alpha = cutmix_alpha > 0.0 ? cutmix_alpha : 1.0;  // minmax boxes need no alpha (as timm)
   c.batch = batch;

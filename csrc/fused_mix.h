@@ -18,9 +18,9 @@ namespace mixup {
 
 // A (B, ...) tensor viewed as B dense rows that share one memory layout.
 struct DenseRows {
-  at::Tensor rows;           // the input itself, or a contiguous copy if its rows are not dense
-  at::MemoryFormat format;   // the layout the output gets
-  int64_t batch_stride;      // elements between row i and row i + 1 of `rows`
+  at::Tensor rows;          // the input itself, or a contiguous copy if its rows are not dense
+  at::MemoryFormat format;  // the layout the output gets
+  int64_t batch_stride;     // elements between row i and row i + 1 of `rows`
 };
 
 // The mixing that x (forward) and grad (backward) share.
@@ -77,15 +77,12 @@ struct BackwardPlan {
 };
 
 // Validates the arguments' metadata, allocates the outputs, and fills the plan.
-ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target,
-                         const at::Tensor& index, const at::Tensor& lam,
-                         const std::optional<at::Tensor>& box, int64_t num_classes,
-                         double smoothing, const std::optional<at::Tensor>& mean,
-                         const std::optional<at::Tensor>& std,
+ForwardPlan plan_forward(const at::Tensor& x, const std::optional<at::Tensor>& target, const at::Tensor& index,
+                         const at::Tensor& lam, const std::optional<at::Tensor>& box, int64_t num_classes,
+                         double smoothing, const std::optional<at::Tensor>& mean, const std::optional<at::Tensor>& std,
                          std::optional<at::ScalarType> out_dtype);
 BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
-                           const std::optional<at::Tensor>& box, double scale,
-                           const std::optional<at::Tensor>& std);
+                           const std::optional<at::Tensor>& box, double scale, const std::optional<at::Tensor>& std);
 
 // Calls f(in_t{}, out_t{}) with the C++ types of a forward's sample dtype
 // (uint8 or a float) and output dtype (a float): the one dispatch both
@@ -94,20 +91,31 @@ template <typename F>
 void dispatch_in_out(at::ScalarType in, at::ScalarType out, const F& f) {
   const auto with_out = [&](auto in_value) {
     switch (out) {
-      case at::kDouble: return f(in_value, double{});
-      case at::kFloat: return f(in_value, float{});
-      case at::kHalf: return f(in_value, c10::Half{});
-      case at::kBFloat16: return f(in_value, c10::BFloat16{});
-      default: TORCH_CHECK(false, "mixup::fused_mix: unplanned output dtype ", out);
+      case at::kDouble:
+        return f(in_value, double{});
+      case at::kFloat:
+        return f(in_value, float{});
+      case at::kHalf:
+        return f(in_value, c10::Half{});
+      case at::kBFloat16:
+        return f(in_value, c10::BFloat16{});
+      default:
+        TORCH_CHECK(false, "mixup::fused_mix: unplanned output dtype ", out);
     }
   };
   switch (in) {
-    case at::kByte: return with_out(uint8_t{});
-    case at::kDouble: return with_out(double{});
-    case at::kFloat: return with_out(float{});
-    case at::kHalf: return with_out(c10::Half{});
-    case at::kBFloat16: return with_out(c10::BFloat16{});
-    default: TORCH_CHECK(false, "mixup::fused_mix: unplanned input dtype ", in);
+    case at::kByte:
+      return with_out(uint8_t{});
+    case at::kDouble:
+      return with_out(double{});
+    case at::kFloat:
+      return with_out(float{});
+    case at::kHalf:
+      return with_out(c10::Half{});
+    case at::kBFloat16:
+      return with_out(c10::BFloat16{});
+    default:
+      TORCH_CHECK(false, "mixup::fused_mix: unplanned input dtype ", in);
   }
 }
 

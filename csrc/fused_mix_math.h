@@ -40,9 +40,7 @@ struct Box {
 
   C10_HOST_DEVICE bool blends() const { return y0 == kNoBox; }
   C10_HOST_DEVICE bool empty() const { return y0 >= y1 || x0 >= x1; }
-  C10_HOST_DEVICE bool contains(int64_t h, int64_t w) const {
-    return h >= y0 && h < y1 && w >= x0 && w < x1;
-  }
+  C10_HOST_DEVICE bool contains(int64_t h, int64_t w) const { return h >= y0 && h < y1 && w >= x0 && w < x1; }
 };
 
 // Where a sample's elements sit in memory. Every layout we produce
@@ -200,8 +198,8 @@ C10_HOST_DEVICE inline acc_t smoothed_target(const TargetArgs& t, int64_t row, i
 
 // One element of the mixed target: lam * s(t_row)[c] + (1 - lam) * s(t_partner)[c].
 template <typename acc_t>
-C10_HOST_DEVICE inline acc_t mixed_target_value(const TargetArgs& t, acc_t lam, int64_t row,
-                                                int64_t partner, int64_t c) {
+C10_HOST_DEVICE inline acc_t mixed_target_value(const TargetArgs& t, acc_t lam, int64_t row, int64_t partner,
+                                                int64_t c) {
   return blend(lam, smoothed_target<acc_t>(t, row, c), smoothed_target<acc_t>(t, partner, c));
 }
 
@@ -210,8 +208,8 @@ C10_HOST_DEVICE inline acc_t mixed_target_value(const TargetArgs& t, acc_t lam, 
 // float32 otherwise, and rounded once. The caller splits `flat`, so that a
 // backend can use whatever division is cheap on its hardware.
 template <typename lam_t>
-C10_HOST_DEVICE inline void mix_target_element(const TargetArgs& t, const Pairing<lam_t>& pairing,
-                                               int64_t row, int64_t c, int64_t flat) {
+C10_HOST_DEVICE inline void mix_target_element(const TargetArgs& t, const Pairing<lam_t>& pairing, int64_t row,
+                                               int64_t c, int64_t flat) {
   const int64_t partner = pairing.partner(row);
   if (t.out_dtype == c10::ScalarType::Double) {
     const double lam = static_cast<double>(pairing.weight(row));

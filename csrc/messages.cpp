@@ -7,9 +7,7 @@
 
 namespace mixup {
 
-std::string dtype_name(at::ScalarType t) {
-  return "torch." + std::string(c10::getDtypeNames(t).first);
-}
+std::string dtype_name(at::ScalarType t) { return "torch." + std::string(c10::getDtypeNames(t).first); }
 
 std::string describe(const at::Tensor& t) {
   std::ostringstream s;

@@ -18,16 +18,16 @@ struct BinaryCrossEntropyOptions {
   SmoothedOneHot smoothed{};
   bool thresholded = false;
   double threshold = 0.0;
-  at::Tensor pos_weight;  // undefined, or () / (1,) / (C,), contiguous, accumulation dtype
+  at::Tensor pos_weight;          // undefined, or () / (1,) / (C,), contiguous, accumulation dtype
   int64_t pos_weight_stride = 0;  // 0: one weight for every class
-  double scale = 1.0;  // per row: 1 when summing over classes, 1 / C for the mean
+  double scale = 1.0;             // per row: 1 when summing over classes, 1 / C for the mean
 };
 
 struct BinaryCrossEntropyForwardPlan {
   BinaryCrossEntropyOptions in;
   Reduction reduction = Reduction::kNone;
-  at::Tensor loss;  // out: (B,) per-row loss, accumulation dtype (reduce_rows makes the op's output)
-  at::Tensor grad;  // out, with_grad only: (B, C) like logits, contiguous: the gradient for grad_output 1
+  at::Tensor loss;        // out: (B,) per-row loss, accumulation dtype (reduce_rows makes the op's output)
+  at::Tensor grad;        // out, with_grad only: (B, C) like logits, contiguous: the gradient for grad_output 1
   UpstreamGrad upstream;  // with_grad only: grad_output 1
 };
 
@@ -49,9 +49,8 @@ BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
 // with it, the forward's gradient, to be rewritten in place where grad_loss
 // is not 1 (_mixup_binary_cross_entropy_apply_grad_output).
 BinaryCrossEntropyBackwardPlan plan_binary_cross_entropy_backward(
-    const std::optional<at::Tensor>& into, const at::Tensor& grad_loss, const at::Tensor& logits,
-    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction);
+    const std::optional<at::Tensor>& into, const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
+    const at::Tensor& y_b, const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+    const std::optional<at::Tensor>& pos_weight, bool sum_classes, c10::string_view reduction);
 
 }  // namespace mixup

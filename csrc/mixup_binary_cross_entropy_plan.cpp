@@ -57,15 +57,14 @@ BinaryCrossEntropyForwardPlan plan_binary_cross_entropy_forward(
 }
 
 BinaryCrossEntropyBackwardPlan plan_binary_cross_entropy_backward(
-    const std::optional<at::Tensor>& into, const at::Tensor& grad_loss, const at::Tensor& logits,
-    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction) {
+    const std::optional<at::Tensor>& into, const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
+    const at::Tensor& y_b, const at::Tensor& lam, double smoothing, std::optional<double> threshold,
+    const std::optional<at::Tensor>& pos_weight, bool sum_classes, c10::string_view reduction) {
   const char* op = into.has_value() ? "mixup::_mixup_binary_cross_entropy_apply_grad_output"
                                     : "mixup::_mixup_binary_cross_entropy_backward";
   BinaryCrossEntropyBackwardPlan b;
-  b.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                                           sum_classes, /*check_values=*/false);
+  b.in = plan_binary_cross_entropy_options(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
+                                           /*check_values=*/false);
   b.upstream = plan_upstream_grad(op, grad_loss, parse_reduction(op, reduction), b.in.in);
   if (into.has_value()) {
     check_forward_gradient(op, *into, b.in.in);

@@ -13,9 +13,9 @@ namespace mixup {
 struct CrossEntropyForwardPlan {
   LossInputs in;
   Reduction reduction = Reduction::kNone;
-  at::Tensor loss;  // out: (B,) per-row loss, accumulation dtype (reduce_rows makes the op's output)
-  at::Tensor lse;   // out: (B,) per-row log-sum-exp minus z[0] (mixup_cross_entropy_math.h), for the backward
-  at::Tensor grad;  // out, with_grad only: (B, C) like logits, contiguous: the gradient for grad_output 1
+  at::Tensor loss;        // out: (B,) per-row loss, accumulation dtype (reduce_rows makes the op's output)
+  at::Tensor lse;         // out: (B,) per-row log-sum-exp minus z[0] (mixup_cross_entropy_math.h), for the backward
+  at::Tensor grad;        // out, with_grad only: (B, C) like logits, contiguous: the gradient for grad_output 1
   UpstreamGrad upstream;  // with_grad only: grad_output 1
 };
 

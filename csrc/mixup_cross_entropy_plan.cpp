@@ -38,8 +38,8 @@ CrossEntropyBackwardPlan plan_cross_entropy_backward(const at::Tensor& grad_loss
                                                      const at::Tensor& y_a, const at::Tensor& y_b,
                                                      const at::Tensor& lam, const at::Tensor& lse, double smoothing,
                                                      c10::string_view reduction) {
-  CrossEntropyBackwardPlan b = plan_backward_inputs("mixup::_mixup_cross_entropy_backward", grad_loss, logits, y_a,
-                                                    y_b, lam, lse, smoothing, reduction);
+  CrossEntropyBackwardPlan b = plan_backward_inputs("mixup::_mixup_cross_entropy_backward", grad_loss, logits, y_a, y_b,
+                                                    lam, lse, smoothing, reduction);
   b.grad = at::empty({b.in.batch, b.in.classes}, logits.options());
   return b;
 }

@@ -83,7 +83,6 @@ UpstreamRows<acc_t> upstream_rows(const UpstreamGrad& g) {
 UpstreamGrad unit_upstream_grad(Reduction reduction, const LossInputs& in);
 
 // A backward's grad_output: () for "mean" and "sum", (B,) for "none".
-UpstreamGrad plan_upstream_grad(const char* op, const at::Tensor& grad_loss, Reduction reduction,
-                                const LossInputs& in);
+UpstreamGrad plan_upstream_grad(const char* op, const at::Tensor& grad_loss, Reduction reduction, const LossInputs& in);
 
 }  // namespace mixup

@@ -16,20 +16,21 @@ LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::
                             const at::Tensor& lam, double smoothing, bool check_values) {
   const at::ScalarType t = logits.scalar_type();
   TORCH_CHECK_VALUE(logits.dim() == 2 && is_data_float(t), op, ": logits must be a (B, C) ", kFloatNames,
-                    " tensor, got ", dtype_name(t), " of shape ",
-                    logits.sizes());
+                    " tensor, got ", dtype_name(t), " of shape ", logits.sizes());
   const int64_t batch = logits.size(0), classes = logits.size(1);
   TORCH_CHECK_VALUE(classes > 0, op, ": logits must have at least one class, got shape ", logits.sizes());
   for (const auto& [name, y] : {std::pair<const char*, const at::Tensor&>{"y_a", y_a}, {"y_b", y_b}}) {
-    TORCH_CHECK_VALUE(y.scalar_type() == at::kLong && y.dim() == 1 && y.size(0) == batch && y.device() == logits.device(),
-                      op, ": ", name, " must be an int64 tensor of shape (B,) = (", batch, ",) on logits' device, got ",
-                      dtype_name(y.scalar_type()), " of shape ", y.sizes(), " on ", y.device());
+    TORCH_CHECK_VALUE(
+        y.scalar_type() == at::kLong && y.dim() == 1 && y.size(0) == batch && y.device() == logits.device(), op, ": ",
+        name, " must be an int64 tensor of shape (B,) = (", batch, ",) on logits' device, got ",
+        dtype_name(y.scalar_type()), " of shape ", y.sizes(), " on ", y.device());
   }
-  TORCH_CHECK_VALUE(at::isFloatingType(lam.scalar_type()) && (lam.dim() == 0 || (lam.dim() == 1 && lam.size(0) == batch)) &&
-                        lam.device() == logits.device(),
+  TORCH_CHECK_VALUE(at::isFloatingType(lam.scalar_type()) &&
+                        (lam.dim() == 0 || (lam.dim() == 1 && lam.size(0) == batch)) && lam.device() == logits.device(),
                     op, ": lam must be a floating tensor of shape () or (B,) = (", batch, ",) on logits' device, got ",
                     dtype_name(lam.scalar_type()), " of shape ", lam.sizes(), " on ", lam.device());
-  TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0, op, ": label_smoothing must be in [0, 1], got ", number(smoothing));
+  TORCH_CHECK_VALUE(smoothing >= 0.0 && smoothing <= 1.0, op, ": label_smoothing must be in [0, 1], got ",
+                    number(smoothing));
   if (check_values && reads_values(logits)) {
     check_lam_values(op, lam);
     for (const auto& [name, y] : {std::pair<const char*, const at::Tensor&>{"y_a", y_a}, {"y_b", y_b}}) {
@@ -56,8 +57,8 @@ LossInputs plan_loss_inputs(const char* op, const at::Tensor& logits, const at::
 Reduction parse_reduction(const char* op, c10::string_view reduction) {
   if (reduction == "none") return Reduction::kNone;
   if (reduction == "mean") return Reduction::kMean;
-  TORCH_CHECK_VALUE(reduction == "sum", op, ": reduction must be one of mean, sum, none, got '",
-                    std::string(reduction), "'");
+  TORCH_CHECK_VALUE(reduction == "sum", op, ": reduction must be one of mean, sum, none, got '", std::string(reduction),
+                    "'");
   return Reduction::kSum;
 }
 
@@ -95,10 +96,10 @@ UpstreamGrad plan_upstream_grad(const char* op, const at::Tensor& grad_loss, Red
     g.stride = 1;
     return g;
   }
-  TORCH_CHECK_VALUE(at::isFloatingType(grad_loss.scalar_type()) && grad_loss.dim() == 0 &&
-                        grad_loss.device() == in.logits.device(),
-                    op, ": grad_loss must be a floating tensor of shape () on logits' device for a reduced loss, got ",
-                    describe(grad_loss));
+  TORCH_CHECK_VALUE(
+      at::isFloatingType(grad_loss.scalar_type()) && grad_loss.dim() == 0 && grad_loss.device() == in.logits.device(),
+      op, ": grad_loss must be a floating tensor of shape () on logits' device for a reduced loss, got ",
+      describe(grad_loss));
   UpstreamGrad g = unit_upstream_grad(reduction, in);
   g.values = grad_loss.to(in.lam.scalar_type()).contiguous();
   return g;

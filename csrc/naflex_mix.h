@@ -33,7 +33,7 @@ struct NaFlexPlan {
   // The arrays as a kernel reads them, here in host memory.
   NaFlexUnits host_units() const {
     return NaFlexUnits{images.data(), pairs.data(), unit_starts.data(), static_cast<int64_t>(pairs.size()),
-                       entries(), in_place};
+                       entries(),     in_place};
   }
 };
 
@@ -50,12 +50,18 @@ NaFlexPlan plan_naflex_mix(const char* op, at::TensorList images, const at::Tens
 template <typename F>
 void dispatch_naflex_dtype(at::ScalarType dtype, const F& f) {
   switch (dtype) {
-    case at::kByte: return f(uint8_t{});
-    case at::kHalf: return f(c10::Half{});
-    case at::kBFloat16: return f(c10::BFloat16{});
-    case at::kFloat: return f(float{});
-    case at::kDouble: return f(double{});
-    default: TORCH_CHECK(false, "mixup::naflex_mix: unplanned dtype ", dtype);
+    case at::kByte:
+      return f(uint8_t{});
+    case at::kHalf:
+      return f(c10::Half{});
+    case at::kBFloat16:
+      return f(c10::BFloat16{});
+    case at::kFloat:
+      return f(float{});
+    case at::kDouble:
+      return f(double{});
+    default:
+      TORCH_CHECK(false, "mixup::naflex_mix: unplanned dtype ", dtype);
   }
 }
 

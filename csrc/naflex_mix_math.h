@@ -22,7 +22,7 @@ struct NaFlexImage {
   const void* in;
   void* out;  // == in for the in-place op
   int64_t channels, height, width;
-  int64_t in_stride[3];   // channel, row, column
+  int64_t in_stride[3];  // channel, row, column
   int64_t out_stride[3];
   int64_t overlap_top, overlap_height, overlap_left, overlap_width;
 
@@ -96,8 +96,10 @@ struct NaFlexWeights {
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t mul_rn(acc_t a, acc_t b) {
 #if defined(__CUDA_ARCH__)
-  if constexpr (std::is_same_v<acc_t, double>) return __dmul_rn(a, b);
-  else return __fmul_rn(a, b);
+  if constexpr (std::is_same_v<acc_t, double>)
+    return __dmul_rn(a, b);
+  else
+    return __fmul_rn(a, b);
 #else
   return a * b;
 #endif
@@ -105,8 +107,10 @@ C10_HOST_DEVICE inline acc_t mul_rn(acc_t a, acc_t b) {
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t add_rn(acc_t a, acc_t b) {
 #if defined(__CUDA_ARCH__)
-  if constexpr (std::is_same_v<acc_t, double>) return __dadd_rn(a, b);
-  else return __fadd_rn(a, b);
+  if constexpr (std::is_same_v<acc_t, double>)
+    return __dadd_rn(a, b);
+  else
+    return __fadd_rn(a, b);
 #else
   return a + b;
 #endif

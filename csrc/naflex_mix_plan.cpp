@@ -13,9 +13,7 @@
 namespace mixup {
 namespace {
 
-bool naflex_dtype(at::ScalarType t) {
-  return t == at::kByte || is_data_float(t);
-}
+bool naflex_dtype(at::ScalarType t) { return t == at::kByte || is_data_float(t); }
 
 void check_images(const char* op, at::TensorList images) {
   for (size_t k = 0; k < images.size(); ++k) {
@@ -25,28 +23,27 @@ void check_images(const char* op, at::TensorList images) {
                       "] must be uint8, float16, bfloat16, float32 or float64, got ", describe(img));
     if (k == 0) continue;
     const at::Tensor& first = images[0];
-    TORCH_CHECK_VALUE(img.scalar_type() == first.scalar_type() && img.device() == first.device() &&
-                          img.size(0) == first.size(0),
-                      op, ": every image must have images[0]'s dtype, device and channel count (",
-                      describe(first), "), images[", k, "] is a ", describe(img));
+    TORCH_CHECK_VALUE(
+        img.scalar_type() == first.scalar_type() && img.device() == first.device() && img.size(0) == first.size(0), op,
+        ": every image must have images[0]'s dtype, device and channel count (", describe(first), "), images[", k,
+        "] is a ", describe(img));
   }
 }
 
 void check_pair_arguments(const char* op, int64_t count, const at::Tensor& pairs, const at::Tensor& lam,
                           const at::Tensor& box) {
-  TORCH_CHECK_VALUE(pairs.device().is_cpu() && pairs.scalar_type() == at::kLong && pairs.dim() == 2 &&
-                        pairs.size(1) == 2,
-                    op, ": pairs must be a (P, 2) torch.int64 tensor on the CPU, got ", describe(pairs));
+  TORCH_CHECK_VALUE(
+      pairs.device().is_cpu() && pairs.scalar_type() == at::kLong && pairs.dim() == 2 && pairs.size(1) == 2, op,
+      ": pairs must be a (P, 2) torch.int64 tensor on the CPU, got ", describe(pairs));
   const int64_t p = pairs.size(0);
-  TORCH_CHECK_VALUE(lam.device().is_cpu() && at::isFloatingType(lam.scalar_type()) && lam.dim() == 1 &&
-                        lam.size(0) == p,
-                    op, ": lam must be a (", p, ",) floating tensor on the CPU (one weight per pair), got ",
-                    describe(lam));
-  TORCH_CHECK_VALUE(box.device().is_cpu() && box.scalar_type() == at::kLong && box.dim() == 2 &&
-                        box.size(0) == p && box.size(1) == 6,
-                    op, ": box must be a (", p, ", 6) torch.int64 tensor on the CPU, got ", describe(box));
-  TORCH_CHECK_VALUE(2 * p <= count, op, ": pairs has ", p, " rows, but ", count,
-                    " images make at most ", count / 2, " pairs");
+  TORCH_CHECK_VALUE(
+      lam.device().is_cpu() && at::isFloatingType(lam.scalar_type()) && lam.dim() == 1 && lam.size(0) == p, op,
+      ": lam must be a (", p, ",) floating tensor on the CPU (one weight per pair), got ", describe(lam));
+  TORCH_CHECK_VALUE(
+      box.device().is_cpu() && box.scalar_type() == at::kLong && box.dim() == 2 && box.size(0) == p && box.size(1) == 6,
+      op, ": box must be a (", p, ", 6) torch.int64 tensor on the CPU, got ", describe(box));
+  TORCH_CHECK_VALUE(2 * p <= count, op, ": pairs has ", p, " rows, but ", count, " images make at most ", count / 2,
+                    " pairs");
 }
 
 // Where a side of a pair sits: the overlap's corner in the image, as timm's
@@ -66,7 +63,8 @@ NaFlexPair plan_pair(const char* op, int64_t p, const int64_t* ij, double lam, c
     const int64_t k = ij[s];
     TORCH_CHECK_VALUE(k >= 0 && k < count, op, ": pairs[", p, "] = [", ij[0], ", ", ij[1],
                       "] must index images in [0, ", count, ")");
-    TORCH_CHECK_VALUE(!taken[k], op, ": pairs: image ", k, " is in more than one pair (each image mixes with one "
+    TORCH_CHECK_VALUE(!taken[k], op, ": pairs: image ", k,
+                      " is in more than one pair (each image mixes with one "
                       "partner, and both of a pair's outputs are written at once)");
     taken[k] = 1;
     pair.image[s] = k;
@@ -85,16 +83,17 @@ NaFlexPair plan_pair(const char* op, int64_t p, const int64_t* ij, double lam, c
   if (blend) {
     bool all_marked = true;
     for (int q = 1; q < 6; ++q) all_marked = all_marked && b[q] == Box::kNoBox;
-    TORCH_CHECK_VALUE(all_marked, op, ": box[", p, "] must be all -1 (a blend) or [h, w, y_i, x_i, y_j, x_j] (a "
+    TORCH_CHECK_VALUE(all_marked, op, ": box[", p,
+                      "] must be all -1 (a blend) or [h, w, y_i, x_i, y_j, x_j] (a "
                       "paste), got a row that starts with -1 but is not all -1");
     pair.box_height = Box::kNoBox;
     return pair;
   }
-  const bool fits = b[0] >= 0 && b[1] >= 0 && b[0] <= pair.height && b[1] <= pair.width && b[2] >= 0 &&
-                    b[3] >= 0 && b[4] >= 0 && b[5] >= 0 && b[2] + b[0] <= pair.height &&
-                    b[4] + b[0] <= pair.height && b[3] + b[1] <= pair.width && b[5] + b[1] <= pair.width;
-  TORCH_CHECK_VALUE(fits, op, ": box[", p, "] = [", b[0], ", ", b[1], ", ", b[2], ", ", b[3], ", ", b[4], ", ",
-                    b[5], "] must place an h x w box inside the pair's ", pair.height, " x ", pair.width,
+  const bool fits = b[0] >= 0 && b[1] >= 0 && b[0] <= pair.height && b[1] <= pair.width && b[2] >= 0 && b[3] >= 0 &&
+                    b[4] >= 0 && b[5] >= 0 && b[2] + b[0] <= pair.height && b[4] + b[0] <= pair.height &&
+                    b[3] + b[1] <= pair.width && b[5] + b[1] <= pair.width;
+  TORCH_CHECK_VALUE(fits, op, ": box[", p, "] = [", b[0], ", ", b[1], ", ", b[2], ", ", b[3], ", ", b[4], ", ", b[5],
+                    "] must place an h x w box inside the pair's ", pair.height, " x ", pair.width,
                     " overlap at both corners");
   pair.box_height = b[0];
   pair.box_width = b[1];

@@ -30,18 +30,20 @@ at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, 
   return op.call(grad, index, lam, box, scale, std);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
-    const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
-    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
-    bool full_side, std::optional<at::Generator> generator) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(const at::Tensor& x, c10::string_view mode,
+                                                               c10::string_view pairing, double mixup_alpha,
+                                                               double cutmix_alpha, double mix_prob, double switch_prob,
+                                                               std::optional<c10::ArrayRef<double>> minmax,
+                                                               bool correct_lam, bool full_side,
+                                                               std::optional<at::Generator> generator) {
   static const auto op = op_handle<decltype(draw_mix_params)>("mixup::draw_mix_params");
-  return op.call(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, correct_lam,
-                 full_side, std::move(generator));
+  return op.call(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, correct_lam, full_side,
+                 std::move(generator));
 }
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
-                                                       const at::Tensor& y_b, const at::Tensor& lam,
-                                                       double smoothing, c10::string_view reduction) {
+                                                       const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                       c10::string_view reduction) {
   static const auto op = op_handle<decltype(mixup_cross_entropy)>("mixup::mixup_cross_entropy");
   return op.call(logits, y_a, y_b, lam, smoothing, reduction);
 }
@@ -55,10 +57,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> _mixup_cross_entropy_with_grad(co
   return op.call(logits, y_a, y_b, lam, smoothing, reduction);
 }
 
-at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                         const at::Tensor& shifted_lse, double smoothing,
-                                         c10::string_view reduction) {
+at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
+                                         const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& shifted_lse,
+                                         double smoothing, c10::string_view reduction) {
   static const auto op = op_handle<decltype(_mixup_cross_entropy_backward)>("mixup::_mixup_cross_entropy_backward");
   return op.call(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction);
 }
@@ -67,8 +68,8 @@ void _mixup_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Te
                                             const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
                                             const at::Tensor& lam, const at::Tensor& shifted_lse, double smoothing,
                                             c10::string_view reduction) {
-  static const auto op = op_handle<decltype(_mixup_cross_entropy_apply_grad_output)>(
-      "mixup::_mixup_cross_entropy_apply_grad_output");
+  static const auto op =
+      op_handle<decltype(_mixup_cross_entropy_apply_grad_output)>("mixup::_mixup_cross_entropy_apply_grad_output");
   op.call(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction);
 }
 
@@ -80,10 +81,12 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
   return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);
 }
 
-std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(
-    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction) {
+std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(const at::Tensor& logits,
+                                                                         const at::Tensor& y_a, const at::Tensor& y_b,
+                                                                         const at::Tensor& lam, double smoothing,
+                                                                         std::optional<double> threshold,
+                                                                         const std::optional<at::Tensor>& pos_weight,
+                                                                         bool sum_classes, c10::string_view reduction) {
   static const auto op =
       op_handle<decltype(_mixup_binary_cross_entropy_with_grad)>("mixup::_mixup_binary_cross_entropy_with_grad");
   return op.call(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction);

@@ -35,17 +35,19 @@ at::Tensor _fused_mix_backward(const at::Tensor& grad, const at::Tensor& index, 
                                const std::optional<at::Tensor>& std = std::nullopt);
 
 // One Mixup/CutMix call's partners, weights and boxes, drawn on x's device.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(
-    const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
-    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
-    bool full_side, std::optional<at::Generator> generator);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params(const at::Tensor& x, c10::string_view mode,
+                                                               c10::string_view pairing, double mixup_alpha,
+                                                               double cutmix_alpha, double mix_prob, double switch_prob,
+                                                               std::optional<c10::ArrayRef<double>> minmax,
+                                                               bool correct_lam, bool full_side,
+                                                               std::optional<at::Generator> generator);
 
 // lam * CE_eps(logits, y_a) + (1 - lam) * CE_eps(logits, y_b) per row,
 // reduced ("none": (B,), "mean"/"sum": ()), and the shifted log-sum-exp its
 // backwards reuse.
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy(const at::Tensor& logits, const at::Tensor& y_a,
-                                                       const at::Tensor& y_b, const at::Tensor& lam,
-                                                       double smoothing, c10::string_view reduction = "none");
+                                                       const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
+                                                       c10::string_view reduction = "none");
 
 // The same, and the gradient of the logits for grad_output 1.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> _mixup_cross_entropy_with_grad(const at::Tensor& logits,
@@ -54,10 +56,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> _mixup_cross_entropy_with_grad(co
                                                                               const at::Tensor& lam, double smoothing,
                                                                               c10::string_view reduction);
 
-at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                         const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
-                                         const at::Tensor& shifted_lse, double smoothing,
-                                         c10::string_view reduction = "none");
+at::Tensor _mixup_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
+                                         const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& shifted_lse,
+                                         double smoothing, c10::string_view reduction = "none");
 
 // _with_grad's gradient rewritten in place for grad_loss where it is not 1.
 void _mixup_cross_entropy_apply_grad_output(const at::Tensor& grad, const at::Tensor& grad_loss,
@@ -75,10 +76,12 @@ at::Tensor mixup_binary_cross_entropy(const at::Tensor& logits, const at::Tensor
                                       const std::optional<at::Tensor>& pos_weight = std::nullopt,
                                       bool sum_classes = false, c10::string_view reduction = "none");
 
-std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(
-    const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam, double smoothing,
-    std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
-    c10::string_view reduction);
+std::tuple<at::Tensor, at::Tensor> _mixup_binary_cross_entropy_with_grad(const at::Tensor& logits,
+                                                                         const at::Tensor& y_a, const at::Tensor& y_b,
+                                                                         const at::Tensor& lam, double smoothing,
+                                                                         std::optional<double> threshold,
+                                                                         const std::optional<at::Tensor>& pos_weight,
+                                                                         bool sum_classes, c10::string_view reduction);
 
 at::Tensor _mixup_binary_cross_entropy_backward(const at::Tensor& grad_loss, const at::Tensor& logits,
                                                 const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,

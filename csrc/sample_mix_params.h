@@ -20,8 +20,8 @@ struct SamplePlan {
 };
 
 SamplePlan plan_sample(const at::Tensor& uniforms, const at::Tensor& gammas,
-                       const std::optional<at::Tensor>& pair_index, int64_t height, int64_t width,
-                       double mix_prob, double switch_prob, bool mixup_on, bool cutmix_on,
-                       std::optional<at::ArrayRef<double>> minmax, bool correct_lam, bool full_side);
+                       const std::optional<at::Tensor>& pair_index, int64_t height, int64_t width, double mix_prob,
+                       double switch_prob, bool mixup_on, bool cutmix_on, std::optional<at::ArrayRef<double>> minmax,
+                       bool correct_lam, bool full_side);
 
 }  // namespace mixup

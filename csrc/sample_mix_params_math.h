@@ -55,9 +55,7 @@ C10_HOST_DEVICE inline double beta_of_gammas(const GammaAt& gamma, int first) {
   return beta_from_gammas(gamma(first), gamma(first + 1));
 }
 
-C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
-  return v < lo ? lo : (v > hi ? hi : v);
-}
+C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // One draw: `u(slot)` is the uniform of a UniformSlot and `beta(first)` the
 // Beta weight of the Mixup (first = kMixupG1) or the CutMix (kCutmixG1). Each
@@ -68,8 +66,8 @@ C10_HOST_DEVICE inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
 // when empty), Box::kNoBox for a Mixup draw (a blend), and the empty box
 // [0, 0, 0, 0] for a sample left unmixed, which the kernel copies exactly.
 template <typename UniformAt, typename BetaAt>
-C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const BetaAt& beta,
-                                       float* lam_out, int64_t* box_out) {
+C10_HOST_DEVICE inline void sample_one(const SampleConfig& c, const UniformAt& u, const BetaAt& beta, float* lam_out,
+                                       int64_t* box_out) {
   const bool apply = u(kApply) < c.mix_prob;
   const bool use_cutmix = c.mixup_on && c.cutmix_on ? u(kSwitch) < c.switch_prob : c.cutmix_on;
   double lam = use_cutmix ? beta(kCutmixG1) : beta(kMixupG1);

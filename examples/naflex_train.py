@@ -54,8 +54,9 @@ def main() -> None:
     from timm.loss import SoftTargetCrossEntropy
 
     # train.py's mixup_args, less 'mode' and 'cutmix_minmax', which it pops for NaFlex.
-    mixup_args = dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, label_smoothing=0.1,
-                      num_classes=args.classes)
+    mixup_args = dict(
+        mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, label_smoothing=0.1, num_classes=args.classes
+    )
     if args.mixer == "mixup_ext":
         from mixup_ext import NaFlexMixup  # the one-line swap for `from timm.data import NaFlexMixup`
     else:
@@ -67,9 +68,17 @@ def main() -> None:
         dataset = create_dataset("", root=root, split="train", is_training=True)
         device = torch.device(args.device)
         loader = create_naflex_loader(
-            dataset, patch_size=16, train_seq_lens=(64, 128, 256), max_seq_len=256, batch_size=32,
-            is_training=True, mixup_fn=naflex_mixup_fn, num_workers=args.workers, device=device,
-            use_prefetcher=device.type == "cuda", pin_memory=device.type == "cuda",
+            dataset,
+            patch_size=16,
+            train_seq_lens=(64, 128, 256),
+            max_seq_len=256,
+            batch_size=32,
+            is_training=True,
+            mixup_fn=naflex_mixup_fn,
+            num_workers=args.workers,
+            device=device,
+            use_prefetcher=device.type == "cuda",
+            pin_memory=device.type == "cuda",
         )
         model = timm.create_model(args.model, num_classes=args.classes).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -92,7 +101,9 @@ def main() -> None:
                 step += 1
                 mixed_rows = int((targets.max(dim=1).values < 0.9).sum())
                 if step % 5 == 0 or step == 1:
-                    print(f"step {step}: loss {loss.item():.4f}, batch {targets.shape[0]}, mixed target rows {mixed_rows}")
+                    print(
+                        f"step {step}: loss {loss.item():.4f}, batch {targets.shape[0]}, mixed target rows {mixed_rows}"
+                    )
                 if not torch.isfinite(loss):
                     raise SystemExit(f"loss is {loss.item()} at step {step}")
                 if step >= args.steps:

@@ -51,14 +51,25 @@ def main() -> None:
     train_x, train_y = train_x.to(args.device), train_y.to(args.device)
 
     model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(), nn.Linear(64, CLASSES),
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, CLASSES),
     ).to(args.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     mixer = mixup_ext.Mixup(
-        mixup_alpha=args.alpha, cutmix_alpha=1.0, switch_prob=0.5, mode="elem", pairing="random",
-        label_smoothing=args.smoothing, num_classes=CLASSES, generator=device_rng,
+        mixup_alpha=args.alpha,
+        cutmix_alpha=1.0,
+        switch_prob=0.5,
+        mode="elem",
+        pairing="random",
+        label_smoothing=args.smoothing,
+        num_classes=CLASSES,
+        generator=device_rng,
     )
 
     print(f"mixup_ext backend: {mixup_ext.backend()}, device: {args.device}")

@@ -71,7 +71,7 @@ class SyntheticImages(Dataset):
         label = int(self.labels[i])
         pixels = rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
         at = 4 + 5 * label
-        pixels[at:at + 16, at:at + 16] = self.colours[label]
+        pixels[at : at + 16, at : at + 16] = self.colours[label]
         image = Image.fromarray(pixels)
         if self.transform is not None:
             return torch.as_tensor(np.asarray(self.transform(image))), label  # uint8 CHW
@@ -89,10 +89,16 @@ def collate():
 
 def model() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, CLASSES),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, CLASSES),
     )
 
 
@@ -107,16 +113,34 @@ def main() -> None:
 
     collate_fn, collate_name = collate()
     data = SyntheticImages(args.batch * args.steps)
-    loader = DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers, collate_fn=collate_fn,
-                        drop_last=False, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        data,
+        batch_size=args.batch,
+        shuffle=True,
+        num_workers=args.workers,
+        collate_fn=collate_fn,
+        drop_last=False,
+        pin_memory=device.type == "cuda",
+    )
     net = model().to(device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     # One call per batch: draw, mix (Mixup or CutMix per sample), normalise, convert.
-    mixup = mixup_ext.Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, mode="elem", label_smoothing=0.1, num_classes=CLASSES,
-                            target_form="index", mean=MEAN, std=STD, out_dtype=torch.bfloat16)
+    mixup = mixup_ext.Mixup(
+        mixup_alpha=0.8,
+        cutmix_alpha=1.0,
+        mode="elem",
+        label_smoothing=0.1,
+        num_classes=CLASSES,
+        target_form="index",
+        mean=MEAN,
+        std=STD,
+        out_dtype=torch.bfloat16,
+    )
     loss_fn = mixup_ext.MixupCrossEntropy(label_smoothing=0.1)
-    print(f"images: {'timm create_transform(use_prefetcher=True)' if data.transform else 'PIL -> uint8'}; "
-          f"collate: {collate_name}; device: {device}")
+    print(
+        f"images: {'timm create_transform(use_prefetcher=True)' if data.transform else 'PIL -> uint8'}; "
+        f"collate: {collate_name}; device: {device}"
+    )
 
     start, step = time.perf_counter(), 0
     for images, labels in loader:

@@ -5,7 +5,8 @@ the ahead-of-time build, a JIT build, or the pure-PyTorch reference (see
 :func:`backend`).
 """
 
-from ._loader import backend, load as _load
+from ._loader import backend
+from ._loader import load as _load
 
 _load()
 

@@ -37,7 +37,13 @@ NVCC_FLAGS = ["-O3", "-lineinfo"]
 #: MIXUP_EXT_SANITIZE=1 builds the CPU kernels with AddressSanitizer and
 #: UndefinedBehaviorSanitizer (a test build: .ci/sanitize_cpu runs the kernel
 #: tests against it). UBSan findings abort instead of printing and going on.
-SANITIZE_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+SANITIZE_FLAGS = [
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+]
 
 
 def sanitize() -> bool:

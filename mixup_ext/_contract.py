@@ -68,8 +68,10 @@ def _entries(pattern: re.Pattern, text: str, marker: str, file_name: str) -> lis
     found = list(pattern.finditer(text))
     expected = len(re.findall(rf"^{marker}", text, re.MULTILINE))
     if not found or len(found) != expected:
-        raise ValueError(f"mixup_ext: csrc/{file_name} has {expected} {marker} entries but {len(found)} read; "
-                         "keep each in the form its header describes")
+        raise ValueError(
+            f"mixup_ext: csrc/{file_name} has {expected} {marker} entries but {len(found)} read; "
+            "keep each in the form its header describes"
+        )
     return found
 
 
@@ -80,8 +82,10 @@ def _read_schemas(folder: Path | None = None) -> dict[str, OpSchema]:
         # The C string literals' text, their escapes (\" around a default) undone.
         schema = "".join(re.sub(r"\\(.)", r"\1", part[1:-1]) for part in re.findall(_STRING, literals))
         if not schema.startswith(f"{name}(") or tags not in _TAGS:
-            raise ValueError(f"mixup_ext: csrc/{SCHEMAS_FILE}: the entry {name!r} must define {name}(...) with "
-                             f"one of the tags {', '.join(_TAGS)}, got {tags} {schema!r}")
+            raise ValueError(
+                f"mixup_ext: csrc/{SCHEMAS_FILE}: the entry {name!r} must define {name}(...) with "
+                f"one of the tags {', '.join(_TAGS)}, got {tags} {schema!r}"
+            )
         schemas[name] = OpSchema(name, schema, _TAGS[tags])
     return schemas
 
@@ -91,6 +95,7 @@ def _read_slots() -> tuple[type[enum.IntEnum], type[enum.IntEnum]]:
     for match in _entries(_SLOT, _text(SLOTS_FILE), "MIXUP_(?:UNIFORM|GAMMA)_SLOT", SLOTS_FILE):
         kind, name = match.groups()
         slots[kind].append(name)
+
     # The C++ names (kCentreY) become Python's (CENTRE_Y); the position is the value.
     def python_name(cpp: str) -> str:
         return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cpp.removeprefix("k")).upper()

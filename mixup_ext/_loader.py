@@ -41,8 +41,7 @@ def _load_aot() -> None:
     spec = importlib.util.find_spec("mixup_ext._C")
     if spec is None or spec.origin is None:
         raise ImportError(
-            "no ahead-of-time build (mixup_ext/_C*.so) found; build it with "
-            "`pip install --no-build-isolation -e .`"
+            "no ahead-of-time build (mixup_ext/_C*.so) found; build it with `pip install --no-build-isolation -e .`"
         )
     try:
         torch.ops.load_library(spec.origin)
@@ -99,13 +98,19 @@ def _exclusive_build(name: str):
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"mixup_ext: another process is JIT-building into {build_dir}; waiting for it to finish",
-                  file=sys.stderr, flush=True)
+            print(
+                f"mixup_ext: another process is JIT-building into {build_dir}; waiting for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(held, fcntl.LOCK_EX)
         stale = build_dir / "lock"
         if stale.exists():
-            print(f"mixup_ext: removed {stale}, left by a JIT build that was interrupted (no live build holds it)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"mixup_ext: removed {stale}, left by a JIT build that was interrupted (no live build holds it)",
+                file=sys.stderr,
+                flush=True,
+            )
             stale.unlink(missing_ok=True)
         try:
             yield
@@ -180,7 +185,8 @@ def load() -> str:
             if not forced:
                 warnings.warn(
                     "mixup_ext: no compiled kernels could be loaded, so the pure-PyTorch reference is "
-                    "in use (same results, several times slower). Why: " + "; ".join(failures)
+                    "in use (same results, several times slower). Why: "
+                    + "; ".join(failures)
                     + f". Build with `pip install --no-build-isolation -e .`, or set {ENV_VAR}=reference "
                     "to choose it and silence this warning.",
                     RuntimeWarning,

@@ -14,6 +14,8 @@ import torch
 
 from . import _contract, reference
 from ._validation import (
+    NAFLEX,
+    NAFLEX_INPLACE,
     accumulation_dtype,
     check_backward,
     check_binary_cross_entropy,
@@ -23,8 +25,6 @@ from ._validation import (
     check_naflex_mix,
     check_reduction,
     check_sample,
-    NAFLEX,
-    NAFLEX_INPLACE,
     output_dtype,
     output_memory_format,
 )
@@ -35,9 +35,7 @@ _reference_library = None  # keeps the Python-defined library alive
 
 def _fused_mix_fake(x, target, index, lam, box, num_classes, smoothing, mean=None, std=None, out_dtype=None):
     check_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype)
-    out = torch.empty(
-        x.shape, dtype=output_dtype(x, out_dtype), device=x.device, memory_format=output_memory_format(x)
-    )
+    out = torch.empty(x.shape, dtype=output_dtype(x, out_dtype), device=x.device, memory_format=output_memory_format(x))
     if target is None:
         return out, torch.empty((x.shape[0], 0), dtype=torch.float32, device=x.device)
     target_dtype = torch.float32 if target.dtype == torch.int64 else target.dtype
@@ -50,8 +48,20 @@ def _fused_mix_backward_fake(grad, index, lam, box, scale, std=None):
     return torch.empty(grad.shape, dtype=grad.dtype, device=grad.device, memory_format=output_memory_format(grad))
 
 
-def _sample_mix_params_fake(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob, mixup_on, cutmix_on,
-                            minmax, correct_lam, full_side):
+def _sample_mix_params_fake(
+    uniforms,
+    gammas,
+    pair_index,
+    height,
+    width,
+    mix_prob,
+    switch_prob,
+    mixup_on,
+    cutmix_on,
+    minmax,
+    correct_lam,
+    full_side,
+):
     check_sample(uniforms, gammas, pair_index, height, width, mixup_on, cutmix_on, minmax)
     draws = uniforms.shape[0]
     return (
@@ -60,8 +70,9 @@ def _sample_mix_params_fake(uniforms, gammas, pair_index, height, width, mix_pro
     )
 
 
-def _draw_mix_params_fake(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, correct_lam,
-                          full_side, generator=None):
+def _draw_mix_params_fake(
+    x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, correct_lam, full_side, generator=None
+):
     check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax, generator)
     batch, device = x.shape[0], x.device
     per_batch = mode == "batch"
@@ -98,33 +109,39 @@ def _mixup_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, shifted
     return _gradient_fake(logits)
 
 
-def _mixup_cross_entropy_apply_grad_output_fake(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing,
-                                                reduction):
+def _mixup_cross_entropy_apply_grad_output_fake(
+    grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction
+):
     return None
 
 
-def _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                     reduction="none"):
+def _mixup_binary_cross_entropy_fake(
+    logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction="none"
+):
     op = "mixup::mixup_binary_cross_entropy"
     check_binary_cross_entropy(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight)
     check_reduction(op, reduction)
     return torch.empty(_loss_shape(logits, reduction), dtype=accumulation_dtype(logits.dtype), device=logits.device)
 
 
-def _mixup_binary_cross_entropy_with_grad_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                               reduction):
-    loss = _mixup_binary_cross_entropy_fake(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                            reduction)
+def _mixup_binary_cross_entropy_with_grad_fake(
+    logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction
+):
+    loss = _mixup_binary_cross_entropy_fake(
+        logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction
+    )
     return loss, _gradient_fake(logits)
 
 
-def _mixup_binary_cross_entropy_backward_fake(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                                              sum_classes, reduction="none"):
+def _mixup_binary_cross_entropy_backward_fake(
+    grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction="none"
+):
     return _gradient_fake(logits)
 
 
-def _mixup_binary_cross_entropy_apply_grad_output_fake(grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold,
-                                                       pos_weight, sum_classes, reduction):
+def _mixup_binary_cross_entropy_apply_grad_output_fake(
+    grad, grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction
+):
     return None
 
 

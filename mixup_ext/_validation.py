@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import numbers
+import os
 from collections.abc import Sequence
 
 import torch
 from torch._subclasses.fake_tensor import is_fake
+
 from ._contract import GAMMAS, UNIFORMS
 from ._sampling import NO_BOX, PAIRINGS
 
@@ -68,8 +69,10 @@ def check_pair_partners(owner: str, mode: str, pairing: str) -> None:
     must be an involution: 'roll' is not. The one wording of the rule on the
     Python side (csrc/draw_mix_params_plan.cpp has the C++ twin)."""
     if mode == "pair" and pairing == "roll":
-        raise ValueError(f"{owner}: mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
-                         "i-1 takes i-2); use 'flip' or 'random'")
+        raise ValueError(
+            f"{owner}: mode='pair' needs symmetric partners, and pairing='roll' is not (i takes i-1, "
+            "i-1 takes i-2); use 'flip' or 'random'"
+        )
 
 
 def check_alphas(owner: str, mixup_alpha: float, cutmix_alpha: float) -> None:
@@ -151,8 +154,9 @@ def check_mix(op: str, x: torch.Tensor, index: torch.Tensor, lam: torch.Tensor, 
         )
 
 
-def check_forward(x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None,
-                  out_dtype=None) -> None:
+def check_forward(
+    x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None, out_dtype=None
+) -> None:
     """Metadata checks of mixup::fused_mix: dtypes, shapes, devices, scalars.
     Without a target, num_classes and smoothing are unused and unchecked."""
     if x.dim() < 1:
@@ -300,9 +304,11 @@ def as_class_ids(y, op: str = FORWARD, name: str = "target", soft_targets: bool 
     integer = isinstance(y, torch.Tensor) and not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
     if integer:
         return y if y.dtype == torch.int64 else y.long()
-    if soft_targets and isinstance(y, torch.Tensor) and y.is_floating_point() and y.dim() != 1:
-        return y
-    wanted = "(B,) class ids of an integer dtype" + (" or (B, num_classes) floating soft targets" if soft_targets else "")
+    if soft_targets and isinstance(y, torch.Tensor) and y.dim() != 1:
+        return y  # soft (or multi-hot) rows: the op, or Mixup's multi_label, checks them
+    wanted = "(B,) class ids of an integer dtype" + (
+        " or (B, num_classes) floating soft targets" if soft_targets else ""
+    )
     got = _describe(y) if isinstance(y, torch.Tensor) else f"a {type(y).__name__}"
     raise ValueError(f"{op}: {name} must be a tensor of {wanted}, got {got}")
 
@@ -344,7 +350,9 @@ def checked_channel_floats(owner: str, name: str, values) -> tuple[float, ...] |
     if values is None:
         return None
     if isinstance(values, torch.Tensor):
-        values = values.tolist()  # a constructor runs once: reading a device tensor here costs one sync, not one per call
+        values = (
+            values.tolist()
+        )  # a constructor runs once: reading a device tensor here costs one sync, not one per call
     floats = _channel_floats(owner, name, values)
     if not floats:
         raise ValueError(f"{owner}: {name} must hold one value per channel, got an empty sequence")
@@ -365,8 +373,9 @@ def _check_named_values(op: str, name: str, t: torch.Tensor) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _checked_channel_tensor(op: str, name: str, values: tuple, channels: int, device: torch.device,
-                            dtype: torch.dtype) -> torch.Tensor:
+def _checked_channel_tensor(
+    op: str, name: str, values: tuple, channels: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     # Raising leaves nothing in the cache, so a bad value is refused every time.
     _check_channel_values(op, name, torch.tensor(values, dtype=torch.float64), channels)
     return torch.tensor(values, dtype=dtype, device=device)
@@ -399,7 +408,10 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
         raise ValueError(f"{DRAW}: pairing must be one of {', '.join(PAIRINGS)}, got '{pairing}'")
     check_pair_partners(DRAW, mode, pairing)
     if not (0 <= mixup_alpha < math.inf and 0 <= cutmix_alpha < math.inf):
-        raise ValueError(f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {float(mixup_alpha)} and {float(cutmix_alpha)}")
+        raise ValueError(
+            f"{DRAW}: mixup_alpha and cutmix_alpha must be finite and >= 0, got {float(mixup_alpha)} and "
+            f"{float(cutmix_alpha)}"
+        )
     if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):
         raise ValueError(f"{DRAW}: minmax must be an increasing pair inside (0, 1], got {[float(v) for v in minmax]}")
     if not (mixup_alpha > 0 or cutmix_alpha > 0 or minmax is not None):
@@ -410,7 +422,9 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
     if (cutmix_alpha > 0 or minmax is not None) and x.dim() < 3:
         raise ValueError(f"{DRAW}: CutMix needs x with at least 3 dims (B, ..., H, W), got x of shape {list(x.shape)}")
     if generator is not None and generator.device.type != x.device.type:
-        raise ValueError(f"{DRAW}: generator must be on x's device type ({x.device.type}), got one on {generator.device}")
+        raise ValueError(
+            f"{DRAW}: generator must be on x's device type ({x.device.type}), got one on {generator.device}"
+        )
 
 
 # ---- _sample_mix_params -------------------------------------------------------
@@ -418,18 +432,23 @@ def check_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_pro
 SAMPLE = "mixup::_sample_mix_params"
 
 
-def check_sample(uniforms, gammas, pair_index, height: int, width: int, mixup_on: bool, cutmix_on: bool,
-                 minmax) -> None:
+def check_sample(
+    uniforms, gammas, pair_index, height: int, width: int, mixup_on: bool, cutmix_on: bool, minmax
+) -> None:
     """mixup::_sample_mix_params (csrc/sample_mix_params_plan.cpp's twin, check
     for check, in its order): the tables laid out by
     csrc/sample_mix_params_slots.def, the image size and the method."""
     if uniforms.dtype != torch.float64 or uniforms.dim() != 2 or uniforms.shape[1] != UNIFORMS:
-        raise ValueError(f"{SAMPLE}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
-                         f"got {uniforms.dtype} {list(uniforms.shape)}")
+        raise ValueError(
+            f"{SAMPLE}: uniforms must be a float64 tensor of shape (n, {UNIFORMS}), "
+            f"got {uniforms.dtype} {list(uniforms.shape)}"
+        )
     draws = uniforms.shape[0]
     if gammas.dtype != torch.float64 or gammas.dim() != 2 or gammas.shape[0] != GAMMAS or gammas.shape[1] != draws:
-        raise ValueError(f"{SAMPLE}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
-                         f"got {gammas.dtype} {list(gammas.shape)}")
+        raise ValueError(
+            f"{SAMPLE}: gammas must be a float64 tensor of shape ({GAMMAS}, n) = ({GAMMAS}, {draws}), "
+            f"got {gammas.dtype} {list(gammas.shape)}"
+        )
     if gammas.device != uniforms.device:
         raise ValueError(f"{SAMPLE}: gammas must be on uniforms' device")
     if not (height > 0 and width > 0):
@@ -438,8 +457,12 @@ def check_sample(uniforms, gammas, pair_index, height: int, width: int, mixup_on
         raise ValueError(f"{SAMPLE}: one of mixup_on, cutmix_on must be true")
     if minmax is not None and not (len(minmax) == 2 and 0 < minmax[0] < minmax[1] <= 1):
         raise ValueError(f"{SAMPLE}: minmax must be an increasing pair inside (0, 1]")
-    if pair_index is not None and not (pair_index.dtype == torch.int64 and pair_index.dim() == 1
-                                       and pair_index.shape[0] == draws and pair_index.device == uniforms.device):
+    if pair_index is not None and not (
+        pair_index.dtype == torch.int64
+        and pair_index.dim() == 1
+        and pair_index.shape[0] == draws
+        and pair_index.device == uniforms.device
+    ):
         raise ValueError(f"{SAMPLE}: pair_index must be an int64 tensor of shape (n,) = ({draws},) on uniforms' device")
 
 
@@ -458,15 +481,27 @@ def check_reduction(op: str, reduction) -> None:
 def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     """What every op of the loss family takes (csrc/mixup_loss_plan.cpp's twin)."""
     if logits.dim() != 2 or logits.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{op}: logits must be a (B, C) {FLOAT_NAMES} tensor, got {logits.dtype} of shape {list(logits.shape)}")
+        raise ValueError(
+            f"{op}: logits must be a (B, C) {FLOAT_NAMES} tensor, got {logits.dtype} of shape {list(logits.shape)}"
+        )
     batch, classes = logits.shape
     if classes == 0:
         raise ValueError(f"{op}: logits must have at least one class, got shape {list(logits.shape)}")
     for name, y in (("y_a", y_a), ("y_b", y_b)):
         if y.dtype != torch.int64 or y.dim() != 1 or y.shape[0] != batch or y.device != logits.device:
-            raise ValueError(f"{op}: {name} must be an int64 tensor of shape (B,) = ({batch},) on logits' device, got {y.dtype} of shape {list(y.shape)} on {y.device}")
-    if not lam.is_floating_point() or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch)) or lam.device != logits.device:
-        raise ValueError(f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got {lam.dtype} of shape {list(lam.shape)} on {lam.device}")
+            raise ValueError(
+                f"{op}: {name} must be an int64 tensor of shape (B,) = ({batch},) on logits' device, got {y.dtype} of "
+                f"shape {list(y.shape)} on {y.device}"
+            )
+    if (
+        not lam.is_floating_point()
+        or not (lam.dim() == 0 or (lam.dim() == 1 and lam.shape[0] == batch))
+        or lam.device != logits.device
+    ):
+        raise ValueError(
+            f"{op}: lam must be a floating tensor of shape () or (B,) = ({batch},) on logits' device, got "
+            f"{lam.dtype} of shape {list(lam.shape)} on {lam.device}"
+        )
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {float(smoothing)}")
     if _values_readable(logits):
@@ -476,7 +511,9 @@ def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
             bad = ((y < 0) | (y >= classes)).nonzero()
             if bad.numel():
                 i = int(bad[0])
-                raise ValueError(f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}")
+                raise ValueError(
+                    f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}"
+                )
 
 
 def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
@@ -487,9 +524,15 @@ def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float,
     if pos_weight is not None:
         classes = logits.shape[1]
         one = pos_weight.dim() == 0 or (pos_weight.dim() == 1 and pos_weight.shape[0] == 1)
-        if (not pos_weight.is_floating_point() or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
-                or pos_weight.device != logits.device):
-            raise ValueError(f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}")
+        if (
+            not pos_weight.is_floating_point()
+            or not (one or (pos_weight.dim() == 1 and pos_weight.shape[0] == classes))
+            or pos_weight.device != logits.device
+        ):
+            raise ValueError(
+                f"{op}: pos_weight must be a float or a floating tensor of shape () or (C,) = ({classes},) on "
+                f"logits' device, got {pos_weight.dtype} of shape {list(pos_weight.shape)} on {pos_weight.device}"
+            )
 
 
 NAFLEX = "mixup::naflex_mix"
@@ -502,26 +545,38 @@ def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
     """csrc/naflex_mix_plan.cpp's refusals, in its order and words, after
     the in-place op's refusal of a gradient (csrc/autograd/naflex_mix_autograd.cpp)."""
     if op == NAFLEX_INPLACE and torch.is_grad_enabled() and any(img.requires_grad for img in images):
-        raise ValueError(f"{op}: images must not require grad: the in-place mix cannot record their history, so "
-                         "their gradient would be lost; use mixup::naflex_mix (NaFlexMixup(in_place=False)), which "
-                         "has one, or mix under torch.no_grad()")
+        raise ValueError(
+            f"{op}: images must not require grad: the in-place mix cannot record their history, so "
+            "their gradient would be lost; use mixup::naflex_mix (NaFlexMixup(in_place=False)), which "
+            "has one, or mix under torch.no_grad()"
+        )
     for k, img in enumerate(images):
         if img.dim() != 3:
             raise ValueError(f"{op}: images[{k}] must be one (C, H, W) image, got {_describe(img)}")
         if img.dtype not in NAFLEX_DTYPES:
-            raise ValueError(f"{op}: images[{k}] must be uint8, float16, bfloat16, float32 or float64, got {_describe(img)}")
+            raise ValueError(
+                f"{op}: images[{k}] must be uint8, float16, bfloat16, float32 or float64, got {_describe(img)}"
+            )
         first = images[0]
         if k and (img.dtype != first.dtype or img.device != first.device or img.shape[0] != first.shape[0]):
-            raise ValueError(f"{op}: every image must have images[0]'s dtype, device and channel count "
-                             f"({_describe(first)}), images[{k}] is a {_describe(img)}")
+            raise ValueError(
+                f"{op}: every image must have images[0]'s dtype, device and channel count "
+                f"({_describe(first)}), images[{k}] is a {_describe(img)}"
+            )
     if not (pairs.device.type == "cpu" and pairs.dtype == torch.int64 and pairs.dim() == 2 and pairs.shape[1] == 2):
         raise ValueError(f"{op}: pairs must be a (P, 2) torch.int64 tensor on the CPU, got {_describe(pairs)}")
     p = pairs.shape[0]
     if not (lam.device.type == "cpu" and lam.is_floating_point() and lam.dim() == 1 and lam.shape[0] == p):
-        raise ValueError(f"{op}: lam must be a ({p},) floating tensor on the CPU (one weight per pair), got "
-                         f"{_describe(lam)}")
-    if not (box.device.type == "cpu" and box.dtype == torch.int64 and box.dim() == 2 and box.shape[0] == p
-            and box.shape[1] == 6):
+        raise ValueError(
+            f"{op}: lam must be a ({p},) floating tensor on the CPU (one weight per pair), got {_describe(lam)}"
+        )
+    if not (
+        box.device.type == "cpu"
+        and box.dtype == torch.int64
+        and box.dim() == 2
+        and box.shape[0] == p
+        and box.shape[1] == 6
+    ):
         raise ValueError(f"{op}: box must be a ({p}, 6) torch.int64 tensor on the CPU, got {_describe(box)}")
     count = len(images)
     if 2 * p > count:
@@ -534,8 +589,10 @@ def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
             if not 0 <= k < count:
                 raise ValueError(f"{op}: pairs[{q}] = [{i}, {j}] must index images in [0, {count})")
             if k in taken:
-                raise ValueError(f"{op}: pairs: image {k} is in more than one pair (each image mixes with one "
-                                 "partner, and both of a pair's outputs are written at once)")
+                raise ValueError(
+                    f"{op}: pairs: image {k} is in more than one pair (each image mixes with one "
+                    "partner, and both of a pair's outputs are written at once)"
+                )
             taken.add(k)
         if not (math.isfinite(weight) and 0.0 <= weight <= 1.0):
             raise ValueError(f"{op}: lam[{q}] must be in [0, 1], got {weight!r}")
@@ -543,12 +600,23 @@ def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
         width = min(images[i].shape[2], images[j].shape[2])
         if b[0] == NO_BOX:
             if any(v != NO_BOX for v in b[1:]):
-                raise ValueError(f"{op}: box[{q}] must be all -1 (a blend) or [h, w, y_i, x_i, y_j, x_j] (a paste), "
-                                 "got a row that starts with -1 but is not all -1")
+                raise ValueError(
+                    f"{op}: box[{q}] must be all -1 (a blend) or [h, w, y_i, x_i, y_j, x_j] (a paste), "
+                    "got a row that starts with -1 but is not all -1"
+                )
             continue
         h, w, y_i, x_i, y_j, x_j = b
-        fits = (0 <= h <= height and 0 <= w <= width and min(y_i, x_i, y_j, x_j) >= 0 and y_i + h <= height
-                and y_j + h <= height and x_i + w <= width and x_j + w <= width)
+        fits = (
+            0 <= h <= height
+            and 0 <= w <= width
+            and min(y_i, x_i, y_j, x_j) >= 0
+            and y_i + h <= height
+            and y_j + h <= height
+            and x_i + w <= width
+            and x_j + w <= width
+        )
         if not fits:
-            raise ValueError(f"{op}: box[{q}] = [{', '.join(map(str, b))}] must place an h x w box inside the pair's "
-                             f"{height} x {width} overlap at both corners")
+            raise ValueError(
+                f"{op}: box[{q}] = [{', '.join(map(str, b))}] must place an h x w box inside the pair's "
+                f"{height} x {width} overlap at both corners"
+            )

@@ -76,9 +76,14 @@ def mixup_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, red
     """
     _check_reduction("mixup_cross_entropy", reduction)
     where = "mixup_cross_entropy"
-    loss, _ = torch.ops.mixup.mixup_cross_entropy(logits, _class_ids(y_a, where, "y_a"), _class_ids(y_b, where, "y_b"),
-                                                  as_lam_tensor(lam, logits, where),
-                                                  float(label_smoothing), reduction)
+    loss, _ = torch.ops.mixup.mixup_cross_entropy(
+        logits,
+        _class_ids(y_a, where, "y_a"),
+        _class_ids(y_b, where, "y_b"),
+        as_lam_tensor(lam, logits, where),
+        float(label_smoothing),
+        reduction,
+    )
     return loss
 
 
@@ -116,19 +121,32 @@ def _pos_weight_tensor(pos_weight, logits):
         else:
             return pos_weight
     if not isinstance(pos_weight, (int, float)):
-        raise ValueError(f"mixup_binary_cross_entropy: pos_weight must be a float or a tensor, got {type(pos_weight).__name__}")
+        raise ValueError(
+            f"mixup_binary_cross_entropy: pos_weight must be a float or a tensor, got {type(pos_weight).__name__}"
+        )
     return torch.full((), float(pos_weight), dtype=accumulation_dtype(logits.dtype), device=logits.device)
 
 
 def _check_threshold(where: str, target_threshold) -> None:
     if target_threshold is not None and (
-        isinstance(target_threshold, bool) or not isinstance(target_threshold, (int, float)) or not math.isfinite(target_threshold)
+        isinstance(target_threshold, bool)
+        or not isinstance(target_threshold, (int, float))
+        or not math.isfinite(target_threshold)
     ):
         raise ValueError(f"{where}: target_threshold must be a finite float or None, got {target_threshold!r}")
 
 
-def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0.0, target_threshold=None,
-                               sum_classes: bool = False, pos_weight=None, reduction: str = "mean"):
+def mixup_binary_cross_entropy(
+    logits,
+    y_a,
+    y_b,
+    lam,
+    label_smoothing: float = 0.0,
+    target_threshold=None,
+    sum_classes: bool = False,
+    pos_weight=None,
+    reduction: str = "mean",
+):
     """timm's ``BinaryCrossEntropy(target_threshold, sum_classes, pos_weight)``
     on the dense target timm's ``Mixup(label_smoothing=eps)`` builds, from the
     class ids alone.
@@ -164,10 +182,15 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, label_smoothing: float = 0
     _check_label_smoothing(where, label_smoothing)
     _check_threshold(where, target_threshold)
     return torch.ops.mixup.mixup_binary_cross_entropy(
-        logits, _class_ids(y_a, where, "y_a"), _class_ids(y_b, where, "y_b"), as_lam_tensor(lam, logits, where),
+        logits,
+        _class_ids(y_a, where, "y_a"),
+        _class_ids(y_b, where, "y_b"),
+        as_lam_tensor(lam, logits, where),
         float(label_smoothing),
-        None if target_threshold is None else float(target_threshold), _pos_weight_tensor(pos_weight, logits),
-        bool(sum_classes), reduction,
+        None if target_threshold is None else float(target_threshold),
+        _pos_weight_tensor(pos_weight, logits),
+        bool(sum_classes),
+        reduction,
     )
 
 
@@ -181,8 +204,14 @@ class MixupBinaryCrossEntropy(nn.Module):
     buffer left on the CPU moves to the logits' device on the first call).
     """
 
-    def __init__(self, label_smoothing: float = 0.0, target_threshold=None, sum_classes: bool = False,
-                 pos_weight=None, reduction: str = "mean"):
+    def __init__(
+        self,
+        label_smoothing: float = 0.0,
+        target_threshold=None,
+        sum_classes: bool = False,
+        pos_weight=None,
+        reduction: str = "mean",
+    ):
         super().__init__()
         where = "MixupBinaryCrossEntropy"
         _check_label_smoothing(where, label_smoothing)
@@ -193,8 +222,10 @@ class MixupBinaryCrossEntropy(nn.Module):
                 raise ValueError(f"{where}: pos_weight must be a float or a tensor, got {type(pos_weight).__name__}")
             pos_weight = torch.tensor(float(pos_weight))
         if pos_weight is not None and (not pos_weight.is_floating_point() or pos_weight.dim() > 1):
-            raise ValueError(f"{where}: pos_weight must be a float or a floating tensor of shape () or (C,), "
-                             f"got {pos_weight.dtype} of shape {list(pos_weight.shape)}")
+            raise ValueError(
+                f"{where}: pos_weight must be a float or a floating tensor of shape () or (C,), "
+                f"got {pos_weight.dtype} of shape {list(pos_weight.shape)}"
+            )
         self.label_smoothing = label_smoothing
         self.target_threshold = target_threshold
         self.sum_classes = sum_classes
@@ -205,9 +236,20 @@ class MixupBinaryCrossEntropy(nn.Module):
         y_a, y_b, lam = _mixup_targets("MixupBinaryCrossEntropy", target, y_b, lam)
         if self.pos_weight is not None and self.pos_weight.device != logits.device and self.pos_weight.numel() > 1:
             self.pos_weight = self.pos_weight.to(logits.device)
-        return mixup_binary_cross_entropy(logits, y_a, y_b, lam, self.label_smoothing, self.target_threshold,
-                                          self.sum_classes, self.pos_weight, self.reduction)
+        return mixup_binary_cross_entropy(
+            logits,
+            y_a,
+            y_b,
+            lam,
+            self.label_smoothing,
+            self.target_threshold,
+            self.sum_classes,
+            self.pos_weight,
+            self.reduction,
+        )
 
     def extra_repr(self) -> str:
-        return (f"label_smoothing={self.label_smoothing}, target_threshold={self.target_threshold}, "
-                f"sum_classes={self.sum_classes}, reduction={self.reduction!r}")
+        return (
+            f"label_smoothing={self.label_smoothing}, target_threshold={self.target_threshold}, "
+            f"sum_classes={self.sum_classes}, reduction={self.reduction!r}"
+        )

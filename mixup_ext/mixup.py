@@ -129,7 +129,9 @@ class Mixup:
         check_alphas("Mixup", mixup_alpha, cutmix_alpha)
         if cutmix_minmax is not None:
             if len(cutmix_minmax) != 2 or not 0 < cutmix_minmax[0] < cutmix_minmax[1] <= 1:
-                raise ValueError(f"Mixup: cutmix_minmax must be an increasing pair inside (0, 1], got {cutmix_minmax!r}")
+                raise ValueError(
+                    f"Mixup: cutmix_minmax must be an increasing pair inside (0, 1], got {cutmix_minmax!r}"
+                )
             cutmix_alpha = 1.0  # as timm: the minmax boxes need no alpha, but mark CutMix active
         if mixup_alpha == 0 and cutmix_alpha == 0:
             raise ValueError("Mixup: one of mixup_alpha > 0, cutmix_alpha > 0 or cutmix_minmax must be set")
@@ -190,8 +192,17 @@ class Mixup:
         """Draws this call's partners, weights and boxes for a batch like x:
         one launch (``mixup::draw_mix_params``), on x's device, no sync."""
         index, lam, box = _draw_mix_params(
-            x, self.mode, self.pairing, float(self.mixup_alpha), float(self.cutmix_alpha), float(self.mix_prob),
-            float(self.switch_prob), self._minmax, bool(self.correct_lam), _TIMM_FULL_SIDE, self.generator,
+            x,
+            self.mode,
+            self.pairing,
+            float(self.mixup_alpha),
+            float(self.cutmix_alpha),
+            float(self.mix_prob),
+            float(self.switch_prob),
+            self._minmax,
+            bool(self.correct_lam),
+            _TIMM_FULL_SIDE,
+            self.generator,
         )
         return MixParams(lam=lam, index=index, box=box if self.cutmix_alpha > 0 else None)
 
@@ -221,7 +232,8 @@ class Mixup:
         if not isinstance(target, torch.Tensor) or target.dim() != 2 or target.shape != (x.shape[0], self.num_classes):
             got = f"shape {tuple(target.shape)}" if isinstance(target, torch.Tensor) else type(target).__name__
             raise ValueError(
-                f"Mixup: multi_label=True needs target as a dense (B, num_classes) = ({x.shape[0]}, {self.num_classes}) "
+                f"Mixup: multi_label=True needs target as a dense (B, num_classes) = "
+                f"({x.shape[0]}, {self.num_classes}) "
                 f"tensor of multi-hot rows, got {got}"
             )
         return target.float() * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing  # a new tensor, always

@@ -65,7 +65,7 @@ class NaFlexParams:
     partner: torch.Tensor
 
     @staticmethod
-    def unmixed(batch: int) -> "NaFlexParams":
+    def unmixed(batch: int) -> NaFlexParams:
         return NaFlexParams(
             torch.empty((0, 2), dtype=torch.int64),
             torch.empty((0,), dtype=torch.float64),
@@ -75,7 +75,7 @@ class NaFlexParams:
         )
 
     @staticmethod
-    def from_draws(sizes, order, use_cutmix, lam, offsets) -> "NaFlexParams":
+    def from_draws(sizes, order, use_cutmix, lam, offsets) -> NaFlexParams:
         """The parameters that timm's ``mix_batch_variable_size`` derives
         from its draws, for images of ``sizes`` (``(H, W)`` each), in its
         Python float arithmetic (a loop over at most B / 2 pairs: the host
@@ -114,8 +114,16 @@ class NaFlexParams:
                 ch, cw = int(oh * ratio), int(ow * ratio)
                 room_y, room_x = oh - ch, ow - cw
                 u_yi, u_xi, u_yj, u_xj = offsets[p]
-                boxes.extend((ch, cw, min(int(u_yi * (room_y + 1)), room_y), min(int(u_xi * (room_x + 1)), room_x),
-                              min(int(u_yj * (room_y + 1)), room_y), min(int(u_xj * (room_x + 1)), room_x)))
+                boxes.extend(
+                    (
+                        ch,
+                        cw,
+                        min(int(u_yi * (room_y + 1)), room_y),
+                        min(int(u_xi * (room_x + 1)), room_x),
+                        min(int(u_yj * (room_y + 1)), room_y),
+                        min(int(u_xj * (room_x + 1)), room_x),
+                    )
+                )
                 weight[i] = 1.0 - ch * cw / float(area_i)
                 weight[j] = 1.0 - ch * cw / float(area_j)
             else:
@@ -127,7 +135,9 @@ class NaFlexParams:
             partner[i], partner[j] = j, i
 
         def tensor(values, dtype, *shape):
-            return torch.frombuffer(values, dtype=dtype).view(*shape) if len(values) else torch.empty(shape, dtype=dtype)
+            return (
+                torch.frombuffer(values, dtype=dtype).view(*shape) if len(values) else torch.empty(shape, dtype=dtype)
+            )
 
         return NaFlexParams(
             tensor(pairs, torch.int64, count, 2),
@@ -171,10 +181,22 @@ class NaFlexMixup:
     input's order and shapes, and one float32 target row per image.
     """
 
-    def __init__(self, *, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
-                 switch_prob: float = 0.5, prob: float = 1.0, local_shuffle: int = 4, label_smoothing: float = 0.0,
-                 mixup_off_epoch: int = 0, multi_label: bool = False, mode: str = "batch", generator=None,
-                 in_place: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        local_shuffle: int = 4,
+        label_smoothing: float = 0.0,
+        mixup_off_epoch: int = 0,
+        multi_label: bool = False,
+        mode: str = "batch",
+        generator=None,
+        in_place: bool = False,
+    ) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"NaFlexMixup: num_classes must be a positive int, got {num_classes!r}")
         check_alphas("NaFlexMixup", mixup_alpha, cutmix_alpha)
@@ -186,8 +208,10 @@ class NaFlexMixup:
         if mode not in ("batch", "pair"):
             raise ValueError(f"NaFlexMixup: mode must be 'batch' or 'pair', got {mode!r}")
         if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != "cpu"):
-            raise ValueError(f"NaFlexMixup: generator must be a CPU torch.Generator (the draws are made on the host, "
-                             f"where the images' sizes are), got {generator!r}")
+            raise ValueError(
+                f"NaFlexMixup: generator must be a CPU torch.Generator (the draws are made on the host, "
+                f"where the images' sizes are), got {generator!r}"
+            )
         self.num_classes = num_classes
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
@@ -270,13 +294,17 @@ class NaFlexMixup:
         batch = params.weight.shape[0]
         if self.multi_label:
             if targets.dim() != 2 or tuple(targets.shape) != (batch, self.num_classes):
-                raise ValueError(f"NaFlexMixup: multi_label=True needs targets as dense (B, num_classes) = "
-                                 f"({batch}, {self.num_classes}) rows, got shape {tuple(targets.shape)}")
+                raise ValueError(
+                    f"NaFlexMixup: multi_label=True needs targets as dense (B, num_classes) = "
+                    f"({batch}, {self.num_classes}) rows, got shape {tuple(targets.shape)}"
+                )
             rows, smoothing = targets.float() * (1.0 - self.smoothing) + 0.5 * self.smoothing, 0.0
         else:
             if targets.dim() != 1 or targets.shape[0] != batch or targets.is_floating_point() or targets.is_complex():
-                raise ValueError(f"NaFlexMixup: targets must be ({batch},) class ids (integers), got "
-                                 f"{targets.dtype} of shape {tuple(targets.shape)}")
+                raise ValueError(
+                    f"NaFlexMixup: targets must be ({batch},) class ids (integers), got "
+                    f"{targets.dtype} of shape {tuple(targets.shape)}"
+                )
             rows, smoothing = targets, self.smoothing
         device = targets.device
         packed = torch.stack([params.weight, params.partner.double()])  # partners < 2^53: exact

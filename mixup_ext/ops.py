@@ -20,8 +20,7 @@ __all__ = ["fused_mix", "set_value_checks"]
 _fused_mix = torch.ops.mixup.fused_mix.default  # the overload itself: no resolution per call
 
 
-def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None,
-              out_dtype=None):
+def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None, out_dtype=None):
     """Mixes a batch and its targets in one pass (``torch.ops.mixup.fused_mix``).
 
     Args:

@@ -24,31 +24,29 @@ Semantics (the contract; csrc/fused_mix_math.h is the kernels' version of it):
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
 from . import _sampling as sampling
-from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
-
 from . import _validation
+from ._contract import GAMMAS, UNIFORMS, GammaSlot, UniformSlot
 from ._validation import (
+    NAFLEX,
+    NAFLEX_INPLACE,
     accumulation_dtype,
     as_lam_tensor,
     as_per_channel,
-    check_out_dtype,
     check_backward,
     check_binary_cross_entropy,
     check_draw,
     check_forward,
     check_forward_values,
     check_loss_inputs,
-    check_reduction,
     check_naflex_mix,
+    check_out_dtype,
+    check_reduction,
     check_sample,
     infer_num_classes,
-    NAFLEX,
-    NAFLEX_INPLACE,
     output_dtype,
     output_memory_format,
 )
@@ -73,20 +71,25 @@ __all__ = [
 ]
 
 
-def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None,
-              out_dtype=None):
+def fused_mix(x, target, index, lam, box=None, num_classes=None, smoothing=0.0, *, mean=None, std=None, out_dtype=None):
     """Same signature and semantics as :func:`mixup_ext.fused_mix`."""
     check_out_dtype("mixup::fused_mix", out_dtype)
     acc = accumulation_dtype(x.dtype, output_dtype(x, out_dtype))
     return fused_mix_op(
-        x, target, index, as_lam_tensor(lam, x), box, infer_num_classes(target, num_classes), float(smoothing),
-        as_per_channel("mixup::fused_mix", "mean", mean, x, acc), as_per_channel("mixup::fused_mix", "std", std, x, acc),
+        x,
+        target,
+        index,
+        as_lam_tensor(lam, x),
+        box,
+        infer_num_classes(target, num_classes),
+        float(smoothing),
+        as_per_channel("mixup::fused_mix", "mean", mean, x, acc),
+        as_per_channel("mixup::fused_mix", "std", std, x, acc),
         out_dtype,
     )
 
 
-def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None,
-                 out_dtype=None):
+def fused_mix_op(x, target, index, lam, box, num_classes: int, smoothing: float, mean=None, std=None, out_dtype=None):
     """``mixup::fused_mix`` with the op's exact positional signature."""
     check_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype)
     check_forward_values(x, target, index, box, num_classes, mean, std)
@@ -183,10 +186,20 @@ def _mix_targets(target, index, lam, num_classes: int, smoothing: float):
     return mixed.to(out_dtype)
 
 
-
-
-def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mix_prob: float, switch_prob: float,
-                      mixup_on: bool, cutmix_on: bool, minmax, correct_lam: bool, full_side: bool):
+def _sample_mix_params(
+    uniforms,
+    gammas,
+    pair_index,
+    height: int,
+    width: int,
+    mix_prob: float,
+    switch_prob: float,
+    mixup_on: bool,
+    cutmix_on: bool,
+    minmax,
+    correct_lam: bool,
+    full_side: bool,
+):
     """``mixup::_sample_mix_params`` in torch ops: per-draw weights (float32)
     and boxes (int64 rows as fused_mix reads them: a CutMix box, ``NO_BOX``
     rows for a blend, empty rows for an unmixed sample) from uniforms
@@ -200,7 +213,9 @@ def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mi
         uniforms, gammas = uniforms[leader], gammas[:, leader]
     u = uniforms.unbind(1)
     apply = u[UniformSlot.APPLY] < mix_prob
-    use_cutmix = (u[UniformSlot.SWITCH] < switch_prob) if (mixup_on and cutmix_on) else torch.full_like(apply, cutmix_on)
+    use_cutmix = (
+        (u[UniformSlot.SWITCH] < switch_prob) if (mixup_on and cutmix_on) else torch.full_like(apply, cutmix_on)
+    )
     lam = torch.where(
         use_cutmix,
         _beta(gammas[GammaSlot.CUTMIX_G1], gammas[GammaSlot.CUTMIX_G2]),
@@ -211,7 +226,9 @@ def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mi
     box = torch.where(apply, sampling.NO_BOX, 0).to(torch.int64).unsqueeze(-1).expand(draws, 4)
     if cutmix_on:
         if minmax is not None:
-            cut = sampling.minmax_box(uniforms[:, UniformSlot.MINMAX_H : UniformSlot.MINMAX_X + 1], minmax, height, width)
+            cut = sampling.minmax_box(
+                uniforms[:, UniformSlot.MINMAX_H : UniformSlot.MINMAX_X + 1], minmax, height, width
+            )
         else:
             cut = sampling.centred_box(lam, u[UniformSlot.CENTRE_Y], u[UniformSlot.CENTRE_X], height, width, full_side)
         pasted = apply & use_cutmix
@@ -222,8 +239,19 @@ def _sample_mix_params(uniforms, gammas, pair_index, height: int, width: int, mi
     return lam, box
 
 
-def draw_mix_params(x, mode: str, pairing: str, mixup_alpha: float, cutmix_alpha: float, mix_prob: float,
-                    switch_prob: float, minmax, correct_lam: bool, full_side: bool, generator=None):
+def draw_mix_params(
+    x,
+    mode: str,
+    pairing: str,
+    mixup_alpha: float,
+    cutmix_alpha: float,
+    mix_prob: float,
+    switch_prob: float,
+    minmax,
+    correct_lam: bool,
+    full_side: bool,
+    generator=None,
+):
     """``mixup::draw_mix_params`` in torch ops: the same distributions as the
     kernels (partners, Beta weights, timm's boxes), drawn from torch's own
     random streams (``randperm``, ``rand``, ``_standard_gamma``) rather than the
@@ -240,8 +268,20 @@ def draw_mix_params(x, mode: str, pairing: str, mixup_alpha: float, cutmix_alpha
     concentration[[GammaSlot.CUTMIX_G1, GammaSlot.CUTMIX_G2]] = cutmix_alpha or 1.0
     gammas = torch._standard_gamma(concentration, generator=generator)
     cutmix_on = cutmix_alpha > 0 or minmax is not None
-    lam, box = _sample_mix_params(uniforms, gammas, index if mode == "pair" else None, height, width, mix_prob,
-                                 switch_prob, mixup_alpha > 0, cutmix_on, minmax, correct_lam, full_side)
+    lam, box = _sample_mix_params(
+        uniforms,
+        gammas,
+        index if mode == "pair" else None,
+        height,
+        width,
+        mix_prob,
+        switch_prob,
+        mixup_alpha > 0,
+        cutmix_on,
+        minmax,
+        correct_lam,
+        full_side,
+    )
     if mode == "batch":
         lam, box = lam.reshape(()), box.reshape(4)
     return index, lam, box
@@ -298,13 +338,15 @@ def _mixup_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing: float, redu
     """``mixup::_mixup_cross_entropy_with_grad``: the forward, and the
     gradient of the logits for grad_output 1."""
     loss, shifted_lse = mixup_cross_entropy(logits, y_a, y_b, lam, smoothing, reduction)
-    grad = _mixup_cross_entropy_backward(_unit_grad_loss(logits, reduction), logits, y_a, y_b, lam, shifted_lse,
-                                         smoothing, reduction)
+    grad = _mixup_cross_entropy_backward(
+        _unit_grad_loss(logits, reduction), logits, y_a, y_b, lam, shifted_lse, smoothing, reduction
+    )
     return loss, shifted_lse, grad
 
 
-def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float,
-                                  reduction: str = "none"):
+def _mixup_cross_entropy_backward(
+    grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float, reduction: str = "none"
+):
     """``g_i * (softmax(z_i) - (lam_i * s(y_a) + (1 - lam_i) * s(y_b)))``, with
     ``g_i`` row i's share of grad_loss."""
     op = "mixup::_mixup_cross_entropy_backward"
@@ -321,8 +363,9 @@ def _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse,
     return grad.to(logits.dtype)
 
 
-def _mixup_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float,
-                                           reduction: str) -> None:
+def _mixup_cross_entropy_apply_grad_output(
+    grad, grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing: float, reduction: str
+) -> None:
     """``mixup::_mixup_cross_entropy_apply_grad_output``: ``grad`` (the
     forward's, for grad_output 1) becomes the gradient for grad_loss, in place."""
     fresh = _mixup_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, shifted_lse, smoothing, reduction)
@@ -342,8 +385,9 @@ def _mixed_binary_target(z, y_a, y_b, lam, smoothing: float, threshold):
     return t if threshold is None else (t > threshold).to(z.dtype)
 
 
-def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool,
-                               reduction: str = "none"):
+def mixup_binary_cross_entropy(
+    logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool, reduction: str = "none"
+):
     """``mixup::mixup_binary_cross_entropy``: per row, the sum (``sum_classes``)
     or mean over classes of ``F.binary_cross_entropy_with_logits`` against
     the dense mixed target, reduced, in float32 (float64 for float64 logits)."""
@@ -357,18 +401,39 @@ def mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing: float, threshol
     return _reduce(per_class.sum(1) if sum_classes else per_class.mean(1), reduction)
 
 
-def _mixup_binary_cross_entropy_with_grad(logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
-                                          sum_classes: bool, reduction: str):
+def _mixup_binary_cross_entropy_with_grad(
+    logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool, reduction: str
+):
     """``mixup::_mixup_binary_cross_entropy_with_grad``: the forward, and the
     gradient of the logits for grad_output 1."""
     loss = mixup_binary_cross_entropy(logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction)
-    grad = _mixup_binary_cross_entropy_backward(_unit_grad_loss(logits, reduction), logits, y_a, y_b, lam, smoothing,
-                                                threshold, pos_weight, sum_classes, reduction)
+    grad = _mixup_binary_cross_entropy_backward(
+        _unit_grad_loss(logits, reduction),
+        logits,
+        y_a,
+        y_b,
+        lam,
+        smoothing,
+        threshold,
+        pos_weight,
+        sum_classes,
+        reduction,
+    )
     return loss, grad
 
 
-def _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight,
-                                        sum_classes: bool, reduction: str = "none"):
+def _mixup_binary_cross_entropy_backward(
+    grad_loss,
+    logits,
+    y_a,
+    y_b,
+    lam,
+    smoothing: float,
+    threshold,
+    pos_weight,
+    sum_classes: bool,
+    reduction: str = "none",
+):
     """``g_i * scale * ((1 - t) * sigmoid(z) - t * pos_weight * sigmoid(-z))``,
     ``g_i`` row i's share of grad_loss, scale 1 for the sum over classes, 1 / C
     for the mean."""
@@ -384,12 +449,14 @@ def _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoot
     return (g[:, None] * scale * grad).to(logits.dtype)
 
 
-def _mixup_binary_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold,
-                                                  pos_weight, sum_classes: bool, reduction: str) -> None:
+def _mixup_binary_cross_entropy_apply_grad_output(
+    grad, grad_loss, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight, sum_classes: bool, reduction: str
+) -> None:
     """``mixup::_mixup_binary_cross_entropy_apply_grad_output``: ``grad`` (the
     forward's, for grad_output 1) becomes the gradient for grad_loss, in place."""
-    fresh = _mixup_binary_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight,
-                                                 sum_classes, reduction)
+    fresh = _mixup_binary_cross_entropy_backward(
+        grad_loss, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction
+    )
     _rewrite_where_not_unit(grad, grad_loss, reduction, fresh)
 
 
@@ -415,7 +482,7 @@ def _naflex_mix_into(sources, outputs, pairs, lam, box) -> None:
 
         def overlap(img):
             top, left = (img.shape[1] - height) // 2, (img.shape[2] - width) // 2
-            return img[:, top:top + height, left:left + width]
+            return img[:, top : top + height, left : left + width]
 
         patch_i, patch_j = overlap(sources[i]).clone(), overlap(sources[j]).clone()
         if b[0] == sampling.NO_BOX:
@@ -423,8 +490,8 @@ def _naflex_mix_into(sources, outputs, pairs, lam, box) -> None:
         else:
             h, w, y_i, x_i, y_j, x_j = b
             mixed_i, mixed_j = patch_i.clone(), patch_j.clone()
-            mixed_i[:, y_i:y_i + h, x_i:x_i + w] = patch_j[:, y_i:y_i + h, x_i:x_i + w]
-            mixed_j[:, y_j:y_j + h, x_j:x_j + w] = patch_i[:, y_j:y_j + h, x_j:x_j + w]
+            mixed_i[:, y_i : y_i + h, x_i : x_i + w] = patch_j[:, y_i : y_i + h, x_i : x_i + w]
+            mixed_j[:, y_j : y_j + h, x_j : x_j + w] = patch_i[:, y_j : y_j + h, x_j : x_j + w]
         overlap(outputs[i]).copy_(mixed_i)
         overlap(outputs[j]).copy_(mixed_j)
 

@@ -97,11 +97,13 @@ def _refuse_unsupported(flat) -> None:
     tv_tensors = sys.modules.get("torchvision.tv_tensors")
     pil = sys.modules.get("PIL.Image")
     kinds = tuple(
-        t for t in (
+        t
+        for t in (
             getattr(pil, "Image", None),
             getattr(tv_tensors, "BoundingBoxes", None),
             getattr(tv_tensors, "Mask", None),
-        ) if isinstance(t, type)
+        )
+        if isinstance(t, type)
     )
     if kinds and any(isinstance(item, kinds) for item in flat):
         raise ValueError("MixUp/CutMix do not support PIL images, bounding boxes or masks")
@@ -128,7 +130,9 @@ class _BatchMix(nn.Module):
         name = type(self).__name__
         if not alpha > 0:
             raise ValueError(f"{name}: alpha must be > 0, got {alpha}")
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0
+        ):
             raise ValueError(f"{name}: num_classes must be a positive int or None, got {num_classes!r}")
         self.alpha = float(alpha)
         self.num_classes = num_classes
@@ -147,8 +151,17 @@ class _BatchMix(nn.Module):
         weight (None for MixUp)."""
         mixup_alpha, cutmix_alpha = self._alphas()
         index, lam, box = _draw_mix_params(
-            images, "batch", "roll", mixup_alpha, cutmix_alpha, _ALWAYS, _NEVER_SWITCH, _NO_MINMAX, _CORRECT_LAM,
-            _TORCHVISION_SIDE, self.generator,
+            images,
+            "batch",
+            "roll",
+            mixup_alpha,
+            cutmix_alpha,
+            _ALWAYS,
+            _NEVER_SWITCH,
+            _NO_MINMAX,
+            _CORRECT_LAM,
+            _TORCHVISION_SIDE,
+            self.generator,
         )
         return MixParams(lam=lam, index=index, box=box if cutmix_alpha > 0 else None)
 
@@ -160,7 +173,10 @@ class _BatchMix(nn.Module):
         label_position = next((k for k, item in enumerate(flat) if item is found), None)
         labels = self._labels(found)
         if label_position is None:
-            raise ValueError(f"{type(self).__name__}: labels_getter must return one of the input tensors, to be replaced by the mixed labels")
+            raise ValueError(
+                f"{type(self).__name__}: labels_getter must return one of the input tensors, to be replaced by "
+                "the mixed labels"
+            )
         positions = _image_positions(flat, found)
         for k in positions:
             self._check_images(flat[k], labels.shape[0])
@@ -202,7 +218,8 @@ class _BatchMix(nn.Module):
         name = type(self).__name__
         if images.dim() < self._min_image_dims:
             raise ValueError(
-                f"{name}: images must have at least {self._min_image_dims} dims ({self._layout}), got shape {tuple(images.shape)}"
+                f"{name}: images must have at least {self._min_image_dims} dims ({self._layout}), got shape "
+                f"{tuple(images.shape)}"
             )
         if images.shape[0] != batch:
             raise ValueError(f"{name}: images hold {images.shape[0]} samples but labels hold {batch}")

@@ -62,11 +62,18 @@ class Data:
     source: str
     corrupted: torch.Tensor | None = None  # bool (N,): which training labels were replaced
 
-    def to(self, device, shard: slice) -> "Data":
+    def to(self, device, shard: slice) -> Data:
         """This rank's slice of the training and test sets, on its device."""
         move = lambda t: None if t is None else t[shard].to(device)  # noqa: E731
-        return Data(move(self.train_x), move(self.train_y), move(self.test_x), move(self.test_y), self.classes,
-                    self.source, move(self.corrupted))
+        return Data(
+            move(self.train_x),
+            move(self.train_y),
+            move(self.test_x),
+            move(self.test_y),
+            self.classes,
+            self.source,
+            move(self.corrupted),
+        )
 
 
 def load_digits_split() -> Data:
@@ -80,21 +87,25 @@ def load_digits_split() -> Data:
     train_idx, test_idx = train_test_split(
         torch.arange(len(labels)).numpy(), test_size=0.25, random_state=0, stratify=labels.numpy()
     )
-    return Data(images[train_idx], labels[train_idx], images[test_idx], labels[test_idx], 10,
-                "sklearn digits (1797 8x8 images)")
+    return Data(
+        images[train_idx], labels[train_idx], images[test_idx], labels[test_idx], 10, "sklearn digits (1797 8x8 images)"
+    )
 
 
 def load_image_folder(path: str, seed: int, size: int = 32) -> Data:
     """An ImageFolder tree (one folder per class), resized to size x size, split 80/20."""
     from torchvision import datasets, transforms
 
-    dataset = datasets.ImageFolder(path, transform=transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()]))
+    dataset = datasets.ImageFolder(
+        path, transform=transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
+    )
     images = torch.stack([image for image, _ in dataset])
     labels = torch.tensor(dataset.targets, dtype=torch.int64)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     cut = int(0.8 * len(labels))
-    return Data(images[order[:cut]], labels[order[:cut]], images[order[cut:]], labels[order[cut:]],
-                len(dataset.classes), path)
+    return Data(
+        images[order[:cut]], labels[order[:cut]], images[order[cut:]], labels[order[cut:]], len(dataset.classes), path
+    )
 
 
 def with_label_noise(data: Data, fraction: float, seed: int) -> Data:
@@ -115,10 +126,20 @@ def with_label_noise(data: Data, fraction: float, seed: int) -> Data:
 
 def make_model(channels: int, classes: int) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, classes),
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(128, classes),
     )
 
 
@@ -187,12 +208,18 @@ def evaluate(model, images, labels, world: World, batch: int = 512):
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # correct, nll sum, count
     bins = torch.zeros(3, ECE_BINS, dtype=torch.float64, device=device)  # count, confidence sum, correct sum
     for start in range(0, len(labels), batch):
-        logits = model(images[start:start + batch]).float()
-        y = labels[start:start + batch]
+        logits = model(images[start : start + batch]).float()
+        y = labels[start : start + batch]
         probs = logits.softmax(-1)
         confidence, prediction = probs.max(-1)
         correct = (prediction == y).double()
-        totals += torch.stack([correct.sum(), F.cross_entropy(logits, y, reduction="sum").double(), torch.tensor(float(len(y)), device=device)])
+        totals += torch.stack(
+            [
+                correct.sum(),
+                F.cross_entropy(logits, y, reduction="sum").double(),
+                torch.tensor(float(len(y)), device=device),
+            ]
+        )
         which = (confidence * ECE_BINS).long().clamp_max(ECE_BINS - 1)
         for row, values in enumerate((torch.ones_like(correct), confidence.double(), correct)):
             bins[row].index_add_(0, which, values)
@@ -210,7 +237,9 @@ def memorized_noise(model, data: Data, world: World) -> float:
     corrupted class: how much of the noise it has learned by heart."""
     model.eval()
     x, y = data.train_x[data.corrupted], data.train_y[data.corrupted]
-    hits = torch.stack([(model(x).argmax(-1) == y).sum().double(), torch.tensor(float(len(y)), dtype=torch.float64, device=x.device)])
+    hits = torch.stack(
+        [(model(x).argmax(-1) == y).sum().double(), torch.tensor(float(len(y)), dtype=torch.float64, device=x.device)]
+    )
     world.sum(hits)
     model.train()
     return (hits[0] / hits[1].clamp_min(1)).item()
@@ -245,7 +274,7 @@ def train_one(scenario: str, name: str, mixup: Mixup | None, data: Data, args, w
         order = torch.randperm(train_count, generator=order_gen).to(device)
         progress = _progress(steps_per_epoch, f"{scenario:>6} {name:>18} epoch {epoch + 1:>2}/{args.epochs}", world)
         for step, first in enumerate(range(0, train_count, args.batch_size)):
-            rows = order[first:first + args.batch_size]
+            rows = order[first : first + args.batch_size]
             x, y = data.train_x[rows], data.train_y[rows]
             if mixup is None:
                 loss = mixup_cross_entropy(model(x), y, y, 1.0, args.smoothing)
@@ -254,8 +283,13 @@ def train_one(scenario: str, name: str, mixup: Mixup | None, data: Data, args, w
                 x, targets = mixup.apply(x, y, params)  # targets = (y, index, lam): the loss mixes the labels itself
                 loss = criterion(model(x), targets)
                 if example is None and world.main:
-                    example = (x[:16].detach().cpu(), y[:16].cpu(), y[targets[1][:16]].cpu(), targets[2][:16].cpu(),
-                               _boxes(params, len(y))[:16].cpu())
+                    example = (
+                        x[:16].detach().cpu(),
+                        y[:16].cpu(),
+                        y[targets[1][:16]].cpu(),
+                        targets[2][:16].cpu(),
+                        _boxes(params, len(y))[:16].cpu(),
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -326,20 +360,29 @@ def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1])
     from matplotlib.patches import Rectangle
 
-    top.suptitle(f"Mixed training samples (Mixup + CutMix, {mode} mode): CutMix pastes (the red box is the partner's) "
-                 "and blends, each as class (weight) + partner class (weight)")
+    top.suptitle(
+        f"Mixed training samples (Mixup + CutMix, {mode} mode): CutMix pastes (the red box is the partner's) "
+        "and blends, each as class (weight) + partner class (weight)"
+    )
     images, own, partner, lam, boxes = example
     grid = top.subplots(2, 8)
     for k, ax in enumerate(grid.flat):
         if k < len(images):
             image = images[k].float()
-            ax.imshow(image[0] if image.shape[0] == 1 else image.permute(1, 2, 0).clamp(0, 1), cmap="gray_r", interpolation="nearest")
+            ax.imshow(
+                image[0] if image.shape[0] == 1 else image.permute(1, 2, 0).clamp(0, 1),
+                cmap="gray_r",
+                interpolation="nearest",
+            )
             y0, y1, x0, x1 = (int(v) for v in boxes[k])
             kind = "paste" if y0 >= 0 else "blend"
             if kind == "paste" and y1 > y0 and x1 > x0:
-                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="red", linewidth=1.5))
-            ax.set_title(f"{kind}: {int(own[k])} ({float(lam[k]):.2f}) + {int(partner[k])} ({1 - float(lam[k]):.2f})",
-                         fontsize=7)
+                ax.add_patch(
+                    Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="red", linewidth=1.5)
+                )
+            ax.set_title(
+                f"{kind}: {int(own[k])} ({float(lam[k]):.2f}) + {int(partner[k])} ({1 - float(lam[k]):.2f})", fontsize=7
+            )
         ax.axis("off")
     panels = bottom.subplots(1, len(scenarios) + 1)
     styles = ["-", "--", ":"]
@@ -347,13 +390,22 @@ def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
         runs = [r for r in results if r.scenario == scenario]
         for r in runs:
             ax.plot(range(1, len(r.accuracy) + 1), [100 * a for a in r.accuracy], label=r.name)
-        ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"Test accuracy, {scenario} training labels",
-               ylim=accuracy_limits(runs))
+        ax.set(
+            xlabel="epoch",
+            ylabel="test accuracy (%)",
+            title=f"Test accuracy, {scenario} training labels",
+            ylim=accuracy_limits(runs),
+        )
     nll = panels[-1]
     for r in results:
         color = f"C{[q.name for q in results if q.scenario == r.scenario].index(r.name)}"
-        nll.plot(range(1, len(r.nll) + 1), r.nll, color=color, linestyle=styles[scenarios.index(r.scenario) % 3],
-                 label=f"{r.name}, {r.scenario}")
+        nll.plot(
+            range(1, len(r.nll) + 1),
+            r.nll,
+            color=color,
+            linestyle=styles[scenarios.index(r.scenario) % 3],
+            label=f"{r.name}, {r.scenario}",
+        )
     nll.set(xlabel="epoch", ylabel="test NLL", title="Test negative log-likelihood", yscale="log")
     for ax in panels:
         ax.grid(alpha=0.3)
@@ -391,21 +443,47 @@ _non_negative = _checked(float, lambda v: v >= 0, "a number >= 0")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mixup_ext.demo", description=__doc__, formatter_class=_HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mixup_ext.demo", description=__doc__, formatter_class=_HelpFormatter
+    )
     parser.add_argument("--epochs", type=_positive_int, default=40, help="epochs per run")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="samples per step")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--out", default=DEFAULT_OUT,
-                        help=f"the picture: a file (.png, .pdf, .svg), or a folder to write {DEFAULT_PICTURE} into")
-    parser.add_argument("--mixup-alpha", type=_non_negative, default=0.4, help="Beta(alpha, alpha) of the Mixup weights (0: no Mixup run)")
-    parser.add_argument("--cutmix-alpha", type=_non_negative, default=1.0, help="Beta(alpha, alpha) of the CutMix weights")
-    parser.add_argument("--mode", choices=["batch", "pair", "elem"], default="elem", help="mode of the Mixup + CutMix run")
-    parser.add_argument("--smoothing", type=_fraction, default=0.0, help="label smoothing of every run (0: mixing is the only difference)")
-    parser.add_argument("--noise", type=_fraction, default=0.4,
-                        help="share of training labels replaced by a wrong class in the noisy scenario (0: clean only)")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"the picture: a file (.png, .pdf, .svg), or a folder to write {DEFAULT_PICTURE} into",
+    )
+    parser.add_argument(
+        "--mixup-alpha",
+        type=_non_negative,
+        default=0.4,
+        help="Beta(alpha, alpha) of the Mixup weights (0: no Mixup run)",
+    )
+    parser.add_argument(
+        "--cutmix-alpha", type=_non_negative, default=1.0, help="Beta(alpha, alpha) of the CutMix weights"
+    )
+    parser.add_argument(
+        "--mode", choices=["batch", "pair", "elem"], default="elem", help="mode of the Mixup + CutMix run"
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=_fraction,
+        default=0.0,
+        help="label smoothing of every run (0: mixing is the only difference)",
+    )
+    parser.add_argument(
+        "--noise",
+        type=_fraction,
+        default=0.4,
+        help="share of training labels replaced by a wrong class in the noisy scenario (0: clean only)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights, the order, the draws and the noise")
-    parser.add_argument("--quick", action="store_true",
-                        help="at most 3 epochs: a smoke run of every code path (CI), too short for the experiment")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="at most 3 epochs: a smoke run of every code path (CI), too short for the experiment",
+    )
     parser.add_argument("--results", help="where to save the results as JSON (default: beside the picture, .json)")
     parser.add_argument("--data", help="an ImageFolder tree to train on instead of the digits (needs torchvision)")
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel under torchrun")
@@ -436,7 +514,9 @@ def _check_device(parser, name: str) -> str:
         parser.error(f"--device {name!r} is not a device: use cpu, cuda or cuda:N")
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            parser.error(f"--device {name}: this machine has no usable CUDA GPU (torch {torch.__version__}); use --device cpu")
+            parser.error(
+                f"--device {name}: this machine has no usable CUDA GPU (torch {torch.__version__}); use --device cpu"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
             parser.error(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible")
     elif device.type != "cpu":
@@ -490,7 +570,15 @@ def main(argv=None) -> list[RunResult]:
         def mixer(mixup_alpha, cutmix_alpha, mode):
             # Each rank draws from its own stream.
             g = torch.Generator(device=device).manual_seed(args.seed * 1000 + world.rank)
-            return Mixup(mixup_alpha, cutmix_alpha, mode=mode, label_smoothing=0.0, num_classes=clean.classes, generator=g, target_form="index")
+            return Mixup(
+                mixup_alpha,
+                cutmix_alpha,
+                mode=mode,
+                label_smoothing=0.0,
+                num_classes=clean.classes,
+                generator=g,
+                target_form="index",
+            )
 
         runs = [("no mixing", lambda: None)]
         if args.mixup_alpha > 0:
@@ -507,16 +595,22 @@ def main(argv=None) -> list[RunResult]:
                 if scenario == "clean" and name == runs[-1][0]:
                     example = sample  # the picture shows the Mixup + CutMix run's samples, clean labels
         if world.main:
-            setup = (f"{clean.source}: {len(clean.train_y)} train / {len(clean.test_y)} test, {args.epochs} epochs, "
-                     f"seed {args.seed}")
+            setup = (
+                f"{clean.source}: {len(clean.train_y)} train / {len(clean.test_y)} test, {args.epochs} epochs, "
+                f"seed {args.seed}"
+            )
             print(f"\n{setup}\n")
             print(results_table(results, mixup_ext.backend(), device, world))
             if args.quick:
-                print("\n--quick: 3 epochs is a smoke run of every code path, not the experiment. The story -- plain "
-                      "training memorizing the noisy labels while mixing resists -- takes the default 40 epochs: the "
-                      "unmixed model starts fitting the noise only after its first ten or so.")
+                print(
+                    "\n--quick: 3 epochs is a smoke run of every code path, not the experiment. The story -- plain "
+                    "training memorizing the noisy labels while mixing resists -- takes the default 40 epochs: the "
+                    "unmixed model starts fitting the noise only after its first ten or so."
+                )
             draw(results, example, args.mode, args.out)
-            where = f"{mixup_ext.backend()} backend on {device.type}" + (f" x{world.size} ranks" if world.size > 1 else "")
+            where = f"{mixup_ext.backend()} backend on {device.type}" + (
+                f" x{world.size} ranks" if world.size > 1 else ""
+            )
             saved_results.save(args.results, results, f"{setup}, {where}", argv_of(args))
             print(f"\nwrote {args.out} and {args.results}")
         return results

@@ -25,11 +25,23 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The files whose contents decide the demo's numbers, as globs from the checkout's root.
 FINGERPRINTED = (
     "mixup_ext_demo/demo.py",
-    "mixup_ext/mixup.py", "mixup_ext/ops.py", "mixup_ext/loss.py", "mixup_ext/_sampling.py", "mixup_ext/_validation.py",
-    "csrc/draw_mix_params*", "csrc/sample_mix_params*", "csrc/cpu/draw_mix_params_kernel.cpp",
-    "csrc/cpu/sample_mix_params_kernel.cpp", "csrc/fused_mix*", "csrc/cpu/fused_mix_kernel.cpp",
-    "csrc/mixup_loss*", "csrc/mixup_cross_entropy*", "csrc/cpu/mixup_cross_entropy_kernel.cpp",
-    "csrc/cpu/mixup_loss_row*", "csrc/cpu/isa/*", "csrc/autograd/mixup_cross_entropy_autograd.cpp",
+    "mixup_ext/mixup.py",
+    "mixup_ext/ops.py",
+    "mixup_ext/loss.py",
+    "mixup_ext/_sampling.py",
+    "mixup_ext/_validation.py",
+    "csrc/draw_mix_params*",
+    "csrc/sample_mix_params*",
+    "csrc/cpu/draw_mix_params_kernel.cpp",
+    "csrc/cpu/sample_mix_params_kernel.cpp",
+    "csrc/fused_mix*",
+    "csrc/cpu/fused_mix_kernel.cpp",
+    "csrc/mixup_loss*",
+    "csrc/mixup_cross_entropy*",
+    "csrc/cpu/mixup_cross_entropy_kernel.cpp",
+    "csrc/cpu/mixup_loss_row*",
+    "csrc/cpu/isa/*",
+    "csrc/autograd/mixup_cross_entropy_autograd.cpp",
     "csrc/autograd/mixup_loss_backward.h",
 )
 
@@ -47,8 +59,20 @@ def fingerprint(root: Path = ROOT) -> str | None:
 
 
 def save(path: Path, results, setup: str, command: str) -> None:
-    runs = [dict(labels=r.scenario, run=r.name, accuracy=r.accuracy[-1], nll=r.nll[-1], ece=r.ece,
-                 memorized=r.memorized, seconds_per_epoch=r.seconds_per_epoch, accuracy_by_epoch=r.accuracy,
-                 nll_by_epoch=r.nll) for r in results]
-    Path(path).write_text(json.dumps(dict(setup=setup, command=command, fingerprint=fingerprint(), runs=runs),
-                                     indent=1) + "\n")
+    runs = [
+        dict(
+            labels=r.scenario,
+            run=r.name,
+            accuracy=r.accuracy[-1],
+            nll=r.nll[-1],
+            ece=r.ece,
+            memorized=r.memorized,
+            seconds_per_epoch=r.seconds_per_epoch,
+            accuracy_by_epoch=r.accuracy,
+            nll_by_epoch=r.nll,
+        )
+        for r in results
+    ]
+    Path(path).write_text(
+        json.dumps(dict(setup=setup, command=command, fingerprint=fingerprint(), runs=runs), indent=1) + "\n"
+    )

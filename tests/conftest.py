@@ -11,7 +11,6 @@ def _fresh_seed():
 
 
 def pytest_report_header(config):
-    import mixup_ext
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     return f"mixup_ext backend: {mixup_ext.backend()}; torch {torch.__version__}; GPU: {gpu}"

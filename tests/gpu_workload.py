@@ -76,37 +76,52 @@ class Workload:
                     for k, g in enumerate(got):
                         self.check(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1)[k])
                 grad = self.randn(shape, dtype, fmt)
-                self.check(torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.5),
-                           lambda: reference._fused_mix_backward(grad, index, lam, box, 0.5), 4.0)
+                self.check(
+                    torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.5),
+                    lambda: reference._fused_mix_backward(grad, index, lam, box, 0.5),
+                    4.0,
+                )
 
     def normalised_mix(self):
         """uint8 in, normalised and converted out (and float x with std: the
         backward's division), over pack-sized and odd rows, NCHW and NHWC."""
-        for in_dtype, out_dtype, (shape, fmt) in itertools.product((torch.uint8, torch.float32), FLOAT_DTYPES,
-                                                                      SHAPES[:3]):
+        for in_dtype, out_dtype, (shape, fmt) in itertools.product(
+            (torch.uint8, torch.float32), FLOAT_DTYPES, SHAPES[:3]
+        ):
             batch, channels = shape[0], shape[1]
             mean = torch.linspace(90.0, 130.0, channels, device=self.device)
             std = torch.linspace(50.0, 60.0, channels, device=self.device)
-            x = (self.randint(256, shape, torch.uint8) if in_dtype == torch.uint8 else self.randn(shape))
+            x = self.randint(256, shape, torch.uint8) if in_dtype == torch.uint8 else self.randn(shape)
             x = x.contiguous(memory_format=fmt)
             index, lam, target = self.randint(batch, (batch,)), self.rand(batch), self.randint(11, (batch,))
             for box in (None, self.boxes(batch, shape[-2], shape[-1])):
                 got = mixup_ext.fused_mix(x, target, index, lam, box, 11, 0.1, mean=mean, std=std, out_dtype=out_dtype)
                 for k, g in enumerate(got):
-                    self.check(g, lambda: reference.fused_mix(x, target, index, lam, box, 11, 0.1, mean=mean, std=std,
-                                                              out_dtype=out_dtype)[k], 4.0)
+                    self.check(
+                        g,
+                        lambda: reference.fused_mix(
+                            x, target, index, lam, box, 11, 0.1, mean=mean, std=std, out_dtype=out_dtype
+                        )[k],
+                        4.0,
+                    )
                 if in_dtype != torch.uint8:
                     grad = self.randn(shape, fmt=fmt)
-                    self.check(torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0, std),
-                               lambda: reference._fused_mix_backward(grad, index, lam, box, 1.0, std), 4.0)
+                    self.check(
+                        torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 1.0, std),
+                        lambda: reference._fused_mix_backward(grad, index, lam, box, 1.0, std),
+                        4.0,
+                    )
 
     def readers_and_views(self):
         """Readers lists past the one-block limit (the library sort), and an
         unaligned view (the one-element kernels)."""
         grad = self.randn((8200, 5))
         index, lam = self.randint(8200, (8200,)), self.rand(8200)
-        self.check(torch.ops.mixup._fused_mix_backward(grad, index, lam, None, 1.0),
-                   lambda: reference._fused_mix_backward(grad, index, lam, None, 1.0), 2.0)
+        self.check(
+            torch.ops.mixup._fused_mix_backward(grad, index, lam, None, 1.0),
+            lambda: reference._fused_mix_backward(grad, index, lam, None, 1.0),
+            2.0,
+        )
         view = self.randn((4 * 48 + 1,))[1:].view(4, 3, 4, 4)
         index, lam = torch.tensor([2, 0, 3, 1], device=self.device), self.rand(4)
         target = torch.tensor([0, 1, 2, 3], device=self.device)
@@ -134,13 +149,25 @@ class Workload:
         shared-memory sort at its limit and the randperm path past it."""
         x, y = self.randn((7, 3, 9, 11)), self.randint(5, (7,))
         for mode, minmax in itertools.product(("batch", "pair", "elem"), (None, (0.2, 0.8))):
-            out, mixed = mixup_ext.Mixup(0.8, 1.0, cutmix_minmax=minmax, mode=mode, num_classes=5, pairing="random",
-                                         generator=self.gen)(x, y)
+            out, mixed = mixup_ext.Mixup(
+                0.8, 1.0, cutmix_minmax=minmax, mode=mode, num_classes=5, pairing="random", generator=self.gen
+            )(x, y)
             if not self.light:
                 assert torch.isfinite(out).all() and torch.allclose(mixed.sum(1), torch.ones(7, device=self.device))
         for batch, mode in itertools.product((4096, 4097), ("elem", "pair")):
-            index, _, _ = torch.ops.mixup.draw_mix_params(torch.empty(batch, 1, 4, 4, device=self.device), mode,
-                                                          "random", 0.8, 1.0, 0.9, 0.5, None, True, True, self.gen)
+            index, _, _ = torch.ops.mixup.draw_mix_params(
+                torch.empty(batch, 1, 4, 4, device=self.device),
+                mode,
+                "random",
+                0.8,
+                1.0,
+                0.9,
+                0.5,
+                None,
+                True,
+                True,
+                self.gen,
+            )
             if not self.light:
                 assert torch.equal(index.sort().values, torch.arange(batch, device=self.device))
 
@@ -159,8 +186,14 @@ class Workload:
             pos_weight = 3 * self.rand(classes, dtype=acc)
             calls = [(mixup_ext.mixup_cross_entropy, (0.1, "none"), reference.mixup_cross_entropy, (0.1,))]
             for threshold, weight, sum_classes in ((None, None, False), (0.2, pos_weight, True)):
-                calls.append((mixup_ext.mixup_binary_cross_entropy, (0.1, threshold, sum_classes, weight, "none"),
-                              reference.mixup_binary_cross_entropy, (0.1, threshold, weight, sum_classes)))
+                calls.append(
+                    (
+                        mixup_ext.mixup_binary_cross_entropy,
+                        (0.1, threshold, sum_classes, weight, "none"),
+                        reference.mixup_binary_cross_entropy,
+                        (0.1, threshold, weight, sum_classes),
+                    )
+                )
             for ours, ours_args, ref, ref_args in calls:
                 rows = ours(logits, y_a, y_b, lam, *ours_args)
                 (grad,) = torch.autograd.grad(rows.sum(), logits, retain_graph=True)

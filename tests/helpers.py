@@ -8,8 +8,9 @@ import os
 import pytest
 import torch
 
-from bench import needs
 from mixup_ext import NO_BOX
+
+from . import peers
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FLOAT_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -104,8 +105,9 @@ def _noise(shape, like: torch.Tensor) -> torch.Tensor:
 LAYOUTS = ["contiguous", "channels_last", "batch_slice", "strided_w", "transposed", "unaligned"]
 
 
-def random_boxes(batch: int, height: int, width: int, device, seed: int = 0, blend_every: int = 3,
-                 empty_every: int = 4) -> torch.Tensor:
+def random_boxes(
+    batch: int, height: int, width: int, device, seed: int = 0, blend_every: int = 3, empty_every: int = 4
+) -> torch.Tensor:
     """(B, 4) box rows as Mixup draws them: boxes [y0, y1, x0, x1) inside the
     image, every `blend_every`-th row NO_BOX (a blended sample), and every
     `empty_every`-th row from row 1 an empty box (a paste of nothing)."""
@@ -162,19 +164,21 @@ def _timm_or_skip(module, what: str):
     cannot be skipped unnoticed."""
     if module is None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"timm's {what} is missing: the README's test command installs timm (pip install --no-deps timm)")
+            pytest.fail(
+                f"timm's {what} is missing: the README's test command installs timm (pip install --no-deps timm)"
+            )
         pytest.skip("timm is not installed: pip install --no-deps timm")
     return module
 
 
 def timm_mixup_module():
     """timm's own ``timm/data/mixup.py``, however timm is installed."""
-    return _timm_or_skip(needs.timm_mixup_module(), "data/mixup.py")
+    return _timm_or_skip(peers.timm_mixup_module(), "data/mixup.py")
 
 
 def timm_bce_module():
     """timm's own ``timm/loss/binary_cross_entropy.py``."""
-    return _timm_or_skip(needs.timm_bce_module(), "loss/binary_cross_entropy.py")
+    return _timm_or_skip(peers.timm_bce_module(), "loss/binary_cross_entropy.py")
 
 
 def trips_device_assert(call: str) -> bool:
@@ -217,12 +221,14 @@ def training_step(device, mode: str = "elem", seed: int = 4):
     import mixup_ext
 
     gen = generator(device, seed)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-                                torch.nn.Linear(8 * 16 * 16, 10)).to(device)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 16 * 16, 10)
+    ).to(device)
     mixup = mixup_ext.Mixup(0.8, 1.0, mode=mode, pairing="random", num_classes=10, generator=gen, target_form="index")
     cross_entropy = mixup_ext.MixupCrossEntropy(label_smoothing=0.1)
-    binary = mixup_ext.MixupBinaryCrossEntropy(label_smoothing=0.1, target_threshold=0.2,
-                                               pos_weight=torch.rand(10) + 0.5)
+    binary = mixup_ext.MixupBinaryCrossEntropy(
+        label_smoothing=0.1, target_threshold=0.2, pos_weight=torch.rand(10) + 0.5
+    )
     x = torch.randn(32, 3, 16, 16, device=device, generator=gen).requires_grad_()
     y = torch.randint(0, 10, (32,), device=device, generator=gen)
 
@@ -258,8 +264,15 @@ def mixup_targets_both_forms(device, mode: str, seed: int = 3):
     y = torch.randint(0, 10, (8,), device=device)
     logits = torch.randn(8, 10, device=device)
     forms = [
-        Mixup(0.8, 1.0, mode=mode, num_classes=10, label_smoothing=0.1, generator=generator(device, seed),
-              target_form=form)(x, y)[1]
+        Mixup(
+            0.8,
+            1.0,
+            mode=mode,
+            num_classes=10,
+            label_smoothing=0.1,
+            generator=generator(device, seed),
+            target_form=form,
+        )(x, y)[1]
         for form in ("dense", "index")
     ]
     return logits, forms[0], forms[1]

@@ -40,7 +40,11 @@ def test_gradcheck_float64(device, index_kind, box_mode, soft):
         target = torch.randint(0, 6, (batch,), device=device)
     index = index_of(index_kind, batch, device)
     lam = lam_of("per_sample", batch, torch.float64, device)
-    box = {"none": None, "batch": torch.tensor([1, 3, 0, 2], device=device), "per_sample": random_boxes(batch, height, width, device)}[box_mode]
+    box = {
+        "none": None,
+        "batch": torch.tensor([1, 3, 0, 2], device=device),
+        "per_sample": random_boxes(batch, height, width, device),
+    }[box_mode]
 
     def mix(x, target):
         out, mixed = mixup_ext.fused_mix(x, target, index, lam, box, 6, 0.1)
@@ -102,7 +106,11 @@ def test_backward_op_matches_reference(device, dtype, layout, box_mode):
     grad = with_layout(randn((batch, 2, height, width), dtype, device), layout)
     index = index_of("repeats", batch, device)
     lam = lam_of("per_sample", batch, acc_dtype(dtype), device)
-    box = {"none": None, "batch": torch.tensor([0, 5, 1, 4], device=device), "per_sample": random_boxes(batch, height, width, device)}[box_mode]
+    box = {
+        "none": None,
+        "batch": torch.tensor([0, 5, 1, 4], device=device),
+        "per_sample": random_boxes(batch, height, width, device),
+    }[box_mode]
     with poisoned_outputs():
         got = torch.ops.mixup._fused_mix_backward(grad, index, lam, box, 0.9)
     expected = reference._fused_mix_backward(grad, index, lam, box, 0.9)
@@ -146,7 +154,9 @@ def test_manifold_mixup_gradient_formula(device):
 def test_only_x_and_soft_targets_get_gradients(device):
     x = randn((4, 3), torch.float32, device).requires_grad_()
     lam = torch.full((4,), 0.3, device=device, requires_grad=True)
-    out, mixed = mixup_ext.fused_mix(x, torch.tensor([0, 1, 0, 1], device=device), index_of("flip", 4, device), lam, None, 2)
+    out, mixed = mixup_ext.fused_mix(
+        x, torch.tensor([0, 1, 0, 1], device=device), index_of("flip", 4, device), lam, None, 2
+    )
     assert out.requires_grad and not mixed.requires_grad, "mixed class ids carry no gradient"
     out.sum().backward()
     assert x.grad is not None and lam.grad is None
@@ -155,5 +165,7 @@ def test_only_x_and_soft_targets_get_gradients(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_no_grad_input_means_no_graph(device):
     x = randn((4, 3), torch.float32, device)
-    out, mixed = mixup_ext.fused_mix(x, torch.tensor([0, 1, 0, 1], device=device), index_of("flip", 4, device), 0.5, None, 2)
+    out, mixed = mixup_ext.fused_mix(
+        x, torch.tensor([0, 1, 0, 1], device=device), index_of("flip", 4, device), 0.5, None, 2
+    )
     assert not out.requires_grad and not mixed.requires_grad

@@ -17,12 +17,15 @@ def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
-@pytest.mark.parametrize("tool,argv,message", [
-    (profile, [], "bench.profile profiles the CUDA kernels, so it needs a CUDA GPU"),
-    (tune, [], "bench.tune times block shapes of the CUDA kernels, so it needs a CUDA GPU"),
-    (bench_main, ["--device", "cuda"], "python -m bench --device cuda times CUDA kernels, so it needs a CUDA GPU"),
-    (bench_main, ["--suite", "mixup_loss", "--device", "cuda"], "python -m bench --device cuda times CUDA kernels"),
-])
+@pytest.mark.parametrize(
+    "tool,argv,message",
+    [
+        (profile, [], "bench.profile profiles the CUDA kernels, so it needs a CUDA GPU"),
+        (tune, [], "bench.tune times block shapes of the CUDA kernels, so it needs a CUDA GPU"),
+        (bench_main, ["--device", "cuda"], "python -m bench --device cuda times CUDA kernels, so it needs a CUDA GPU"),
+        (bench_main, ["--suite", "mixup_loss", "--device", "cuda"], "python -m bench --device cuda times CUDA kernels"),
+    ],
+)
 def test_gpu_tools_on_a_cpu_machine_say_so(no_cuda, monkeypatch, tool, argv, message):
     monkeypatch.setattr(sys, "argv", [tool.__name__, *argv])
     with pytest.raises(SystemExit, match=message) as exit_info:
@@ -45,14 +48,17 @@ def test_requirements_pass_when_met(monkeypatch):
 
 
 def test_unknown_suites_and_modes_are_refused_by_name(monkeypatch, capsys):
-    for argv, words in ((["--suite", "fused_mixx"], "--suite: unknown fused_mixx"),
-                        (["--modes", "sideways"], "--modes: choose from forward, backward, full")):
+    for argv, words in (
+        (["--suite", "fused_mixx"], "--suite: unknown fused_mixx"),
+        (["--modes", "sideways"], "--modes: choose from forward, backward, full"),
+    ):
         monkeypatch.setattr(sys, "argv", ["bench", "--device", "cpu", *argv])
         with pytest.raises(SystemExit):
             bench_main.main()
         assert words in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_every_suite_runs_and_saves_on_the_cpu(tmp_path):
     """The whole harness end to end on the smallest CPU case of each suite:
     every provider of ours times, peers skip only when missing, every row

@@ -28,7 +28,17 @@ def forward_samples(device):
                     )
                     lam = lam_of("per_sample", 5, torch.float64 if dtype == torch.float64 else torch.float32, device)
                     samples.append((x, target, index_of("repeats", 5, device), lam, box, 4, 0.1))
-    samples.append((randn((9, 31), torch.float32, device), torch.randint(0, 3, (9,)).to(device), index_of("flip", 9, device), lam_of("scalar", 9, torch.float32, device), None, 3, 0.0))
+    samples.append(
+        (
+            randn((9, 31), torch.float32, device),
+            torch.randint(0, 3, (9,)).to(device),
+            index_of("flip", 9, device),
+            lam_of("scalar", 9, torch.float32, device),
+            None,
+            3,
+            0.0,
+        )
+    )
     return samples
 
 
@@ -36,7 +46,10 @@ def forward_samples(device):
 def test_opcheck_fused_mix(device):
     for args in forward_samples(device):
         x, target = args[0], args[1]
-        args = (x.detach().requires_grad_(), target.detach().requires_grad_() if target.is_floating_point() else target) + args[2:]
+        args = (
+            x.detach().requires_grad_(),
+            target.detach().requires_grad_() if target.is_floating_point() else target,
+        ) + args[2:]
         torch.library.opcheck(torch.ops.mixup.fused_mix.default, args)
 
 
@@ -55,7 +68,14 @@ def test_opcheck_fused_mix_backward(device):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_fake_kernel_strides_equal_real_strides(device, layout):
     x = with_layout(randn((4, 3, 5, 6), torch.bfloat16, device), layout)
-    args = (torch.tensor([0, 1, 2, 3], device=device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), None, 4, 0.1)
+    args = (
+        torch.tensor([0, 1, 2, 3], device=device),
+        index_of("flip", 4, device),
+        lam_of("per_sample", 4, torch.float32, device),
+        None,
+        4,
+        0.1,
+    )
     real_out, real_mixed = torch.ops.mixup.fused_mix(x, *args)
     real_grad = torch.ops.mixup._fused_mix_backward(x, args[1], args[2], None, 1.0)
     with FakeTensorMode() as mode:
@@ -80,7 +100,11 @@ def test_compile_fullgraph_forward_and_backward(device, dynamic):
     for batch in (6, 9) if dynamic else (6,):
         x = randn((batch, 3, 8, 8), torch.float32, device).requires_grad_()
         target = torch.randint(0, 10, (batch,), device=device)
-        args = (index_of("permutation", batch, device), lam_of("per_sample", batch, torch.float32, device), random_boxes(batch, 8, 8, device))
+        args = (
+            index_of("permutation", batch, device),
+            lam_of("per_sample", batch, torch.float32, device),
+            random_boxes(batch, 8, 8, device),
+        )
         loss, out = compiled(x, target, *args)
         (gx,) = torch.autograd.grad(loss, x)
         x_ref = x.detach().clone().requires_grad_()
@@ -101,7 +125,11 @@ def test_compile_does_not_recompile_for_new_lam_values(device):
         return gm.forward
 
     fn = torch.compile(lambda x, t, i, lam: mixup_ext.fused_mix(x, t, i, lam, None, 5), backend=backend, fullgraph=True)
-    x, t, i = randn((4, 6), torch.float32, device), torch.tensor([0, 1, 2, 3], device=device), index_of("flip", 4, device)
+    x, t, i = (
+        randn((4, 6), torch.float32, device),
+        torch.tensor([0, 1, 2, 3], device=device),
+        index_of("flip", 4, device),
+    )
     for value in (0.1, 0.5, 0.9):
         out, _ = fn(x, t, i, torch.tensor(value, device=device))
         assert_close(out, reference.fused_mix(x, t, i, value, None, 5)[0])
@@ -111,10 +139,19 @@ def test_compile_does_not_recompile_for_new_lam_values(device):
 @requires_cuda
 def test_compile_reduce_overhead_cuda_graphs():
     torch._dynamo.reset()
-    fn = torch.compile(lambda x, t, i, lam, box: mixup_ext.fused_mix(x, t, i, lam, box, 10, 0.1), mode="reduce-overhead", fullgraph=True)
+    fn = torch.compile(
+        lambda x, t, i, lam, box: mixup_ext.fused_mix(x, t, i, lam, box, 10, 0.1),
+        mode="reduce-overhead",
+        fullgraph=True,
+    )
     for seed in range(4):  # warm-up, record, then replays
         x = randn((8, 3, 16, 16), torch.bfloat16, "cuda", seed=seed).contiguous(memory_format=torch.channels_last)
-        args = (torch.randint(0, 10, (8,), device="cuda"), index_of("permutation", 8, "cuda", seed), lam_of("per_sample", 8, torch.float32, "cuda", seed), random_boxes(8, 16, 16, "cuda", seed))
+        args = (
+            torch.randint(0, 10, (8,), device="cuda"),
+            index_of("permutation", 8, "cuda", seed),
+            lam_of("per_sample", 8, torch.float32, "cuda", seed),
+            random_boxes(8, 16, 16, "cuda", seed),
+        )
         out, mixed = fn(x, *args)
         ref_out, ref_mixed = reference.fused_mix(x, *args, 10, 0.1)
         assert_close(out.clone(), ref_out)

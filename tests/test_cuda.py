@@ -32,7 +32,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def make_inputs(seed, batch=16, dtype=torch.bfloat16):
     x = randn((batch, 3, 20, 24), dtype, "cuda", seed=seed).contiguous(memory_format=torch.channels_last)
     soft = torch.rand(batch, 10, generator=torch.Generator().manual_seed(seed)).cuda()
-    return x, soft, index_of("permutation", batch, "cuda", seed), lam_of("per_sample", batch, torch.float32, "cuda", seed), random_boxes(batch, 20, 24, "cuda", seed)
+    return (
+        x,
+        soft,
+        index_of("permutation", batch, "cuda", seed),
+        lam_of("per_sample", batch, torch.float32, "cuda", seed),
+        random_boxes(batch, 20, 24, "cuda", seed),
+    )
 
 
 def test_forward_and_backward_capture_in_a_cuda_graph():
@@ -94,9 +100,15 @@ def test_blocks_of_several_chunks_match_the_reference(shape, dtype, layout, norm
     x = x.contiguous(memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
     before = x.clone()
     norm = dict(mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4), out_dtype=torch.bfloat16) if normalised else {}
-    args = (x, torch.randint(0, 10, (batch,), device="cuda"), index_of("permutation", batch, "cuda", 2),
-            lam_of("per_sample", batch, torch.float32, "cuda", 3),
-            random_boxes(batch, height, width, "cuda", 4) if boxed else None, 10, 0.1)
+    args = (
+        x,
+        torch.randint(0, 10, (batch,), device="cuda"),
+        index_of("permutation", batch, "cuda", 2),
+        lam_of("per_sample", batch, torch.float32, "cuda", 3),
+        random_boxes(batch, height, width, "cuda", 4) if boxed else None,
+        10,
+        0.1,
+    )
     with poisoned_outputs():
         out, mixed = mixup_ext.fused_mix(*args, **norm)
     ref_out, ref_mixed = reference.fused_mix(*args, **norm)
@@ -106,7 +118,8 @@ def test_blocks_of_several_chunks_match_the_reference(shape, dtype, layout, norm
     assert torch.equal(x, before)
     if dtype != torch.uint8:  # the backward of the same launch size
         grad = randn(shape, dtype, "cuda", seed=5).contiguous(
-            memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+            memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        )
         with poisoned_outputs():
             got = torch.ops.mixup._fused_mix_backward(grad, *args[2:5], 0.5)
         assert_close(got, reference._fused_mix_backward(grad, *args[2:5], 0.5), scale=4.0)
@@ -120,8 +133,11 @@ def _fused_mix_tiles(call) -> list[tuple[int, int]]:
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         call()
         torch.cuda.synchronize()
-    shapes = [re.search(r"fused_mix_kernel<[^>]*?, (\d+), (\d+), (?:true|false), (?:true|false)>", e.name)
-              for e in prof.events() if e.device_type.name == "CUDA" and "fused_mix_kernel" in e.name]
+    shapes = [
+        re.search(r"fused_mix_kernel<[^>]*?, (\d+), (\d+), (?:true|false), (?:true|false)>", e.name)
+        for e in prof.events()
+        if e.device_type.name == "CUDA" and "fused_mix_kernel" in e.name
+    ]
     return [(int(m[1]), int(m[2])) for m in shapes]
 
 
@@ -137,22 +153,40 @@ def test_a_launch_too_small_to_fill_the_gpu_takes_the_small_tile():
         x = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, device="cuda")
         index = index_of("permutation", batch, "cuda")
         lam = lam_of("per_sample", batch, torch.float32, "cuda")
-        call = lambda: mixup_ext.fused_mix(x, None, index, lam, None, 0, 0.0, mean=mean, std=std,  # noqa: E731
-                                           out_dtype=torch.bfloat16)
+        call = lambda: mixup_ext.fused_mix(
+            x,
+            None,
+            index,
+            lam,
+            None,
+            0,
+            0.0,
+            mean=mean,
+            std=std,  # noqa: E731
+            out_dtype=torch.bfloat16,
+        )
         call()
         assert _fused_mix_tiles(call) == [tiles[pinned or by_size]]
 
 
 @pytest.mark.slow
 def test_an_unknown_tile_setting_is_refused():
-    code = ("import torch; import mixup_ext; x = torch.rand(4, 3, 8, 8, device='cuda'); "
-            "torch.ops.mixup.fused_mix(x, None, torch.arange(4, device='cuda'), torch.rand(4, device='cuda'), None, "
-            "0, 0.0); print('NO ERROR')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, MIXUP_EXT_CUDA_TILE="huge"))
+    code = (
+        "import torch; import mixup_ext; x = torch.rand(4, 3, 8, 8, device='cuda'); "
+        "torch.ops.mixup.fused_mix(x, None, torch.arange(4, device='cuda'), torch.rand(4, device='cuda'), None, "
+        "0, 0.0); print('NO ERROR')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, MIXUP_EXT_CUDA_TILE="huge"),
+    )
     assert result.returncode != 0 and "NO ERROR" not in result.stdout
     assert "ValueError: MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got 'huge'" in result.stderr, (
-        result.stderr[-2000:])
+        result.stderr[-2000:]
+    )
 
 
 def test_no_host_sync_in_forward_or_backward():
@@ -165,7 +199,9 @@ def test_no_host_sync_in_forward_or_backward():
         for box_arg in (box, None):
             out, mixed = mixup_ext.fused_mix(x, soft, index, lam, box_arg, 10, 0.1)
             torch.autograd.backward((out, mixed), (grad_out, grad_mixed))
-            out, mixed = mixup_ext.fused_mix(x, torch.zeros(16, dtype=torch.int64, device="cuda"), index, 0.5, box_arg, 10, 0.1)
+            out, mixed = mixup_ext.fused_mix(
+                x, torch.zeros(16, dtype=torch.int64, device="cuda"), index, 0.5, box_arg, 10, 0.1
+            )
     torch.cuda.synchronize()
 
 
@@ -249,7 +285,9 @@ def test_mixup_call_has_no_host_sync(mode):
     labels = torch.randint(0, 10, (16,), device="cuda")
     generator = torch.Generator(device="cuda").manual_seed(0)
     for target_form in ("dense", "index"):
-        mixup = Mixup(0.8, 1.0, mode=mode, pairing="random", num_classes=10, generator=generator, target_form=target_form)
+        mixup = Mixup(
+            0.8, 1.0, mode=mode, pairing="random", num_classes=10, generator=generator, target_form=target_form
+        )
         with no_host_sync():
             mixup(x, labels)
 

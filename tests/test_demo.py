@@ -25,6 +25,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUNS = ["no mixing", "Mixup", "Mixup+CutMix elem"]
 
 
+@pytest.mark.slow
 def test_quick_run_trains_both_scenarios_and_draws(tmp_path, capsys):
     out = tmp_path / "demo.png"
     results = demo.main(["--quick", "--device", "cpu", "--out", str(out)])
@@ -55,7 +56,9 @@ def test_label_noise_replaces_the_share_asked_by_a_wrong_class():
     assert torch.equal(noisy.test_y, data.test_y) and torch.equal(noisy.train_x, data.train_x), "test labels stay clean"
     assert noisy.train_y.min() >= 0 and noisy.train_y.max() < data.classes
     assert torch.equal(demo.with_label_noise(data, 0.4, seed=3).train_y, noisy.train_y), "seeded"
-    assert torch.bincount(noisy.train_y[changed], minlength=10).min() > 0.5 * int(changed.sum()) / 10, "wrong classes drawn uniformly"
+    assert torch.bincount(noisy.train_y[changed], minlength=10).min() > 0.5 * int(changed.sum()) / 10, (
+        "wrong classes drawn uniformly"
+    )
 
 
 @pytest.mark.slow
@@ -63,9 +66,28 @@ def test_two_process_ddp_over_gloo(tmp_path):
     out = tmp_path / "ddp.png"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "mixup_ext.demo", "--ddp", "--quick", "--epochs", "2", "--device", "cpu", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "mixup_ext.demo",
+            "--ddp",
+            "--quick",
+            "--epochs",
+            "2",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("| labels | run | test accuracy") == 1, "rank 0 alone prints"
@@ -86,6 +108,7 @@ print(sorted(n for n in names if "gloo" in n))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through Linux's /proc")
 def test_ddp_leaves_no_gloo_thread_behind(tmp_path):
     """A gloo thread that outlives destroy_process_group can abort the rank at
@@ -95,10 +118,18 @@ def test_ddp_leaves_no_gloo_thread_behind(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
-           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-    result = subprocess.run([sys.executable, "-c", GLOO_THREAD_SCRIPT], capture_output=True, text=True,
-                            timeout=120, env=env, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", GLOO_THREAD_SCRIPT], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]", f"gloo threads alive after destroy: {result.stdout}"
 
@@ -130,18 +161,21 @@ def test_out_names_a_file_or_a_folder_and_creates_the_folder(tmp_path, monkeypat
         assert path.parent.is_dir(), f"{given}: the folder exists before any training"
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--out", "results"], r"--out 'results': give a \.png, \.pdf, \.svg or \.jpg file, or a folder"),
-    (["--data", "/nonexistent/images"], "--data '/nonexistent/images': no such folder"),
-    (["--device", "tpu"], "--device 'tpu'"),
-    (["--device", "banana"], "--device 'banana' is not a device"),
-    (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
-    (["--batch-size", "x"], "argument --batch-size: must be an integer >= 1, got 'x'"),
-    (["--noise", "1"], r"argument --noise: must be in \[0, 1\)"),
-    (["--smoothing", "-0.1"], r"argument --smoothing: must be in \[0, 1\)"),
-    (["--mixup-alpha", "-1"], "argument --mixup-alpha: must be a number >= 0"),
-    (["--mixup-alpha", "0", "--cutmix-alpha", "0"], "nothing to mix"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--out", "results"], r"--out 'results': give a \.png, \.pdf, \.svg or \.jpg file, or a folder"),
+        (["--data", "/nonexistent/images"], "--data '/nonexistent/images': no such folder"),
+        (["--device", "tpu"], "--device 'tpu'"),
+        (["--device", "banana"], "--device 'banana' is not a device"),
+        (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
+        (["--batch-size", "x"], "argument --batch-size: must be an integer >= 1, got 'x'"),
+        (["--noise", "1"], r"argument --noise: must be in \[0, 1\)"),
+        (["--smoothing", "-0.1"], r"argument --smoothing: must be in \[0, 1\)"),
+        (["--mixup-alpha", "-1"], "argument --mixup-alpha: must be a number >= 0"),
+        (["--mixup-alpha", "0", "--cutmix-alpha", "0"], "nothing to mix"),
+    ],
+)
 def test_bad_flags_are_refused_before_training(argv, message, capsys, monkeypatch):
     monkeypatch.setattr(demo, "train_one", lambda *a, **k: pytest.fail("trained despite a bad flag"))
     with pytest.raises(SystemExit):
@@ -160,10 +194,19 @@ def test_help_shows_every_default(capsys):
     with pytest.raises(SystemExit):
         demo.parse_args(["--help"])
     text = capsys.readouterr().out
-    for flag, default in [("--epochs", "40"), ("--batch-size", "64"), ("--mixup-alpha", "0.4"), ("--cutmix-alpha", "1.0"),
-                          ("--mode", "elem"), ("--smoothing", "0.0"), ("--noise", "0.4"), ("--seed", "0"), ("--out", "mixup_demo.png")]:
-        block = text[text.index(f"\n  {flag} "):]
-        block = block[:block.find("\n  --", 3) if block.find("\n  --", 3) > 0 else None]  # this flag's entry only
+    for flag, default in [
+        ("--epochs", "40"),
+        ("--batch-size", "64"),
+        ("--mixup-alpha", "0.4"),
+        ("--cutmix-alpha", "1.0"),
+        ("--mode", "elem"),
+        ("--smoothing", "0.0"),
+        ("--noise", "0.4"),
+        ("--seed", "0"),
+        ("--out", "mixup_demo/mixup_demo.png"),
+    ]:
+        block = text[text.index(f"\n  {flag} ") :]
+        block = block[: block.find("\n  --", 3) if block.find("\n  --", 3) > 0 else None]  # this flag's entry only
         assert f"(default: {default})" in re.sub(r"\s+", " ", block), flag
 
 
@@ -175,7 +218,11 @@ def test_progress_bar_counts_the_steps(monkeypatch):
     from tqdm import tqdm
 
     stream = io.StringIO()
-    monkeypatch.setattr(demo, "_progress", lambda steps, description, world: tqdm(total=steps, desc=description, file=stream, mininterval=0, leave=True))
+    monkeypatch.setattr(
+        demo,
+        "_progress",
+        lambda steps, description, world: tqdm(total=steps, desc=description, file=stream, mininterval=0, leave=True),
+    )
     args = demo.parse_args(["--epochs", "1", "--device", "cpu", "--batch-size", "128"])
     data = demo.load_digits_split().to(torch.device("cpu"), slice(None))
     demo.train_one("clean", "no mixing", None, data, args, demo.World(), torch.device("cpu"))
@@ -204,12 +251,15 @@ def test_picture_names_the_mode_marks_pastes_and_shows_every_epoch(tmp_path, mon
     assert any("pair mode" in t for t in titles) and not any("elem" in t for t in titles)
     samples = [ax for ax in fig.get_axes() if ax.get_title().startswith(("paste", "blend"))]
     assert [ax.get_title().split(":")[0] for ax in samples] == ["blend", "paste"] * 8
-    assert all(any(isinstance(p, Rectangle) for p in ax.patches) == ax.get_title().startswith("paste") for ax in samples)
+    assert all(
+        any(isinstance(p, Rectangle) for p in ax.patches) == ax.get_title().startswith("paste") for ax in samples
+    )
     accuracy_axes = [ax for ax in fig.get_axes() if ax.get_ylabel() == "test accuracy (%)"]
     assert len(accuracy_axes) == 2
     for ax, level in zip(accuracy_axes, (97, 80)):
         low, high = ax.get_ylim()
         assert low <= 10 and level + 2 <= high <= 100, (low, high)  # the first epoch (10%) is on the panel
+
 
 def test_the_default_output_folder_is_ignored_by_the_checkout():
     """The README's main command may run in the clone: what it writes must
@@ -227,6 +277,7 @@ def test_the_package_imports_from_the_folder_above_the_clone(tmp_path):
     """From the folder that holds a clone named mixup_ext/ (a folder with no
     __init__.py), Python must still import the installed package, not take the
     clone for a namespace package."""
+
     def run(*argv):
         return subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300)
 

@@ -20,7 +20,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_table_matches_its_results_file(page):
     assert tables.stale(page) == [], (
-        f"{page.relative_to(ROOT)}: rerun python -m bench.tables --write {page.relative_to(ROOT)}")
+        f"{page.relative_to(ROOT)}: rerun python -m bench.tables --write {page.relative_to(ROOT)}"
+    )
 
 
 def test_the_readme_shows_the_headline_and_the_demo_tables():
@@ -42,7 +43,8 @@ def test_the_demo_results_come_from_this_code():
     saved = json.loads((ROOT / "examples" / "mixup_demo.json").read_text())
     assert saved["fingerprint"] == results.fingerprint(), (
         "the demo's code (mixup_ext_demo/results.py: FINGERPRINTED) changed since examples/mixup_demo.json was "
-        "made: rerun python -m mixup_ext.demo --out examples/mixup_demo.png and commit both files")
+        "made: rerun python -m mixup_ext.demo --out examples/mixup_demo.png and commit both files"
+    )
     assert "--quick" not in saved["command"], "the committed results must be a full run, not a smoke run"
 
 
@@ -72,6 +74,8 @@ def test_the_api_reference_lists_exactly_the_public_surface():
     exported = {f"mixup_ext.{name}" for name in mixup_ext.__all__}  # the two modules by name in the prose
     exported |= {f"mixup_ext.transforms.{name}" for name in transforms.__all__}
     exported |= {f"mixup_ext.reference.{name}" for name in mixup_ext.reference.__all__ if not name.startswith("_")}
-    assert documented == exported, (f"exported, not in docs/reference.md: {sorted(exported - documented)}; "
-                                    f"documented, not exported: {sorted(documented - exported)}")
+    assert documented == exported, (
+        f"exported, not in docs/reference.md: {sorted(exported - documented)}; "
+        f"documented, not exported: {sorted(documented - exported)}"
+    )
     assert not hasattr(mixup_ext, "sampling"), "the sampler's helpers are internal (mixup_ext._sampling)"

@@ -18,8 +18,7 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from mixup_ext import reference
-from mixup_ext import NO_BOX
+from mixup_ext import NO_BOX, reference
 
 from .helpers import DEVICES, refused_alike, requires_cuda
 
@@ -28,10 +27,22 @@ pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pypro
 IMPLS = {"op": torch.ops.mixup.draw_mix_params, "reference": reference.draw_mix_params}
 
 
-def draw(impl, x, mode="elem", pairing="flip", mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5,
-         minmax=None, correct_lam=True, generator=None):
-    return IMPLS[impl](x, mode, pairing, mixup_alpha, cutmix_alpha, prob, switch_prob, minmax, correct_lam, True,
-                       generator)
+def draw(
+    impl,
+    x,
+    mode="elem",
+    pairing="flip",
+    mixup_alpha=0.8,
+    cutmix_alpha=1.0,
+    prob=1.0,
+    switch_prob=0.5,
+    minmax=None,
+    correct_lam=True,
+    generator=None,
+):
+    return IMPLS[impl](
+        x, mode, pairing, mixup_alpha, cutmix_alpha, prob, switch_prob, minmax, correct_lam, True, generator
+    )
 
 
 def batch_like(batch, device, size=(3, 13, 9)):
@@ -44,7 +55,10 @@ def gen(device, seed=0):
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("mode,pairing", [(m, p) for m in ("batch", "pair", "elem") for p in ("flip", "roll", "random") if (m, p) != ("pair", "roll")])
+@pytest.mark.parametrize(
+    "mode,pairing",
+    [(m, p) for m in ("batch", "pair", "elem") for p in ("flip", "roll", "random") if (m, p) != ("pair", "roll")],
+)
 @pytest.mark.parametrize("batch", [0, 1, 2, 7, 64])
 def test_outputs_have_the_contract_shapes_and_structure(impl, device, mode, pairing, batch):
     x = batch_like(batch, device)
@@ -89,7 +103,9 @@ def test_cutmix_weight_is_the_pasted_area(impl, device, minmax):
 def test_prob_and_switch_prob_are_honoured(impl, device):
     stats = pytest.importorskip("scipy.stats")
     n = 4000
-    _, lam, box = draw(impl, batch_like(n, device, size=(1, 16, 16)), prob=0.7, switch_prob=0.25, generator=gen(device, 5))
+    _, lam, box = draw(
+        impl, batch_like(n, device, size=(1, 16, 16)), prob=0.7, switch_prob=0.25, generator=gen(device, 5)
+    )
     blended = (box == NO_BOX).all(1)
     unmixed = (box == 0).all(1)  # the empty box at the origin: the sample is copied whole
     assert (lam[unmixed] == 1).all(), "an unmixed row keeps all of itself"
@@ -105,7 +121,9 @@ def test_prob_and_switch_prob_are_honoured(impl, device):
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
 def test_mixup_weights_follow_beta(impl, device, alpha):
     stats = pytest.importorskip("scipy.stats")
-    _, lam, _ = draw(impl, batch_like(20000, device, size=(1,)), cutmix_alpha=0.0, mixup_alpha=alpha, generator=gen(device, 11))
+    _, lam, _ = draw(
+        impl, batch_like(20000, device, size=(1,)), cutmix_alpha=0.0, mixup_alpha=alpha, generator=gen(device, 11)
+    )
     values = lam.double().cpu().numpy()
     if alpha >= 1:
         assert stats.kstest(values, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
@@ -168,8 +186,11 @@ def test_opcheck(device):
     for mode, pairing in (("batch", "flip"), ("pair", "random"), ("elem", "roll")):
         args = (x, mode, pairing, 0.8, 1.0, 0.9, 0.5, None, True, True, None)
         # Not test_aot_dispatch_*: they compare two calls of a random op.
-        torch.library.opcheck(torch.ops.mixup.draw_mix_params.default, args,
-                              test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
+        torch.library.opcheck(
+            torch.ops.mixup.draw_mix_params.default,
+            args,
+            test_utils=("test_schema", "test_autograd_registration", "test_faketensor"),
+        )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -182,7 +203,9 @@ def test_x_that_requires_grad_gives_draws_without_grad(device):
 def test_fake_kernel_shapes():
     with FakeTensorMode() as mode:
         x = mode.from_tensor(torch.randn(5, 3, 8, 8))
-        index, lam, box = torch.ops.mixup.draw_mix_params(x, "batch", "random", 0.8, 1.0, 1.0, 0.5, None, True, True, None)
+        index, lam, box = torch.ops.mixup.draw_mix_params(
+            x, "batch", "random", 0.8, 1.0, 1.0, 0.5, None, True, True, None
+        )
         assert (index.shape, lam.shape, box.shape) == ((5,), (), (4,))
         index, lam, box = torch.ops.mixup.draw_mix_params(x, "elem", "flip", 0.8, 1.0, 1.0, 0.5, None, True, True, None)
         assert (index.shape, lam.shape, box.shape) == ((5,), (5,), (5, 4))

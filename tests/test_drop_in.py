@@ -25,8 +25,15 @@ def test_mixup_takes_class_ids_of_any_integer_dtype(device, dtype, target_form):
     y = torch.randint(0, 10, (6,), device=device)
 
     def call(labels):
-        return Mixup(0.8, 1.0, mode="elem", num_classes=10, label_smoothing=0.1, target_form=target_form,
-                     generator=generator(device, 4))(x, labels)
+        return Mixup(
+            0.8,
+            1.0,
+            mode="elem",
+            num_classes=10,
+            label_smoothing=0.1,
+            target_form=target_form,
+            generator=generator(device, 4),
+        )(x, labels)
 
     want_x, want_y = call(y)
     got_x, got_y = call(y.to(dtype))
@@ -85,5 +92,6 @@ def test_the_ends_of_lam_pass(lam):
     y = torch.tensor([0, 3, 1, 2])
     index = torch.tensor([3, 2, 1, 0])
     out, _ = fused_mix(x, y, index, lam, None, 5, 0.1)
-    assert math.isclose(float(out[0, 0, 0, 0]), float(lam * x[0, 0, 0, 0] + (1 - lam) * x[3, 0, 0, 0]), rel_tol=1e-6,
-                        abs_tol=1e-6)
+    assert math.isclose(
+        float(out[0, 0, 0, 0]), float(lam * x[0, 0, 0, 0] + (1 - lam) * x[3, 0, 0, 0]), rel_tol=1e-6, abs_tol=1e-6
+    )

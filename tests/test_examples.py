@@ -14,6 +14,7 @@ import torch
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+pytestmark = pytest.mark.slow  # each example is a process of its own
 
 
 def run_example(name: str, *args: str) -> str:

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import mixup_ext
-from mixup_ext import reference
-from mixup_ext import NO_BOX
+from mixup_ext import NO_BOX, reference
 
 from .helpers import (
     DEVICES,
@@ -68,7 +67,11 @@ def test_images_match_reference(device, dtype, layout, box_mode):
         "per_sample": random_boxes(batch, height, width, device),
     }[box_mode]
     check_against_reference(
-        x, labels(batch, device), index_of("permutation", batch, device), lam_of("per_sample", batch, acc_dtype(dtype), device), box
+        x,
+        labels(batch, device),
+        index_of("permutation", batch, device),
+        lam_of("per_sample", batch, acc_dtype(dtype), device),
+        box,
     )
 
 
@@ -83,7 +86,11 @@ def test_feature_shapes_match_reference(device, dtype, shape):
     batch = shape[0]
     x = randn(shape, dtype, device)
     check_against_reference(
-        x, labels(batch, device), index_of("repeats", batch, device), lam_of("per_sample", batch, acc_dtype(dtype), device), None
+        x,
+        labels(batch, device),
+        index_of("repeats", batch, device),
+        lam_of("per_sample", batch, acc_dtype(dtype), device),
+        None,
     )
 
 
@@ -105,7 +112,13 @@ def test_boxes_on_other_ranks_and_formats(device, dtype, shape, memory_format):
     batch, height, width = shape[0], shape[-2], shape[-1]
     x = randn(shape, dtype, device).contiguous(memory_format=memory_format)
     box = random_boxes(batch, height, width, device, empty_every=2)
-    out, _ = check_against_reference(x, labels(batch, device), index_of("roll", batch, device), lam_of("scalar", batch, acc_dtype(dtype), device), box)
+    out, _ = check_against_reference(
+        x,
+        labels(batch, device),
+        index_of("roll", batch, device),
+        lam_of("scalar", batch, acc_dtype(dtype), device),
+        box,
+    )
     if memory_format != torch.contiguous_format and not x.is_contiguous():
         assert out.is_contiguous(memory_format=memory_format)
 
@@ -144,13 +157,20 @@ def test_targets_match_reference(device, target_dtype, smoothing, lam_kind):
     else:
         target = torch.rand((batch, classes), dtype=torch.float64).softmax(-1).to(device=device, dtype=target_dtype)
     _, mixed = check_against_reference(
-        x, target, index_of("permutation", batch, device), lam_of(lam_kind, batch, torch.float32, device), None,
-        num_classes=classes, smoothing=smoothing,
+        x,
+        target,
+        index_of("permutation", batch, device),
+        lam_of(lam_kind, batch, torch.float32, device),
+        None,
+        num_classes=classes,
+        smoothing=smoothing,
     )
     assert mixed.dtype == (torch.float32 if target_dtype == torch.int64 else target_dtype)
     assert mixed.is_contiguous() and mixed.shape == (batch, classes)
     # Mixed label distributions still sum to one.
-    torch.testing.assert_close(mixed.double().sum(-1), torch.ones(batch, dtype=torch.float64, device=device), rtol=0, atol=2e-2)
+    torch.testing.assert_close(
+        mixed.double().sum(-1), torch.ones(batch, dtype=torch.float64, device=device), rtol=0, atol=2e-2
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -158,7 +178,14 @@ def test_soft_targets_may_be_strided(device):
     batch, classes = 6, 11
     soft = torch.rand((classes, batch), device=device).t()  # column-major (B, C)
     x = randn((batch, 4), torch.float32, device)
-    check_against_reference(x, soft, index_of("flip", batch, device), lam_of("per_sample", batch, torch.float32, device), None, num_classes=classes)
+    check_against_reference(
+        x,
+        soft,
+        index_of("flip", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        None,
+        num_classes=classes,
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -169,7 +196,13 @@ def test_every_pairing_matches_reference(device, dtype, index_kind, box_mode):
     batch, height, width = 11, 8, 12
     x = randn((batch, 2, height, width), dtype, device)
     box = random_boxes(batch, height, width, device) if box_mode == "per_sample" else None
-    check_against_reference(x, labels(batch, device), index_of(index_kind, batch, device), lam_of("per_sample", batch, acc_dtype(dtype), device), box)
+    check_against_reference(
+        x,
+        labels(batch, device),
+        index_of(index_kind, batch, device),
+        lam_of("per_sample", batch, acc_dtype(dtype), device),
+        box,
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -178,8 +211,18 @@ def test_every_pairing_matches_reference(device, dtype, index_kind, box_mode):
 def test_batch_sizes(device, batch, box_mode):
     height, width = 6, 5
     x = randn((batch, 3, height, width), torch.float32, device)
-    box = {"none": None, "batch": torch.tensor([1, 4, 0, 3], device=device), "per_sample": random_boxes(batch, height, width, device)}[box_mode]
-    out, mixed = check_against_reference(x, labels(batch, device), index_of("permutation", batch, device), lam_of("per_sample", batch, torch.float32, device), box)
+    box = {
+        "none": None,
+        "batch": torch.tensor([1, 4, 0, 3], device=device),
+        "per_sample": random_boxes(batch, height, width, device),
+    }[box_mode]
+    out, mixed = check_against_reference(
+        x,
+        labels(batch, device),
+        index_of("permutation", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        box,
+    )
     assert out.shape == x.shape and mixed.shape == (batch, NUM_CLASSES)
 
 
@@ -188,7 +231,9 @@ def test_batch_sizes(device, batch, box_mode):
 def test_empty_rows_still_mix_targets(device, shape):
     x = torch.empty(shape, device=device)
     box = torch.zeros(4, dtype=torch.int64, device=device) if len(shape) > 2 else None
-    _, mixed = check_against_reference(x, labels(4, device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), box)
+    _, mixed = check_against_reference(
+        x, labels(4, device), index_of("flip", 4, device), lam_of("per_sample", 4, torch.float32, device), box
+    )
     assert mixed.shape == (4, NUM_CLASSES)
     grad = torch.empty(shape, device=device)
     lam = lam_of("per_sample", 4, torch.float32, device)
@@ -261,7 +306,9 @@ def test_full_image_box_is_the_partner_and_lam_one_is_identity(device, dtype):
     x = randn((5, 2, 7, 6), dtype, device)
     index = index_of("permutation", 5, device)
     ones = torch.ones((), dtype=acc_dtype(dtype), device=device)
-    out, _ = mixup_ext.fused_mix(x, labels(5, device), index, ones, torch.tensor([0, 7, 0, 6], device=device), NUM_CLASSES)
+    out, _ = mixup_ext.fused_mix(
+        x, labels(5, device), index, ones, torch.tensor([0, 7, 0, 6], device=device), NUM_CLASSES
+    )
     assert torch.equal(out, x[index])
     out, _ = mixup_ext.fused_mix(x, labels(5, device), index, ones, None, NUM_CLASSES)
     assert torch.equal(out, x)

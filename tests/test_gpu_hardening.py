@@ -57,20 +57,37 @@ def test_the_sanitizer_workload_runs_on_the_cpu():
 # uninitialised (thousands of false reports); unfiltered, it runs our ops alone.
 # The workload's small tensors take the row kernels' small tile, so memcheck
 # runs it again with the wide tile pinned (MIXUP_EXT_CUDA_TILE).
-SANITIZER_RUNS = [("memcheck", False, True, None), ("memcheck", False, True, "wide"), ("racecheck", False, True, None),
-                  ("synccheck", True, True, None), ("initcheck", True, False, None)]
+SANITIZER_RUNS = [
+    ("memcheck", False, True, None),
+    ("memcheck", False, True, "wide"),
+    ("racecheck", False, True, None),
+    ("synccheck", True, True, None),
+    ("initcheck", True, False, None),
+]
 
 
-@pytest.mark.parametrize("tool,light,ours_only,tile", SANITIZER_RUNS,
-                         ids=[t[0] + (f"-{t[3]}-tile" if t[3] else "") for t in SANITIZER_RUNS])
+@pytest.mark.parametrize(
+    "tool,light,ours_only,tile", SANITIZER_RUNS, ids=[t[0] + (f"-{t[3]}-tile" if t[3] else "") for t in SANITIZER_RUNS]
+)
 @hardening
 def test_kernels_are_clean_under_compute_sanitizer(tool, light, ours_only, tile):
     sanitizer = shutil.which("compute-sanitizer")
     if sanitizer is None:
         pytest.skip("compute-sanitizer is not on PATH")
-    cmd = [sanitizer, "--tool", tool, "--error-exitcode", "99", "--print-limit", "20",
-           *(["--kernel-name", "kns=mixup"] if ours_only else []),
-           sys.executable, "-m", "tests.gpu_workload", *(["--light"] if light else [])]
+    cmd = [
+        sanitizer,
+        "--tool",
+        tool,
+        "--error-exitcode",
+        "99",
+        "--print-limit",
+        "20",
+        *(["--kernel-name", "kns=mixup"] if ours_only else []),
+        sys.executable,
+        "-m",
+        "tests.gpu_workload",
+        *(["--light"] if light else []),
+    ]
     env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1", **({"MIXUP_EXT_CUDA_TILE": tile} if tile else {}))
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     output = result.stdout + result.stderr
@@ -109,7 +126,7 @@ def test_a_bf16_batch_past_2_31_elements():
     for r in rows.tolist():
         y0, y1, x0, x1 = box[r].tolist()
         if y0 == NO_BOX:
-            assert_close(out[r:r + 1], _blend_rows(x, index, lam, torch.tensor([r], device="cuda")))
+            assert_close(out[r : r + 1], _blend_rows(x, index, lam, torch.tensor([r], device="cuda")))
             continue
         expected = x[r].clone()
         expected[:, y0:y1, x0:x1] = x[int(index[r])][:, y0:y1, x0:x1]
@@ -129,7 +146,11 @@ def test_rows_of_more_than_2_31_elements_take_the_64_bit_path():
     height, width = 32768, 65600
     x = torch.randn(2, 1, height, width, device="cuda", dtype=torch.bfloat16, generator=generator("cuda", 2))
     assert x[0].numel() > 2**31
-    index, lam, target = torch.tensor([1, 0], device="cuda"), torch.rand(2, device="cuda"), torch.tensor([3, 4], device="cuda")
+    index, lam, target = (
+        torch.tensor([1, 0], device="cuda"),
+        torch.rand(2, device="cuda"),
+        torch.tensor([3, 4], device="cuda"),
+    )
     box = torch.tensor([[100, 30000, 7, 65599], [0, height, 0, width]], device="cuda")
     out, _ = mixup_ext.fused_mix(x, target, index, lam, box, 10, 0.0)
     for line in (0, 99, 100, 29999, 30000, height - 1):
@@ -141,8 +162,11 @@ def test_rows_of_more_than_2_31_elements_take_the_64_bit_path():
 
 
 @hardening
-@pytest.mark.parametrize("shape,layout", [((64, 3, 4096, 4096), torch.contiguous_format),
-                                          ((2, 3, 16384, 43700), torch.channels_last)], ids=["nchw", "nhwc_long_rows"])
+@pytest.mark.parametrize(
+    "shape,layout",
+    [((64, 3, 4096, 4096), torch.contiguous_format), ((2, 3, 16384, 43700), torch.channels_last)],
+    ids=["nchw", "nhwc_long_rows"],
+)
 def test_uint8_normalised_past_2_31_elements(shape, layout):
     """uint8 in, normalised bf16 out, past 2^31 elements in all and per row
     (the channel walk on the 64-bit division path)."""
@@ -167,7 +191,7 @@ def test_uint8_normalised_past_2_31_elements(shape, layout):
     for line in (0, shape[2] - 2, shape[2] - 1):
         expected = x[r, :, line].clone()
         if 1 <= line < shape[2] - 1:
-            expected[:, 3:shape[3] - 2] = x[int(index[r]), :, line, 3:shape[3] - 2]
+            expected[:, 3 : shape[3] - 2] = x[int(index[r]), :, line, 3 : shape[3] - 2]
         expected = ((expected.float() - mean.view(-1, 1)) / std.view(-1, 1)).to(torch.bfloat16)
         assert torch.equal(out[r, :, line], expected), f"uint8 boxed line {line} of {shape} differs"
 
@@ -191,8 +215,9 @@ def test_runs_are_bitwise_identical_under_deterministic_algorithms():
             for b in (None, box):
                 results += list(mixup_ext.fused_mix(x, target, index, lam, b, 100, 0.1))
                 results.append(torch.ops.mixup._fused_mix_backward(grad, index, lam, b, 1.0))
-            mixup = mixup_ext.Mixup(0.8, 1.0, mode="elem", pairing="random", num_classes=100,
-                                    generator=generator("cuda", seed))
+            mixup = mixup_ext.Mixup(
+                0.8, 1.0, mode="elem", pairing="random", num_classes=100, generator=generator("cuda", seed)
+            )
             results += list(mixup(x, target))
             z = logits.clone().requires_grad_()
             loss = mixup_ext.mixup_cross_entropy(z, target, target[index], lam, 0.1)
@@ -220,8 +245,10 @@ def test_two_streams_calling_at_once_both_get_the_right_answers():
         lam = torch.rand(64, device="cuda", generator=gen)
         box = random_boxes(64, 112, 112, "cuda", seed=10 + k)
         target = torch.randint(0, 10, (64,), device="cuda", generator=gen)
-        expected = (reference.fused_mix(x, target, index, lam, box, 10, 0.0)[0],
-                    reference._fused_mix_backward(x, index, lam, box, 1.0))
+        expected = (
+            reference.fused_mix(x, target, index, lam, box, 10, 0.0)[0],
+            reference._fused_mix_backward(x, index, lam, box, 1.0),
+        )
         jobs.append(((x, target, index, lam, box), expected))
     streams = [torch.cuda.Stream(), torch.cuda.Stream()]
     for s in streams:

@@ -55,8 +55,10 @@ def _naflex_args():
 
 def _fused_mix(device):
     index, lam, box = _mix_args(device)
-    return (lambda x, t: ops.fused_mix(x, t, index, lam, box, 6, 0.1)), (_f64(4, 3, 5, 6, device=device),
-                                                                         _f64(4, 6, device=device, seed=1))
+    return (lambda x, t: ops.fused_mix(x, t, index, lam, box, 6, 0.1)), (
+        _f64(4, 3, 5, 6, device=device),
+        _f64(4, 6, device=device, seed=1),
+    )
 
 
 def _fused_mix_backward(device):
@@ -140,7 +142,8 @@ LOSSES = ("mixup_cross_entropy", "mixup_binary_cross_entropy")
 def test_every_op_states_its_gradient_contract():
     assert set(CONTRACT) == set(_contract.SCHEMAS), (
         "every op of csrc/mixup_schemas.def needs an entry in CONTRACT (and a kernel under the Autograd key): "
-        f"missing {sorted(set(_contract.SCHEMAS) - set(CONTRACT))}, unknown {sorted(set(CONTRACT) - set(_contract.SCHEMAS))}"
+        f"missing {sorted(set(_contract.SCHEMAS) - set(CONTRACT))}, "
+        f"unknown {sorted(set(CONTRACT) - set(_contract.SCHEMAS))}"
     )
 
 

@@ -73,17 +73,20 @@ def test_every_op_is_defined_from_the_one_schema_file():
     assert defined == set(_contract.SCHEMAS)
     for op in _contract.SCHEMAS.values():
         overload = getattr(torch.ops.mixup, op.name).default
-        assert str(overload._schema) == str(torch._C.parse_schema(op.qualified_name + op.schema[len(op.name):])), op.name
+        assert str(overload._schema) == str(torch._C.parse_schema(op.qualified_name + op.schema[len(op.name) :])), (
+            op.name
+        )
         assert set(op.tags) <= set(overload.tags), op.name
 
 
 def test_internal_ops_look_internal():
     """The ops no user calls start with an underscore (torchvision's rule):
     those only the autograd kernels call (the backwards, the losses'
-    forward-with-gradient and its grad_output step), the sampler's test hook
-    and the ISA probe. Every other op -- what a user calls -- does not."""
+    forward-with-gradient and its grad_output step), the sampler's test hook,
+    the ISA probe and the value-checks switch (users call its Python wrapper,
+    mixup_ext.set_value_checks). Every other op -- what a user calls -- does not."""
     autograd_only = ("_backward", "_with_grad", "_apply_grad_output")
-    diagnostics = {"_sample_mix_params", "_cpu_vector_isa"}
+    diagnostics = {"_sample_mix_params", "_cpu_vector_isa", "_set_value_checks"}
     for name in _contract.SCHEMAS:
         assert name.startswith("_") == (name.endswith(autograd_only) or name in diagnostics), name
 
@@ -95,7 +98,15 @@ def test_the_sampler_slots_are_one_list_for_both_languages():
     from mixup_ext import _sampling as sampling
 
     assert [s.name for s in _contract.UniformSlot] == [
-        "APPLY", "SWITCH", "CENTRE_Y", "CENTRE_X", "MINMAX_H", "MINMAX_W", "MINMAX_Y", "MINMAX_X"]
+        "APPLY",
+        "SWITCH",
+        "CENTRE_Y",
+        "CENTRE_X",
+        "MINMAX_H",
+        "MINMAX_W",
+        "MINMAX_Y",
+        "MINMAX_X",
+    ]
     assert [s.name for s in _contract.GammaSlot] == ["MIXUP_G1", "MIXUP_G2", "CUTMIX_G1", "CUTMIX_G2"]
     assert (_contract.UNIFORMS, _contract.GAMMAS) == (8, 4)
     header = (_build.csrc_dir() / "fused_mix_math.h").read_text()
@@ -103,8 +114,9 @@ def test_the_sampler_slots_are_one_list_for_both_languages():
 
 
 def test_a_malformed_contract_file_is_refused_by_name(tmp_path):
-    (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, PT2, "fused_mix(Tensor x) -> Tensor")\n'
-                                                   "MIXUP_OP(broken, PT2)\n")
+    (tmp_path / _contract.SCHEMAS_FILE).write_text(
+        'MIXUP_OP(fused_mix, PT2, "fused_mix(Tensor x) -> Tensor")\nMIXUP_OP(broken, PT2)\n'
+    )
     with pytest.raises(ValueError, match="mixup_schemas.def has 2 MIXUP_OP entries but 1 read"):
         _contract._read_schemas(tmp_path)
     (tmp_path / _contract.SCHEMAS_FILE).write_text('MIXUP_OP(fused_mix, FAST, "fused_mix(Tensor x) -> Tensor")\n')
@@ -126,8 +138,10 @@ def test_jit_sources_have_distinct_object_names():
     """torch's JIT build puts every object file in one folder, named after the
     source's stem: cpu/x.cpp and autograd/x.cpp would overwrite each other."""
     for with_cuda in (False, True):
-        stems = [Path(p).name.rsplit(".", 1)[0] + (".cuda" if p.endswith(".cu") else "")
-                 for p in _build.sources(_build.csrc_dir(), with_cuda)]
+        stems = [
+            Path(p).name.rsplit(".", 1)[0] + (".cuda" if p.endswith(".cu") else "")
+            for p in _build.sources(_build.csrc_dir(), with_cuda)
+        ]
         assert len(stems) == len(set(stems)), sorted(stems)
 
 
@@ -135,7 +149,13 @@ def test_autograd_is_the_cpp_kernel():
     """No Python on the autograd path of the compiled ops (csrc/autograd/)."""
     if mixup_ext.backend() == "reference":
         pytest.skip("the reference backend's autograd is PyTorch's own")
-    for op in ("fused_mix", "_fused_mix_backward", "mixup_cross_entropy", "mixup_binary_cross_entropy", "draw_mix_params"):
+    for op in (
+        "fused_mix",
+        "_fused_mix_backward",
+        "mixup_cross_entropy",
+        "mixup_binary_cross_entropy",
+        "draw_mix_params",
+    ):
         assert torch._C._dispatch_has_kernel_for_dispatch_key(f"mixup::{op}", "Autograd"), op
     x = torch.randn(4, 3, requires_grad=True)
     out, _ = torch.ops.mixup.fused_mix(x, torch.arange(4), torch.tensor([1, 0, 3, 2]), torch.rand(4), None, 4, 0.0)
@@ -162,8 +182,10 @@ def test_forced_reference_backend_is_complete_and_quiet(tmp_path):
 
 @pytest.mark.slow
 def test_falls_back_to_reference_with_one_clear_warning(tmp_path):
-    code = HIDE_AOT + textwrap.dedent(
-        """
+    code = (
+        HIDE_AOT
+        + textwrap.dedent(
+            """
         import warnings
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -172,7 +194,9 @@ def test_falls_back_to_reference_with_one_clear_warning(tmp_path):
         assert len(ours) == 1, [str(w.message) for w in caught]
         print("WARNING", ours[0].category.__name__, ours[0].message)
         """
-    ) + EXERCISE
+        )
+        + EXERCISE
+    )
     result = run_python(code, tmp_path, MIXUP_EXT_CSRC=str(tmp_path / "no_sources_here"), MIXUP_EXT_BACKEND="")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "BACKEND reference" in result.stdout
@@ -181,6 +205,7 @@ def test_falls_back_to_reference_with_one_clear_warning(tmp_path):
     assert "pip install --no-build-isolation -e ." in result.stdout
 
 
+@pytest.mark.slow
 def test_forced_aot_failure_is_an_actionable_error(tmp_path):
     result = run_python(HIDE_AOT + "import mixup_ext", tmp_path, MIXUP_EXT_BACKEND="aot")
     assert result.returncode != 0
@@ -188,6 +213,7 @@ def test_forced_aot_failure_is_an_actionable_error(tmp_path):
     assert "pip install --no-build-isolation -e ." in result.stderr
 
 
+@pytest.mark.slow
 def test_unknown_backend_name_is_refused(tmp_path):
     result = run_python("import mixup_ext", tmp_path, MIXUP_EXT_BACKEND="fastest")
     assert result.returncode != 0
@@ -201,6 +227,7 @@ def _relative_files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
+@pytest.mark.slow
 def test_wheel_and_sdist_carry_every_cpp_source(tmp_path):
     """An installed copy JIT-builds from mixup_ext/csrc, so the wheel must
     carry csrc/ whole (headers too), and the sdist must too. (.ci/check_wheel
@@ -208,14 +235,29 @@ def test_wheel_and_sdist_carry_every_cpp_source(tmp_path):
     import tarfile
 
     expected = _relative_files(ROOT / "csrc")
-    assert {"mixup.cpp", "fused_mix_math.h", "mixup_schemas.def", "sample_mix_params_slots.def",
-            "cuda/fused_mix_kernel.cu"} <= expected
-    build = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path / "lib")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert {
+        "mixup.cpp",
+        "fused_mix_math.h",
+        "mixup_schemas.def",
+        "sample_mix_params_slots.def",
+        "cuda/fused_mix_kernel.cu",
+    } <= expected
+    build = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path / "lib")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     assert _relative_files(tmp_path / "lib" / "mixup_ext" / "csrc") == expected
-    sdist = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path / "dist")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    sdist = subprocess.run(
+        [sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path / "dist")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert sdist.returncode == 0, sdist.stderr[-3000:]
     (archive,) = (tmp_path / "dist").glob("*.tar.gz")
     with tarfile.open(archive) as tar:
@@ -245,7 +287,10 @@ def test_a_jit_build_is_announced_only_when_it_compiles(monkeypatch, tmp_path, c
     sources = _build.sources(csrc, with_cuda=False)
     _loader._announce_jit_build("mixup_ext_jit_cpu", sources, csrc, with_cuda=False)
     line = capsys.readouterr().err.strip()
-    assert line.startswith("mixup_ext: JIT-compiling the CPU kernels from ") and f"cached in {cache / 'mixup_ext_jit_cpu'}" in line
+    assert (
+        line.startswith("mixup_ext: JIT-compiling the CPU kernels from ")
+        and f"cached in {cache / 'mixup_ext_jit_cpu'}" in line
+    )
     assert "about a minute" in line and "MIXUP_EXT_VERBOSE=1" in line
     built = cache / "mixup_ext_jit_cpu" / "mixup_ext_jit_cpu.so"
     built.parent.mkdir(parents=True)
@@ -268,7 +313,9 @@ def test_an_installed_copy_hidden_by_the_checkout_is_named(monkeypatch, tmp_path
     (installed / "_C.cpython-311-x86_64-linux-gnu.so").touch()
     monkeypatch.setattr(sys, "path", [str(tmp_path / "elsewhere"), str(installed.parent)])
     assert _loader._shadowed_install() == installed.resolve()
-    with pytest.warns(RuntimeWarning, match=r"hides the installed copy at .*site-packages/mixup_ext; falling back to a JIT build"):
+    with pytest.warns(
+        RuntimeWarning, match=r"hides the installed copy at .*site-packages/mixup_ext; falling back to a JIT build"
+    ):
         _loader._warn_if_shadowing()
 
 

@@ -34,14 +34,16 @@ def loss_fn(kind):
     if kind == "ce":
         return lambda z, a, b, lam, reduction="mean": mixup_cross_entropy(z, a, b, lam, 0.1, reduction)
     return lambda z, a, b, lam, reduction="mean": mixup_binary_cross_entropy(
-        z, a, b, lam, 0.1, None, False, torch.linspace(0.5, 2.0, z.shape[1], device=z.device), reduction)
+        z, a, b, lam, 0.1, None, False, torch.linspace(0.5, 2.0, z.shape[1], device=z.device), reduction
+    )
 
 
 def reference_fn(kind):
     if kind == "ce":
         return lambda z, a, b, lam, reduction="mean": ce_formula(z, a, b, lam, 0.1, reduction)
     return lambda z, a, b, lam, reduction="mean": bce_formula(
-        z, a, b, lam, 0.1, None, torch.linspace(0.5, 2.0, z.shape[1], device=z.device), False, reduction)
+        z, a, b, lam, 0.1, None, torch.linspace(0.5, 2.0, z.shape[1], device=z.device), False, reduction
+    )
 
 
 def make(shape, device, dtype=torch.float32, seed=0):
@@ -222,22 +224,30 @@ def test_opcheck_the_new_ops(device):
     for reduction in ("none", "mean", "sum"):
         g = torch.rand(5 if reduction == "none" else (), device=device)
         torch.library.opcheck(torch.ops.mixup._mixup_cross_entropy_with_grad.default, (z, a, b, lam, 0.1, reduction))
-        torch.library.opcheck(torch.ops.mixup._mixup_binary_cross_entropy_with_grad.default,
-                              (z, a, b, lam, 0.1, None, weight, False, reduction))
-        torch.library.opcheck(torch.ops.mixup._mixup_cross_entropy_backward.default,
-                              (g, z, a, b, lam, lse, 0.1, reduction))
-        torch.library.opcheck(torch.ops.mixup._mixup_cross_entropy_apply_grad_output.default,
-                              (torch.rand_like(z), g, z, a, b, lam, lse, 0.1, reduction))
-        torch.library.opcheck(torch.ops.mixup._mixup_binary_cross_entropy_apply_grad_output.default,
-                              (torch.rand_like(z), g, z, a, b, lam, 0.1, 0.2, None, True, reduction))
+        torch.library.opcheck(
+            torch.ops.mixup._mixup_binary_cross_entropy_with_grad.default,
+            (z, a, b, lam, 0.1, None, weight, False, reduction),
+        )
+        torch.library.opcheck(
+            torch.ops.mixup._mixup_cross_entropy_backward.default, (g, z, a, b, lam, lse, 0.1, reduction)
+        )
+        torch.library.opcheck(
+            torch.ops.mixup._mixup_cross_entropy_apply_grad_output.default,
+            (torch.rand_like(z), g, z, a, b, lam, lse, 0.1, reduction),
+        )
+        torch.library.opcheck(
+            torch.ops.mixup._mixup_binary_cross_entropy_apply_grad_output.default,
+            (torch.rand_like(z), g, z, a, b, lam, 0.1, 0.2, None, True, reduction),
+        )
 
 
 def test_apply_refuses_a_gradient_it_did_not_write():
     z, a, b, lam = make((5, 11), "cpu")
     lse = torch.logsumexp(z - z[:, :1], 1)
     with pytest.raises(ValueError, match="grad must be the contiguous \\(B, C\\) = \\(5, 11\\) gradient"):
-        torch.ops.mixup._mixup_cross_entropy_apply_grad_output(z.t().contiguous().t(), torch.tensor(1.0), z, a, b, lam,
-                                                               lse, 0.1, "mean")
+        torch.ops.mixup._mixup_cross_entropy_apply_grad_output(
+            z.t().contiguous().t(), torch.tensor(1.0), z, a, b, lam, lse, 0.1, "mean"
+        )
     with pytest.raises(ValueError, match="grad_loss must be a floating tensor of shape \\(\\)"):
         torch.ops.mixup._mixup_cross_entropy_backward(torch.ones(5), z, a, b, lam, lse, 0.1, "mean")
     with pytest.raises(ValueError, match="reduction must be one of mean, sum, none, got 'avg'"):
@@ -303,4 +313,6 @@ def test_step_peak_memory_is_one_gradient(kind):
     extra = torch.cuda.max_memory_allocated() - before
     del grad
     one_gradient = z.numel() * z.element_size()
-    assert extra <= one_gradient + (1 << 20), f"a step took {extra} bytes beyond its inputs, one gradient is {one_gradient}"
+    assert extra <= one_gradient + (1 << 20), (
+        f"a step took {extra} bytes beyond its inputs, one gradient is {one_gradient}"
+    )

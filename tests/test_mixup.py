@@ -76,8 +76,10 @@ def test_centred_box_is_the_scalar_rule(full_side):
                 cut_h, cut_w = int(height * ratio), int(width * ratio)
                 up_h, up_w = ((cut_h + 1) // 2, (cut_w + 1) // 2) if full_side else (cut_h // 2, cut_w // 2)
                 want = [
-                    np.clip(cy - cut_h // 2, 0, height), np.clip(cy + up_h, 0, height),
-                    np.clip(cx - cut_w // 2, 0, width), np.clip(cx + up_w, 0, width),
+                    np.clip(cy - cut_h // 2, 0, height),
+                    np.clip(cy + up_h, 0, height),
+                    np.clip(cx - cut_w // 2, 0, width),
+                    np.clip(cx + up_w, 0, width),
                 ]
                 u_y = torch.tensor((cy + 0.5) / height, dtype=torch.float64)
                 u_x = torch.tensor((cx + 0.5) / width, dtype=torch.float64)
@@ -142,7 +144,9 @@ def test_matches_timm_batch_mixup(device, monkeypatch):
     x, y = images(8, device), labels(8, device)
     kw = dict(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.1, num_classes=C)
     t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [0.3], []), x, y, **kw)
-    out, target = Mixup(**kw).apply(x, y, MixParams(torch.tensor(0.3, device=device), torch.arange(7, -1, -1, device=device), None))
+    out, target = Mixup(**kw).apply(
+        x, y, MixParams(torch.tensor(0.3, device=device), torch.arange(7, -1, -1, device=device), None)
+    )
     assert_close(out, t_out)
     assert_close(target, t_target.float())
 
@@ -154,8 +158,18 @@ def test_matches_timm_batch_cutmix(device, monkeypatch):
     kw = dict(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=C)
     lam, cy, cx = 0.6, 4, 7
     t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [lam], [cy, cx]), x, y, **kw)
-    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
-    params = MixParams(sampling.box_area_weight(box, height, width).float().to(device), torch.arange(7, -1, -1, device=device), box.to(device))
+    box = sampling.centred_box(
+        torch.tensor(lam, dtype=torch.float64),
+        torch.tensor((cy + 0.5) / height),
+        torch.tensor((cx + 0.5) / width),
+        height,
+        width,
+    )
+    params = MixParams(
+        sampling.box_area_weight(box, height, width).float().to(device),
+        torch.arange(7, -1, -1, device=device),
+        box.to(device),
+    )
     out, target = Mixup(**kw).apply(x, y, params)
     assert torch.equal(out, t_out)
     assert_close(target, t_target.float())
@@ -184,7 +198,13 @@ def test_matches_timm_elem_mode_with_both(device, monkeypatch):
     for i in range(batch):
         if use_cutmix[i] and apply[i] < 0.9:
             cy, cx = next(it), next(it)
-            boxes[i] = sampling.centred_box(torch.tensor(lam[i], dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
+            boxes[i] = sampling.centred_box(
+                torch.tensor(lam[i], dtype=torch.float64),
+                torch.tensor((cy + 0.5) / height),
+                torch.tensor((cx + 0.5) / width),
+                height,
+                width,
+            )
             weights[i] = sampling.box_area_weight(boxes[i], height, width)
         if apply[i] >= 0.9:
             weights[i] = 1.0
@@ -207,7 +227,9 @@ def test_matches_timm_multi_label(device, monkeypatch, smoothing):
     mixup_module = timm_mixup_module()
     if "multi_label" not in mixup_module.Mixup.__init__.__code__.co_varnames:
         pytest.skip("this timm predates multi_label (1.0.31)")
-    t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([apply], [lam], []), x, multi_hot, prob=0.9, multi_label=True, **kw)
+    t_out, t_target = timm_mixup(
+        monkeypatch, PinnedNumpyRandom([apply], [lam], []), x, multi_hot, prob=0.9, multi_label=True, **kw
+    )
     weights = torch.tensor(np.where(apply < 0.9, lam, 1.0), dtype=torch.float32, device=device)
     params = MixParams(weights, torch.arange(batch - 1, -1, -1, device=device), None)
     out, target = Mixup(prob=0.9, multi_label=True, **kw).apply(x, multi_hot, params)
@@ -272,9 +294,19 @@ def test_matches_timm_empty_box_without_correction(device, monkeypatch):
     kw = dict(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=C, correct_lam=False)
     lam, cy, cx = 0.9, 5, 1  # cut_w = int(2 * sqrt(0.1)) = 0: an empty box
     t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [lam], [cy, cx]), x, y, **kw)
-    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((cy + 0.5) / height), torch.tensor((cx + 0.5) / width), height, width)
+    box = sampling.centred_box(
+        torch.tensor(lam, dtype=torch.float64),
+        torch.tensor((cy + 0.5) / height),
+        torch.tensor((cx + 0.5) / width),
+        height,
+        width,
+    )
     assert int(box[3] - box[2]) == 0
-    params = MixParams(torch.tensor(lam, dtype=torch.float32, device=device), torch.arange(batch - 1, -1, -1, device=device), box.to(device))
+    params = MixParams(
+        torch.tensor(lam, dtype=torch.float32, device=device),
+        torch.arange(batch - 1, -1, -1, device=device),
+        box.to(device),
+    )
     out, target = Mixup(**kw).apply(x, y, params)
     assert torch.equal(out, t_out) and torch.equal(out, x), "nothing pasted, nothing blended"
     assert_close(target, t_target.float())
@@ -296,7 +328,11 @@ def test_weights_follow_beta(device, alpha):
     # puts ~1.6 % of its mass within 3e-8 of 1, which float32 rounds to exactly
     # 1.0 -- an atom a continuous KS test rejects -- so check them where none is.
     if alpha >= 1:
-        lam = Mixup(mixup_alpha=alpha, mode="elem", num_classes=C, generator=gen(device, 11)).sample(torch.empty(20000, 1, device=device)).lam
+        lam = (
+            Mixup(mixup_alpha=alpha, mode="elem", num_classes=C, generator=gen(device, 11))
+            .sample(torch.empty(20000, 1, device=device))
+            .lam
+        )
         assert stats.kstest(lam.double().cpu().numpy(), beta_cdf).pvalue > 1e-3
 
 
@@ -318,7 +354,15 @@ def test_box_centres_are_uniform(device):
 def test_pasted_area_equals_one_minus_lam(device, minmax):
     batch = 64
     x = images(batch, device, size=(2, 24, 20))
-    mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, mode="elem", correct_lam=True, num_classes=C, generator=gen(device, 2))
+    mixup = Mixup(
+        mixup_alpha=0.0,
+        cutmix_alpha=1.0,
+        cutmix_minmax=minmax,
+        mode="elem",
+        correct_lam=True,
+        num_classes=C,
+        generator=gen(device, 2),
+    )
     params = mixup.sample(x)
     out, _ = mixup.apply(x, labels(batch, device), params)
     from_partner = (out == x[params.index]) & (out != x)  # random data: no accidental equality
@@ -346,7 +390,19 @@ def test_elem_weights_differ_and_pair_partners_agree(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("mode,pairing", [("batch", "flip"), ("batch", "roll"), ("batch", "random"), ("pair", "flip"), ("pair", "random"), ("elem", "flip"), ("elem", "roll"), ("elem", "random")])
+@pytest.mark.parametrize(
+    "mode,pairing",
+    [
+        ("batch", "flip"),
+        ("batch", "roll"),
+        ("batch", "random"),
+        ("pair", "flip"),
+        ("pair", "random"),
+        ("elem", "flip"),
+        ("elem", "roll"),
+        ("elem", "random"),
+    ],
+)
 @pytest.mark.parametrize("batch", [1, 2, 5, 16])
 def test_every_mode_pairing_and_odd_batch(device, mode, pairing, batch):
     x, y = images(batch, device), labels(batch, device)
@@ -402,7 +458,9 @@ def test_layout_and_dtype_are_kept(device, dtype):
 def test_index_target_form_matches_dense(device, mode):
     x, y = images(7, device), labels(7, device)
     dense = Mixup(0.8, 1.0, mode=mode, num_classes=C, label_smoothing=0.1, generator=gen(device, 4))(x, y)
-    out, (target, index, lam) = Mixup(0.8, 1.0, mode=mode, num_classes=C, label_smoothing=0.1, generator=gen(device, 4), target_form="index")(x, y)
+    out, (target, index, lam) = Mixup(
+        0.8, 1.0, mode=mode, num_classes=C, label_smoothing=0.1, generator=gen(device, 4), target_form="index"
+    )(x, y)
     assert torch.equal(out, dense[0])
     assert target is y and lam.shape == (7,) and index.shape == (7,)
     rebuilt = lam[:, None] * smoothed(y, 0.1) + (1 - lam[:, None]) * smoothed(y[index], 0.1)

@@ -20,8 +20,8 @@ from .helpers import (
     FLOAT_DTYPES,
     mixup_targets_both_forms,
     peak_extra_cuda_bytes,
-    refused_alike,
     poisoned_outputs,
+    refused_alike,
     requires_cuda,
     timm_bce_module,
     timm_mixup_module,
@@ -107,9 +107,17 @@ def test_loss_matches_timm_formula(device, shape, dtype, lam_kind, config):
     pos_weight = pos_weight_for(config["pos_weight"], shape[1], device)
     for reduction in REDUCTIONS:
         with poisoned_outputs():
-            got = mixup_binary_cross_entropy(z, a, b, lam, label_smoothing=config["eps"],
-                                             target_threshold=config["threshold"], sum_classes=config["sum_classes"],
-                                             pos_weight=pos_weight, reduction=reduction)
+            got = mixup_binary_cross_entropy(
+                z,
+                a,
+                b,
+                lam,
+                label_smoothing=config["eps"],
+                target_threshold=config["threshold"],
+                sum_classes=config["sum_classes"],
+                pos_weight=pos_weight,
+                reduction=reduction,
+            )
         want = formula(z, a, b, lam, config["eps"], config["threshold"], pos_weight, config["sum_classes"], reduction)
         assert got.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
         assert got.shape == want.shape
@@ -129,8 +137,9 @@ def test_gradient_matches_timm_formula(device, shape, dtype, lam_kind, config):
     z_ours = z.clone().requires_grad_()
     z_ref = z.double().clone().requires_grad_()
     with poisoned_outputs():
-        loss = mixup_binary_cross_entropy(z_ours, a, b, lam, config["eps"], config["threshold"], config["sum_classes"],
-                                          pos_weight, "mean")
+        loss = mixup_binary_cross_entropy(
+            z_ours, a, b, lam, config["eps"], config["threshold"], config["sum_classes"], pos_weight, "mean"
+        )
         (grad,) = torch.autograd.grad(loss, z_ours)
     formula(z_ref, a, b, lam, config["eps"], config["threshold"], pos_weight, config["sum_classes"], "mean").backward()
     assert grad.dtype == dtype
@@ -169,8 +178,9 @@ def test_gradcheck_float64(device, config):
         pos_weight = pos_weight.double()
 
     def loss(z):
-        return mixup_binary_cross_entropy(z, a, b, lam, config["eps"], config["threshold"], config["sum_classes"],
-                                          pos_weight, "none")
+        return mixup_binary_cross_entropy(
+            z, a, b, lam, config["eps"], config["threshold"], config["sum_classes"], pos_weight, "none"
+        )
 
     assert torch.autograd.gradcheck(loss, (z.requires_grad_(),))
 
@@ -199,8 +209,9 @@ def test_equals_timm_binary_cross_entropy_on_timm_mixup_target(device, threshold
     lam = 0.7
     weight = pos_weight_for(pos_weight, 100, device)
     dense = timm_mixup.mixup_target(y, 100, lam=lam, smoothing=0.1)  # pairs sample i with sample B-1-i
-    want = timm_bce.BinaryCrossEntropy(smoothing=0.0, target_threshold=threshold, sum_classes=sum_classes,
-                                       pos_weight=weight)(z, dense)
+    want = timm_bce.BinaryCrossEntropy(
+        smoothing=0.0, target_threshold=threshold, sum_classes=sum_classes, pos_weight=weight
+    )(z, dense)
     flip = torch.arange(15, -1, -1, device=device)
     got = MixupBinaryCrossEntropy(0.1, threshold, sum_classes, weight)(z, (y, flip, lam))
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
@@ -237,8 +248,10 @@ def test_opcheck_and_compile(device):
     op = torch.ops.mixup.mixup_binary_cross_entropy.default
     for args in ((0.1, 0.2, weight, True), (0.0, None, None, False)):
         torch.library.opcheck(op, (z.requires_grad_(), a, b, lam, *args))
-        torch.library.opcheck(torch.ops.mixup._mixup_binary_cross_entropy_backward.default,
-                              (torch.rand(5, device=device), z.detach(), a, b, lam, *args))
+        torch.library.opcheck(
+            torch.ops.mixup._mixup_binary_cross_entropy_backward.default,
+            (torch.rand(5, device=device), z.detach(), a, b, lam, *args),
+        )
     torch._dynamo.reset()
     fn = lambda z: mixup_binary_cross_entropy(z, a, b, lam, 0.1, 0.2, True, weight)  # noqa: E731
     compiled = torch.compile(fn, fullgraph=True)
@@ -252,7 +265,10 @@ BAD = [
     (dict(lam=lambda lam: lam[:2]), "lam must be a floating tensor of shape \\(\\) or \\(B,\\)"),
     (dict(smoothing=1.5), "label_smoothing must be in \\[0, 1\\]"),
     (dict(threshold=float("nan")), "target_threshold must be a finite"),
-    (dict(pos_weight=torch.ones(4)), "pos_weight must be a float or a floating tensor of shape \\(\\) or \\(C,\\) = \\(5,\\)"),
+    (
+        dict(pos_weight=torch.ones(4)),
+        "pos_weight must be a float or a floating tensor of shape \\(\\) or \\(C,\\) = \\(5,\\)",
+    ),
     (dict(pos_weight=torch.ones(5, dtype=torch.int64)), "pos_weight must be .* got (Long|torch.int64)"),
     (dict(pos_weight=torch.ones(1, 5)), "pos_weight must be a float or a floating tensor"),
 ]
@@ -262,13 +278,18 @@ BAD = [
 def test_bad_op_input_is_refused_alike(case):
     """The compiled op and the reference: one sentence per refusal."""
     z, a, b = make((4, 5), torch.float32, "cpu")
-    args = dict(logits=z, y_a=a, y_b=b, lam=torch.rand(4), smoothing=0.1, threshold=None, pos_weight=None,
-                sum_classes=False)
+    args = dict(
+        logits=z, y_a=a, y_b=b, lam=torch.rand(4), smoothing=0.1, threshold=None, pos_weight=None, sum_classes=False
+    )
     change, message = BAD[case]
     for key, value in change.items():
         args[key] = value(args[key]) if callable(value) else value
-    refused_alike(message, lambda: torch.ops.mixup.mixup_binary_cross_entropy(*args.values()),
-                  lambda: reference.mixup_binary_cross_entropy(*args.values()), unchanged=args.values())
+    refused_alike(
+        message,
+        lambda: torch.ops.mixup.mixup_binary_cross_entropy(*args.values()),
+        lambda: reference.mixup_binary_cross_entropy(*args.values()),
+        unchanged=args.values(),
+    )
 
 
 def test_function_and_module_arguments_are_checked():

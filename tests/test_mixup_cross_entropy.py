@@ -106,7 +106,9 @@ def test_extreme_logits_stay_finite(device):
 def test_index_form_from_mixup_equals_dense_soft_target_ce(device, mode):
     logits, dense, index_form = mixup_targets_both_forms(device, mode)
     soft_ce = torch.sum(-dense * F.log_softmax(logits, dim=-1), dim=-1).mean()  # timm's SoftTargetCrossEntropy
-    torch.testing.assert_close(MixupCrossEntropy(label_smoothing=0.1)(logits, index_form), soft_ce, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        MixupCrossEntropy(label_smoothing=0.1)(logits, index_form), soft_ce, rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -115,7 +117,10 @@ def test_opcheck_and_compile(device):
     lam = lam_for("per_sample", 5, device)
     torch.library.opcheck(torch.ops.mixup.mixup_cross_entropy.default, (z.requires_grad_(), a, b, lam, 0.1))
     lse = torch.logsumexp(z.detach() - z.detach()[:, :1], 1)
-    torch.library.opcheck(torch.ops.mixup._mixup_cross_entropy_backward.default, (torch.rand(5, device=device), z.detach(), a, b, lam, lse, 0.1))
+    torch.library.opcheck(
+        torch.ops.mixup._mixup_cross_entropy_backward.default,
+        (torch.rand(5, device=device), z.detach(), a, b, lam, lse, 0.1),
+    )
     torch._dynamo.reset()
     compiled = torch.compile(lambda z: mixup_cross_entropy(z, a, b, lam, 0.1), fullgraph=True)
     torch.testing.assert_close(compiled(z.detach()), mixup_cross_entropy(z.detach(), a, b, lam, 0.1))
@@ -128,7 +133,10 @@ BAD = [
     (lambda z, a, b, lam: (z, a, b.float(), lam), "y_b must be an int64 tensor"),
     (lambda z, a, b, lam: (z, a, b, lam[:2]), "lam must be a floating tensor of shape \\(\\) or \\(B,\\)"),
     (lambda z, a, b, lam: (z, a, b, lam.long()), "lam must be a floating tensor"),
-    (lambda z, a, b, lam: (z, torch.tensor([0, 1, 5, 2]), b, lam), "y_a class ids must be in \\[0, C\\) = \\[0, 5\\), found 5"),
+    (
+        lambda z, a, b, lam: (z, torch.tensor([0, 1, 5, 2]), b, lam),
+        "y_a class ids must be in \\[0, C\\) = \\[0, 5\\), found 5",
+    ),
     (lambda z, a, b, lam: (z, a, torch.tensor([0, -1, 1, 2]), lam), "y_b class ids must be in .* found -1"),
 ]
 
@@ -140,8 +148,12 @@ def test_bad_input_is_refused_alike(case):
 
     z, a, b = make((4, 5), torch.float32, "cpu")
     args = BAD[case][0](z, a, b, torch.rand(4))
-    refused_alike(BAD[case][1], lambda: torch.ops.mixup.mixup_cross_entropy(*args, 0.1),
-                  lambda: reference.mixup_cross_entropy(*args, 0.1), unchanged=args)
+    refused_alike(
+        BAD[case][1],
+        lambda: torch.ops.mixup.mixup_cross_entropy(*args, 0.1),
+        lambda: reference.mixup_cross_entropy(*args, 0.1),
+        unchanged=args,
+    )
 
 
 def test_module_and_function_arguments_are_checked():

@@ -10,10 +10,9 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from bench import needs
-from mixup_ext import NaFlexMixup, NaFlexParams, reference
-from mixup_ext import NO_BOX
+from mixup_ext import NO_BOX, NaFlexMixup, NaFlexParams, reference
 
+from . import peers
 from .helpers import DEVICES, _timm_or_skip, poisoned_outputs, requires_cuda
 
 pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
@@ -51,8 +50,11 @@ def pair_arguments(sizes, pairs, lams, pasted, seed=0):
         oh, ow = min(sizes[i][0], sizes[j][0]), min(sizes[i][1], sizes[j][1])
         h, w = (int(torch.randint(0, n + 1, (), generator=g)) for n in (oh, ow))
         rows.append([h, w] + [int(torch.randint(0, room + 1, (), generator=g)) for room in (oh - h, ow - w) * 2])
-    return (torch.tensor(pairs, dtype=torch.int64).view(-1, 2), torch.tensor(lams, dtype=torch.float64),
-            torch.tensor(rows, dtype=torch.int64).view(-1, 6))
+    return (
+        torch.tensor(pairs, dtype=torch.int64).view(-1, 2),
+        torch.tensor(lams, dtype=torch.float64),
+        torch.tensor(rows, dtype=torch.int64).view(-1, 6),
+    )
 
 
 # Odd sizes, 1-pixel sides, equal sizes, one image in no pair, pairs out of order.
@@ -79,7 +81,9 @@ def check_against_reference(images, pairs, lam, box):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("pasted", [(False,) * 4, (True,) * 4, (True, False, True, False)], ids=["blend", "paste", "both"])
+@pytest.mark.parametrize(
+    "pasted", [(False,) * 4, (True,) * 4, (True, False, True, False)], ids=["blend", "paste", "both"]
+)
 def test_op_matches_reference(device, dtype, pasted):
     images = random_images(SIZES, dtype, device)
     check_against_reference(images, *pair_arguments(SIZES, PAIRS, LAMS, pasted))
@@ -173,8 +177,18 @@ def test_refusals_name_the_argument_in_one_sentence(op_name, case):
     with pytest.raises(ValueError) as again:
         ref()
     assert str(again.value) == words
-    metadata_only = case in ("image not 3-d", "image dtype", "mixed dtypes", "channel counts", "pairs dtype",
-                             "pairs shape", "lam length", "lam dtype", "box shape", "too many pairs")
+    metadata_only = case in (
+        "image not 3-d",
+        "image dtype",
+        "mixed dtypes",
+        "channel counts",
+        "pairs dtype",
+        "pairs shape",
+        "lam length",
+        "lam dtype",
+        "box shape",
+        "too many pairs",
+    )
     if metadata_only:
         with pytest.raises(ValueError) as faked:
             fake()
@@ -195,7 +209,7 @@ def test_opcheck(device):
 
 
 def timm_naflex():
-    return _timm_or_skip(needs.timm_naflex_mixup_module(), "data/naflex_mixup.py")
+    return _timm_or_skip(peers.timm_naflex_mixup_module(), "data/naflex_mixup.py")
 
 
 class PinnedDraws:
@@ -249,11 +263,11 @@ def pinned_case(sizes, use_cutmix, lam, local_shuffle, seed):
     shuffles = []
     if local_shuffle > 1:
         for start in range(0, batch, local_shuffle):
-            window = order[start:start + local_shuffle]
+            window = order[start : start + local_shuffle]
             perm = list(range(len(window)))
             rng.shuffle(perm)
             shuffles.append(perm)
-            order[start:start + local_shuffle] = [window[k] for k in perm]
+            order[start : start + local_shuffle] = [window[k] for k in perm]
     partner = {}
     for a, b in zip(order[0::2], order[1::2]):
         partner[a], partner[b] = b, a
@@ -316,8 +330,9 @@ def test_matches_timm(monkeypatch, device, use_cutmix, batch, dtype):
     lam = 0.37
     shuffles, timm_offsets, params = pinned_case(sizes, use_cutmix, lam, local_shuffle=4, seed=batch)
     kwargs = dict(num_classes=C, label_smoothing=0.1, mixup_alpha=0.8, cutmix_alpha=1.0)
-    pinned = PinnedDraws(apply=0.0, switch=0.0 if use_cutmix else 0.99, lam=lam, shuffles=shuffles,
-                         offsets=timm_offsets)
+    pinned = PinnedDraws(
+        apply=0.0, switch=0.0 if use_cutmix else 0.99, lam=lam, shuffles=shuffles, offsets=timm_offsets
+    )
     theirs = run_timm(monkeypatch, pinned, images, targets, **kwargs)
     ours = NaFlexMixup(**kwargs).apply(images, targets, params)
     assert_matches_timm(ours, theirs, dtype)
@@ -337,16 +352,27 @@ def test_matches_timm_multi_label(monkeypatch, smoothing):
     assert_matches_timm(ours, theirs, torch.float32)
 
 
-@pytest.mark.parametrize("kwargs,epoch,batch", [(dict(prob=0.5), 0, 4), (dict(mixup_off_epoch=3), 3, 4), (dict(), 0, 1)],
-                         ids=["prob", "off_epoch", "batch_of_one"])
+@pytest.mark.parametrize(
+    "kwargs,epoch,batch",
+    [(dict(prob=0.5), 0, 4), (dict(mixup_off_epoch=3), 3, 4), (dict(), 0, 1)],
+    ids=["prob", "off_epoch", "batch_of_one"],
+)
 def test_matches_timm_when_not_mixing(monkeypatch, kwargs, epoch, batch):
     """prob not drawn (random.random() = 0.9 > 0.5), mixup_off_epoch reached,
     a batch of one; with list targets, as the loader wrapper passes them."""
     images = random_images(TIMM_SIZES[:batch], torch.float32, "cpu")
     labels = [3, 1, 4, 1][:batch]
     try:
-        theirs = run_timm(monkeypatch, PinnedDraws(0.9, 0.0, 0.5, [], []), images, labels,
-                          epoch=epoch, num_classes=C, label_smoothing=0.1, **kwargs)
+        theirs = run_timm(
+            monkeypatch,
+            PinnedDraws(0.9, 0.0, 0.5, [], []),
+            images,
+            labels,
+            epoch=epoch,
+            num_classes=C,
+            label_smoothing=0.1,
+            **kwargs,
+        )
     except ValueError as e:  # timm before 1.0.31 raised on a batch of one
         pytest.skip(f"this timm fails here: {e}")
     mixup = NaFlexMixup(num_classes=C, label_smoothing=0.1, generator=torch.Generator().manual_seed(8), **kwargs)
@@ -397,7 +423,8 @@ def test_pair_mode_draws_per_pair():
     blends = params.box[:, 0] == NO_BOX
     assert 0 < blends.sum() < 20  # switch_prob 0.5 over 20 pairs
     batch = NaFlexMixup(num_classes=C, generator=torch.Generator().manual_seed(0)).sample(
-        random_images(sizes, torch.float32, "cpu"))
+        random_images(sizes, torch.float32, "cpu")
+    )
     assert batch.lam.unique().numel() == 1
 
 
@@ -405,8 +432,12 @@ def test_weights_follow_the_areas():
     """Every image's target weight is the share of its pixels that are its own."""
     sizes = [(12, 20), (16, 16), (9, 30), (24, 10), (15, 15)]
     for cutmix in (False, True):
-        mixup = NaFlexMixup(num_classes=C, mixup_alpha=0.0 if cutmix else 1.0, cutmix_alpha=1.0 if cutmix else 0.0,
-                            generator=torch.Generator().manual_seed(3))
+        mixup = NaFlexMixup(
+            num_classes=C,
+            mixup_alpha=0.0 if cutmix else 1.0,
+            cutmix_alpha=1.0 if cutmix else 0.0,
+            generator=torch.Generator().manual_seed(3),
+        )
         images = [torch.zeros(1, h, w) for h, w in sizes]
         ones = [torch.ones(1, h, w) for h, w in sizes]
         params = mixup.sample(images)
@@ -414,8 +445,9 @@ def test_weights_follow_the_areas():
         # the share of the partner's pixels.
         for i, j in params.pairs.tolist():
             pair = [images[i], ones[j]]
-            out = torch.ops.mixup.naflex_mix(pair, torch.tensor([[0, 1]]), params.lam[params.pairs[:, 0] == i],
-                                              params.box[params.pairs[:, 0] == i])
+            out = torch.ops.mixup.naflex_mix(
+                pair, torch.tensor([[0, 1]]), params.lam[params.pairs[:, 0] == i], params.box[params.pairs[:, 0] == i]
+            )
             assert abs(out[0].mean().item() - (1 - params.weight[i].item())) < 1e-6
 
 

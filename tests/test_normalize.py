@@ -9,8 +9,7 @@ import pytest
 import torch
 
 import mixup_ext
-from mixup_ext import reference
-from mixup_ext import NO_BOX
+from mixup_ext import NO_BOX, reference
 
 from .helpers import (
     DEVICES,
@@ -104,8 +103,16 @@ def test_every_dtype_pair_matches_reference(device, in_dtype, out_dtype, layout)
     batch, height, width = 7, 9, 16  # odd batch and height; width a pack multiple
     x = with_layout(samples((batch, 3, height, width), in_dtype, device), layout)
     box = random_boxes(batch, height, width, device)  # blends, pastes and empty pastes
-    out = check(x, labels(batch, device), index_of("permutation", batch, device),
-                lam_of("per_sample", batch, torch.float32, device), box, mean=MEAN, std=STD, out_dtype=out_dtype)
+    out = check(
+        x,
+        labels(batch, device),
+        index_of("permutation", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        box,
+        mean=MEAN,
+        std=STD,
+        out_dtype=out_dtype,
+    )
     if layout != "contiguous":
         assert out.is_contiguous(memory_format=torch.channels_last)
 
@@ -118,13 +125,30 @@ def test_every_dtype_pair_matches_reference(device, in_dtype, out_dtype, layout)
 def test_layouts_boxes_and_partial_normalisation(device, in_dtype, layout, box_mode, norm):
     batch, channels, height, width = 5, 3, 13, 10  # odd sizes: no dimension a pack multiple
     x = with_layout(samples((batch, channels, height, width), in_dtype, device), layout)
-    box = {"none": None, "batch": torch.tensor([2, 9, 3, 8], device=device),
-           "per_sample": random_boxes(batch, height, width, device)}[box_mode]
+    box = {
+        "none": None,
+        "batch": torch.tensor([2, 9, 3, 8], device=device),
+        "per_sample": random_boxes(batch, height, width, device),
+    }[box_mode]
     kw = {"both": {"mean": MEAN, "std": STD}, "mean": {"mean": MEAN}, "std": {"std": STD}, "none": {}}[norm]
-    out = check(x, labels(batch, device), index_of("repeats", batch, device),
-                lam_of("per_sample", batch, torch.float32, device), box, out_dtype=torch.bfloat16, **kw)
-    expected = by_formula(x, index_of("repeats", batch, device), lam_of("per_sample", batch, torch.float32, device),
-                          box, kw.get("mean"), kw.get("std"), torch.bfloat16)
+    out = check(
+        x,
+        labels(batch, device),
+        index_of("repeats", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        box,
+        out_dtype=torch.bfloat16,
+        **kw,
+    )
+    expected = by_formula(
+        x,
+        index_of("repeats", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        box,
+        kw.get("mean"),
+        kw.get("std"),
+        torch.bfloat16,
+    )
     assert_close(out, expected)
 
 
@@ -158,8 +182,15 @@ def test_channel_of_every_element_on_other_ranks(device, shape, memory_format):
 @pytest.mark.parametrize("batch", [0, 1, 2, 3, 17])
 def test_batch_sizes(device, batch):
     x = samples((batch, 3, 6, 8), torch.uint8, device)
-    out = check(x, labels(batch, device), index_of("permutation", batch, device),
-                lam_of("per_sample", batch, torch.float32, device), None, mean=MEAN, std=STD)
+    out = check(
+        x,
+        labels(batch, device),
+        index_of("permutation", batch, device),
+        lam_of("per_sample", batch, torch.float32, device),
+        None,
+        mean=MEAN,
+        std=STD,
+    )
     assert out.shape == x.shape and out.dtype == torch.float32
 
 
@@ -169,8 +200,9 @@ def test_uint8_without_normalisation_is_a_conversion(device):
     identity, ones = torch.arange(4, device=device), torch.ones(4, device=device)
     out, _ = mixup_ext.fused_mix(x, None, identity, ones, None)
     assert out.dtype == torch.float32 and torch.equal(out, x.float())  # values 0-255, no scaling
-    pasted, _ = mixup_ext.fused_mix(x, None, index_of("flip", 4, device), ones, torch.tensor([0, 5, 0, 8], device=device),
-                                    out_dtype=torch.bfloat16)
+    pasted, _ = mixup_ext.fused_mix(
+        x, None, index_of("flip", 4, device), ones, torch.tensor([0, 5, 0, 8], device=device), out_dtype=torch.bfloat16
+    )
     assert torch.equal(pasted, x.flip(0).to(torch.bfloat16))  # a whole-image paste of integers is exact
 
 
@@ -180,8 +212,14 @@ def test_mean_and_std_as_tensors_equal_sequences(device):
     index, lam = index_of("roll", 4, device), lam_of("scalar", 4, torch.float32, device)
     from_lists, _ = mixup_ext.fused_mix(x, None, index, lam, mean=list(MEAN), std=list(STD))
     for where in ("cpu", device):
-        from_tensors, _ = mixup_ext.fused_mix(x, None, index, lam, mean=torch.tensor(MEAN, device=where),
-                                              std=torch.tensor(STD, dtype=torch.float64, device=where))
+        from_tensors, _ = mixup_ext.fused_mix(
+            x,
+            None,
+            index,
+            lam,
+            mean=torch.tensor(MEAN, device=where),
+            std=torch.tensor(STD, dtype=torch.float64, device=where),
+        )
         assert torch.equal(from_lists, from_tensors)
 
 
@@ -195,9 +233,12 @@ def test_nhwc_view_is_read_without_a_copy(device):
     std = torch.tensor(STD, device=device)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
         out, _ = torch.ops.mixup.fused_mix(x, None, index, lam, None, 0, 0.0, mean, std, torch.bfloat16)
-    copies = [(e.name, e.input_shapes) for e in prof.events()
-              if e.name in ("aten::copy_", "aten::clone", "aten::contiguous")
-              and any(len(shape) == 4 for shape in e.input_shapes)]
+    copies = [
+        (e.name, e.input_shapes)
+        for e in prof.events()
+        if e.name in ("aten::copy_", "aten::clone", "aten::contiguous")
+        and any(len(shape) == 4 for shape in e.input_shapes)
+    ]
     assert not copies, f"the NHWC view was copied: {copies}"
     assert out.is_contiguous(memory_format=torch.channels_last)
 
@@ -225,8 +266,11 @@ def test_gradcheck_float64(device, box_mode, norm):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("in_dtype,out_dtype", [(torch.float32, torch.bfloat16), (torch.bfloat16, torch.float32),
-                                                (torch.float16, torch.float16)], ids=str)
+@pytest.mark.parametrize(
+    "in_dtype,out_dtype",
+    [(torch.float32, torch.bfloat16), (torch.bfloat16, torch.float32), (torch.float16, torch.float16)],
+    ids=str,
+)
 def test_gradient_is_scaled_by_one_over_std_in_x_dtype(device, in_dtype, out_dtype):
     batch = 6
     x = randn((batch, 3, 5, 8), in_dtype, device).contiguous(memory_format=torch.channels_last).requires_grad_()
@@ -266,15 +310,22 @@ def test_opcheck(device):
     mean, std = torch.tensor(MEAN, device=device), torch.tensor(STD, device=device)
     box = random_boxes(batch, 5, 6, device)
     u8 = samples((batch, 3, 5, 6), torch.uint8, device)
-    torch.library.opcheck(torch.ops.mixup.fused_mix.default,
-                          (u8, labels(batch, device), index, lam, box, NUM_CLASSES, 0.1, mean, std, torch.bfloat16))
-    torch.library.opcheck(torch.ops.mixup.fused_mix.default,
-                          (u8.contiguous(memory_format=torch.channels_last), None, index, lam, None, 0, 0.0, None, std, None))
+    torch.library.opcheck(
+        torch.ops.mixup.fused_mix.default,
+        (u8, labels(batch, device), index, lam, box, NUM_CLASSES, 0.1, mean, std, torch.bfloat16),
+    )
+    torch.library.opcheck(
+        torch.ops.mixup.fused_mix.default,
+        (u8.contiguous(memory_format=torch.channels_last), None, index, lam, None, 0, 0.0, None, std, None),
+    )
     xf = samples((batch, 3, 5, 6), torch.float32, device).requires_grad_()
-    torch.library.opcheck(torch.ops.mixup.fused_mix.default,
-                          (xf, None, index, lam, box, 0, 0.0, mean, std, torch.float64))
-    torch.library.opcheck(torch.ops.mixup._fused_mix_backward.default,
-                          (randn((batch, 3, 5, 6), torch.float32, device), index, lam, box, 1.0, std))
+    torch.library.opcheck(
+        torch.ops.mixup.fused_mix.default, (xf, None, index, lam, box, 0, 0.0, mean, std, torch.float64)
+    )
+    torch.library.opcheck(
+        torch.ops.mixup._fused_mix_backward.default,
+        (randn((batch, 3, 5, 6), torch.float32, device), index, lam, box, 1.0, std),
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -324,8 +375,9 @@ def test_bad_arguments_are_value_errors_naming_them(device, fused):
 def test_zero_std_in_a_cpu_tensor_is_refused_by_the_op():
     x = samples((4, 3, 5, 6), torch.uint8, "cpu")
     with pytest.raises(ValueError, match="std must be finite and non-zero"):
-        torch.ops.mixup.fused_mix(x, None, index_of("flip", 4, "cpu"), torch.ones(4), None, 0, 0.0,
-                                  None, torch.tensor([1.0, 0.0, 2.0]), None)
+        torch.ops.mixup.fused_mix(
+            x, None, index_of("flip", 4, "cpu"), torch.ones(4), None, 0, 0.0, None, torch.tensor([1.0, 0.0, 2.0]), None
+        )
 
 
 # --- Mixup ---------------------------------------------------------------------
@@ -339,8 +391,18 @@ def test_mixup_normalises_in_every_mode_and_target_form(device, mode, target_for
     batch = 9
     x = samples((batch, 3, 16, 12), torch.uint8, device).contiguous(memory_format=torch.channels_last)
     y = labels(batch, device)
-    mixup = mixup_ext.Mixup(0.8, 1.0, mode=mode, num_classes=NUM_CLASSES, target_form=target_form, mean=MEAN,
-                            std=STD, out_dtype=out_dtype, generator=generator(device, 5), pairing="random")
+    mixup = mixup_ext.Mixup(
+        0.8,
+        1.0,
+        mode=mode,
+        num_classes=NUM_CLASSES,
+        target_form=target_form,
+        mean=MEAN,
+        std=STD,
+        out_dtype=out_dtype,
+        generator=generator(device, 5),
+        pairing="random",
+    )
     before = x.clone()
     out, target = mixup(x, y)
     assert torch.equal(x, before)
@@ -350,8 +412,16 @@ def test_mixup_normalises_in_every_mode_and_target_form(device, mode, target_for
     mixup.generator = generator(device, 5)
     params = mixup.sample(x)
     expected, expected_target = reference.fused_mix(
-        x, None if target_form == "index" else y, params.index, params.lam, params.box, NUM_CLASSES, 0.1,
-        mean=MEAN, std=STD, out_dtype=out_dtype,
+        x,
+        None if target_form == "index" else y,
+        params.index,
+        params.lam,
+        params.box,
+        NUM_CLASSES,
+        0.1,
+        mean=MEAN,
+        std=STD,
+        out_dtype=out_dtype,
     )
     assert_close(out, expected)
     if target_form == "dense":
@@ -366,12 +436,17 @@ def test_mixup_disabled_still_normalises_and_converts(device, target_form):
     batch = 5
     x = samples((batch, 3, 7, 6), torch.uint8, device)
     y = labels(batch, device)
-    mixup = mixup_ext.Mixup(0.8, 1.0, num_classes=NUM_CLASSES, target_form=target_form, mean=MEAN, std=STD,
-                            out_dtype=torch.bfloat16)
+    mixup = mixup_ext.Mixup(
+        0.8, 1.0, num_classes=NUM_CLASSES, target_form=target_form, mean=MEAN, std=STD, out_dtype=torch.bfloat16
+    )
     mixup.mixup_enabled = False
     out, target = mixup(x, y)
-    assert_close(out, by_formula(x, torch.arange(batch, device=device), torch.ones(batch, device=device), None,
-                                 MEAN, STD, torch.bfloat16))
+    assert_close(
+        out,
+        by_formula(
+            x, torch.arange(batch, device=device), torch.ones(batch, device=device), None, MEAN, STD, torch.bfloat16
+        ),
+    )
     if target_form == "dense":
         expected = torch.full((batch, NUM_CLASSES), 0.1 / NUM_CLASSES, device=device)
         expected[torch.arange(batch), y] += 0.9
@@ -413,10 +488,15 @@ def test_bad_mean_std_name_the_channel_alike(case):
     x = torch.randint(0, 256, (4, 3, 5, 5), dtype=torch.uint8)
     index, lam = torch.tensor([1, 0, 3, 2]), torch.rand(4)
     as_tensors = (None, index, lam, None, 0, 0.0, torch.tensor(mean), torch.tensor(std))
-    refused_alike("for channel", lambda: torch.ops.mixup.fused_mix(x, *as_tensors),
-                  lambda: reference.fused_mix_op(x, *as_tensors),
-                  lambda: mixup_ext.fused_mix(x, None, index, lam, mean=mean, std=std),
-                  lambda: reference.fused_mix(x, None, index, lam, mean=mean, std=std))
+    refused_alike(
+        "for channel",
+        lambda: torch.ops.mixup.fused_mix(x, *as_tensors),
+        lambda: reference.fused_mix_op(x, *as_tensors),
+        lambda: mixup_ext.fused_mix(x, None, index, lam, mean=mean, std=std),
+        lambda: reference.fused_mix(x, None, index, lam, mean=mean, std=std),
+    )
     # Mixup checks its mean/std when it is built, by the same rule and words.
-    with pytest.raises(ValueError, match=r"^Mixup: (mean must be finite|std must be finite and non-zero), got \S+ for channel \d$"):
+    with pytest.raises(
+        ValueError, match=r"^Mixup: (mean must be finite|std must be finite and non-zero), got \S+ for channel \d$"
+    ):
         mixup_ext.Mixup(mean=mean, std=std)

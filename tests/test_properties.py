@@ -14,9 +14,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import mixup_ext  # noqa: E402
-from mixup_ext import reference  # noqa: E402
-from mixup_ext import NO_BOX  # noqa: E402
+from mixup_ext import NO_BOX, reference  # noqa: E402
 
 from .helpers import DEVICES, FLOAT_DTYPES, TOLERANCE, acc_dtype, assert_close, poisoned_outputs  # noqa: E402
 
@@ -57,11 +55,15 @@ def mix_case(draw, device, dtypes=FLOAT_DTYPES, min_rank=1):
         x = base
     x = x.to(device)
 
-    index = torch.tensor(draw(st.lists(st.integers(0, max(batch - 1, 0)), min_size=batch, max_size=batch)), dtype=torch.int64)
+    index = torch.tensor(
+        draw(st.lists(st.integers(0, max(batch - 1, 0)), min_size=batch, max_size=batch)), dtype=torch.int64
+    )
     if draw(st.booleans()):
-        lam = torch.tensor(draw(st.floats(-0.5, 1.5)), dtype=acc_dtype(dtype))
+        lam = torch.tensor(draw(st.floats(0, 1)), dtype=acc_dtype(dtype))  # outside [0, 1]: test_value_checks
     else:
-        lam = torch.tensor(draw(st.lists(st.floats(0, 1), min_size=batch, max_size=batch)), dtype=acc_dtype(dtype)).reshape(batch)
+        lam = torch.tensor(
+            draw(st.lists(st.floats(0, 1), min_size=batch, max_size=batch)), dtype=acc_dtype(dtype)
+        ).reshape(batch)
 
     box = None
     if rank >= 3 and draw(st.booleans()):
@@ -128,7 +130,9 @@ def test_normalised_and_converted_equals_reference(device):
         std = data.draw(st.none() | nonzero.map(lambda v: torch.tensor(v, dtype=acc, device=x.device)))
         with poisoned_outputs():
             out, mixed = torch.ops.mixup.fused_mix(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
-        ref_out, ref_mixed = reference.fused_mix_op(x, target, index, lam, box, classes, smoothing, mean, std, out_dtype)
+        ref_out, ref_mixed = reference.fused_mix_op(
+            x, target, index, lam, box, classes, smoothing, mean, std, out_dtype
+        )
         # CUDA may contract the blend into an FMA, moving its last bit: an
         # error of an ulp of the mixed value (up to 255, or |x|) that v - mean
         # can leave standing and / std magnifies. Allow that much on top.
@@ -168,6 +172,8 @@ def test_nan_reaches_exactly_the_rows_the_reference_says(device):
         assert_close(out, ref, equal_nan=True)
         rows = torch.arange(x.shape[0], device=x.device)
         readers = (rows == source) | (index == source)
-        assert not (out.isnan().reshape(x.shape[0], -1).any(1) & ~readers).any(), "NaN reached a row that never reads its sample"
+        assert not (out.isnan().reshape(x.shape[0], -1).any(1) & ~readers).any(), (
+            "NaN reached a row that never reads its sample"
+        )
 
     check()

@@ -25,7 +25,9 @@ CONFIGS = [
 def draws(n, device, seed=0):
     g = torch.Generator().manual_seed(seed)
     uniforms = torch.rand(n, 8, dtype=torch.float64, generator=g)
-    gammas = torch._standard_gamma(torch.tensor([0.4, 0.4, 1.0, 1.0], dtype=torch.float64)[:, None].expand(4, n).contiguous(), generator=g)
+    gammas = torch._standard_gamma(
+        torch.tensor([0.4, 0.4, 1.0, 1.0], dtype=torch.float64)[:, None].expand(4, n).contiguous(), generator=g
+    )
     gammas[:, :3] = 0.0  # both Gammas underflowed: the kernel must give 0.5, not 0/0
     return uniforms.to(device), gammas.to(device)
 
@@ -38,14 +40,33 @@ def draws(n, device, seed=0):
 def test_kernel_matches_reference_bit_for_bit(device, config, full_side, paired, n):
     uniforms, gammas = draws(n, device)
     pair_index = torch.randperm(n, generator=torch.Generator().manual_seed(1)).to(device) if paired else None
-    args = (uniforms, gammas, pair_index, 13, 17, 0.8, 0.4, config["mixup_on"], config["cutmix_on"], config["minmax"], config["correct_lam"], full_side)
+    args = (
+        uniforms,
+        gammas,
+        pair_index,
+        13,
+        17,
+        0.8,
+        0.4,
+        config["mixup_on"],
+        config["cutmix_on"],
+        config["minmax"],
+        config["correct_lam"],
+        full_side,
+    )
     lam, box = torch.ops.mixup._sample_mix_params(*args)
     ref_lam, ref_box = reference._sample_mix_params(*args)
     assert lam.dtype == torch.float32 and box.dtype == torch.int64
     assert torch.equal(lam, ref_lam) and torch.equal(box, ref_box)
     assert torch.isfinite(lam).all() and ((lam >= 0) & (lam <= 1)).all()
     blended = (box == NO_BOX).all(dim=1)
-    boxed = (box[:, 0] <= box[:, 1]) & (box[:, 1] <= 13) & (box[:, 2] <= box[:, 3]) & (box[:, 3] <= 17) & (box >= 0).all(dim=1)
+    boxed = (
+        (box[:, 0] <= box[:, 1])
+        & (box[:, 1] <= 13)
+        & (box[:, 2] <= box[:, 3])
+        & (box[:, 3] <= 17)
+        & (box >= 0).all(dim=1)
+    )
     assert (blended | boxed).all()
     rows = torch.arange(n, device=device)
     leader = torch.minimum(rows, pair_index) if paired else rows
@@ -104,12 +125,28 @@ def test_sample_mix_params_refusals_read_the_same(case):
 
     def call(fn, convert=lambda t: t):
         pair_index = None if a["pair_index"] is None else convert(a["pair_index"])
-        return lambda: fn(convert(a["u"]), convert(a["g"]), pair_index, a["height"], a["width"], 1.0, 0.5, a["on"],
-                          a["on"], a["minmax"], True, True)
+        return lambda: fn(
+            convert(a["u"]),
+            convert(a["g"]),
+            pair_index,
+            a["height"],
+            a["width"],
+            1.0,
+            0.5,
+            a["on"],
+            a["on"],
+            a["minmax"],
+            True,
+            True,
+        )
 
     def fake():
         with FakeTensorMode() as mode:
             call(torch.ops.mixup._sample_mix_params, mode.from_tensor)()
 
-    refused_alike("^mixup::_sample_mix_params: ", call(torch.ops.mixup._sample_mix_params),
-                  call(reference._sample_mix_params), fake)
+    refused_alike(
+        "^mixup::_sample_mix_params: ",
+        call(torch.ops.mixup._sample_mix_params),
+        call(reference._sample_mix_params),
+        fake,
+    )

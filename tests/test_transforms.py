@@ -81,7 +81,11 @@ def test_bad_arguments_are_refused():
     refusals = [
         (MixUp(num_classes=C), (images, [0, 1, 2, 3]), "labels must be a tensor, got list"),
         (MixUp(num_classes=C, labels_getter=None), (images, ids), "labels must be a tensor, got NoneType"),
-        (MixUp(num_classes=C), (images, torch.zeros(4, 1, 1, dtype=torch.int64)), r"labels must be \(B,\) class ids or \(B, num_classes\)"),
+        (
+            MixUp(num_classes=C),
+            (images, torch.zeros(4, 1, 1, dtype=torch.int64)),
+            r"labels must be \(B,\) class ids or \(B, num_classes\)",
+        ),
         (MixUp(num_classes=C), (images, torch.zeros(4)), r"\(B,\) labels must be integer class ids"),
         (MixUp(), (images, ids), "num_classes is required with"),
         (MixUp(num_classes=C), (images, torch.rand(4, C + 1)), r"C == num_classes = 10, got shape \(4, 11\)"),
@@ -89,7 +93,11 @@ def test_bad_arguments_are_refused():
         (CutMix(num_classes=C), (torch.randn(4, 3), ids), r"at least 3 dims \(B, ..., H, W\)"),
         (MixUp(num_classes=C), ({"image": images, "target": ids},), "no 'labels' or 'label' key among"),
         (MixUp(num_classes=C), ((images,),), "needs \\(images, labels\\)"),
-        (MixUp(num_classes=C, labels_getter=lambda s: s[1].clone()), (images, ids), "labels_getter must return one of the input"),
+        (
+            MixUp(num_classes=C, labels_getter=lambda s: s[1].clone()),
+            (images, ids),
+            "labels_getter must return one of the input",
+        ),
         (MixUp(num_classes=C), ((ids, ids),), "no image tensor among the inputs"),
     ]
     for transform, inputs, match in refusals:
@@ -118,7 +126,13 @@ def test_unpacked_packed_and_dict_samples_agree(cls):
     labels_first = seeded(cls)({"labels": y, "image": x})  # never mistakes labels listed first for the images
     nested = seeded(cls, labels_getter=lambda s: s[1]["y"])((x, {"y": y, "meta": torch.arange(3)}))
     assert torch.equal(nested[1]["meta"], torch.arange(3))
-    for got_x, got_y in [packed, as_list, (sample["image"], sample["Label"]), (labels_first["image"], labels_first["labels"]), (nested[0], nested[1]["y"])]:
+    for got_x, got_y in [
+        packed,
+        as_list,
+        (sample["image"], sample["Label"]),
+        (labels_first["image"], labels_first["labels"]),
+        (nested[0], nested[1]["y"]),
+    ]:
         assert torch.equal(got_x, out) and torch.equal(got_y, target)
     assert torch.equal(x, x_before) and torch.equal(y, y_before), "inputs are never modified"
     assert not torch.equal(out, x), "the call mixed"
@@ -126,11 +140,17 @@ def test_unpacked_packed_and_dict_samples_agree(cls):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("cls", [MixUp, CutMix])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16, torch.int64, torch.bool], ids=str)
+@pytest.mark.parametrize(
+    "dtype", [torch.float64, torch.float32, torch.bfloat16, torch.float16, torch.int64, torch.bool], ids=str
+)
 def test_probability_labels_are_mixed_as_given(device, cls, dtype):
     x, y = batch(device)
     probs = torch.rand(6, C, generator=torch.Generator().manual_seed(2)).to(device)
-    probs = (probs > 0.5).to(dtype) if dtype in (torch.int64, torch.bool) else (probs / probs.sum(1, keepdim=True)).to(dtype)
+    probs = (
+        (probs > 0.5).to(dtype)
+        if dtype in (torch.int64, torch.bool)
+        else (probs / probs.sum(1, keepdim=True)).to(dtype)
+    )
     transform = cls(num_classes=None, generator=torch.Generator(device=device).manual_seed(6))
     lam = cls(num_classes=None, generator=torch.Generator(device=device).manual_seed(6)).params(x).lam
     out, target = transform(x, probs)
@@ -247,7 +267,14 @@ def test_matches_torchvision_cutmix(device, monkeypatch, kind):
     monkeypatch.setattr(torch, "randint", lambda *a, **k: next(draws))
     t_out, t_target = unpack(kind, theirs(*pack(kind, x, y)))
     monkeypatch.undo()
-    box = sampling.centred_box(torch.tensor(lam, dtype=torch.float64), torch.tensor((r_y + 0.5) / height), torch.tensor((r_x + 0.5) / width), height, width, full_side=False)
+    box = sampling.centred_box(
+        torch.tensor(lam, dtype=torch.float64),
+        torch.tensor((r_y + 0.5) / height),
+        torch.tensor((r_x + 0.5) / width),
+        height,
+        width,
+        full_side=False,
+    )
     weight = float(sampling.box_area_weight(box, height, width))
     out, target = unpack(kind, Pinned(CutMix, weight, box, num_classes=C)(*pack(kind, x, y)))
     assert torch.equal(out, t_out)
@@ -257,7 +284,10 @@ def test_matches_torchvision_cutmix(device, monkeypatch, kind):
 def test_inside_torchvision_compose_and_random_choice():
     v2 = pytest.importorskip("torchvision.transforms.v2")
     x, y = batch("cpu")
-    for pipeline in (v2.Compose([MixUp(num_classes=C)]), v2.RandomChoice([MixUp(num_classes=C), CutMix(num_classes=C)])):
+    for pipeline in (
+        v2.Compose([MixUp(num_classes=C)]),
+        v2.RandomChoice([MixUp(num_classes=C), CutMix(num_classes=C)]),
+    ):
         out, target = pipeline(x, y)
         assert out.shape == x.shape and target.shape == (6, C)
         packed_out, packed_target = pipeline((x, y))

@@ -125,8 +125,9 @@ def test_on_cuda_the_hot_path_reads_no_values_and_value_checks_refuse_like_the_c
         with pytest.raises(ValueError, match=r"mixup::fused_mix: lam must be in \[0, 1\], got 1.5 at position 2"):
             torch.ops.mixup.fused_mix(x, target, index, lam, None, 4, 0.0)
         with pytest.raises(ValueError, match=r"index values must be in \[0, B\) = \[0, 4\), found 7 at position 1"):
-            torch.ops.mixup.fused_mix(x, target, torch.tensor([0, 7, 2, 3], device="cuda"), lam.clamp(0, 1), None,
-                                      4, 0.0)
+            torch.ops.mixup.fused_mix(
+                x, target, torch.tensor([0, 7, 2, 3], device="cuda"), lam.clamp(0, 1), None, 4, 0.0
+            )
         with pytest.raises(ValueError, match="mixup_cross_entropy: lam must be in"):
             mixup_ext.mixup_cross_entropy(torch.randn(4, 5, device="cuda"), target, target, lam)
         with pytest.raises(ValueError, match=r"y_a class ids must be in \[0, C\) = \[0, 5\), found 9"):

@@ -97,8 +97,11 @@ def _timm(a, mode, cutmix):
     if module is None:
         raise ImportError("timm is not installed (pip install --no-deps timm)")
     mixup = module.Mixup(
-        mixup_alpha=0.0 if cutmix else 0.8, cutmix_alpha=1.0 if cutmix else 0.0, mode=mode,
-        label_smoothing=SMOOTHING, num_classes=NUM_CLASSES,
+        mixup_alpha=0.0 if cutmix else 0.8,
+        cutmix_alpha=1.0 if cutmix else 0.0,
+        mode=mode,
+        label_smoothing=SMOOTHING,
+        num_classes=NUM_CLASSES,
     )
     x = a["x"].clone()  # timm mixes in place: give it its own copy, outside the timed call
     return lambda: mixup(x, a["target"])
@@ -169,8 +172,12 @@ PROVIDER_LIST = [
     Provider("fused_bwd", lambda a: _backward_only(torch.ops.mixup._fused_mix_backward, a), "backward"),
     Provider("reference_bwd", lambda a: _backward_only(reference._fused_mix_backward, a), "backward"),
     _own("fused_fwd_bwd", lambda a: _forward_backward(torch.ops.mixup.fused_mix, a), "full"),
-    _own("fused_fwd_bwd_graphed", lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)), "full",
-         cuda_only=True),
+    _own(
+        "fused_fwd_bwd_graphed",
+        lambda a: _graphed(_forward_backward(torch.ops.mixup.fused_mix, a)),
+        "full",
+        cuda_only=True,
+    ),
     _own("reference_fwd_bwd", lambda a: _forward_backward(reference.fused_mix_op, a), "full"),
     _peer("eager_formula", lambda a: lambda: _eager_formula(*_args(a))),
     _peer("compiled_formula", lambda a: lambda: _compiled_eager()(*_args(a))),

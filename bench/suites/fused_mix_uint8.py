@@ -58,14 +58,32 @@ setup = uint8_setup
 
 
 def _mixup_call(case: Case, a: dict):
-    mixup = mixup_ext.Mixup(0.8, 1.0 if case.cutmix else 0.0, mode="elem", num_classes=NUM_CLASSES,
-                            pairing="random", mean=MEAN, std=STD, out_dtype=case.out_dtype)
+    mixup = mixup_ext.Mixup(
+        0.8,
+        1.0 if case.cutmix else 0.0,
+        mode="elem",
+        num_classes=NUM_CLASSES,
+        pairing="random",
+        mean=MEAN,
+        std=STD,
+        out_dtype=case.out_dtype,
+    )
     return lambda: mixup(a["x"], a["target"])
 
 
 def _fused(case: Case, a: dict):
-    return lambda: mixup_ext.fused_mix(a["x"], a["target"], a["index"], a["lam"], a["box"], NUM_CLASSES, 0.1,
-                                       mean=MEAN, std=STD, out_dtype=case.out_dtype)
+    return lambda: mixup_ext.fused_mix(
+        a["x"],
+        a["target"],
+        a["index"],
+        a["lam"],
+        a["box"],
+        NUM_CLASSES,
+        0.1,
+        mean=MEAN,
+        std=STD,
+        out_dtype=case.out_dtype,
+    )
 
 
 _formula = uint8_formula
@@ -87,11 +105,11 @@ def _providers() -> list[Provider]:
     return [
         Provider("fp32_clone", lambda a: a["x_float"].clone),
         Provider("fused", lambda a: _fused(a["case"], a), moves=_uint8_in_out),
-        Provider("timm_normalize", lambda a: lambda: a["x"].float().sub_(a["mean"]).div_(a["std"]), peer=True,
-                 moves=5 / 8),
+        Provider(
+            "timm_normalize", lambda a: lambda: a["x"].float().sub_(a["mean"]).div_(a["std"]), peer=True, moves=5 / 8
+        ),
         Provider("Mixup call", lambda a: _mixup_call(a["case"], a), moves=_uint8_in_out),
-        Provider("compile", lambda a: _compiled_formula(a["case"], a), peer=True, cuda_only=True,
-                 moves=_uint8_in_out),
+        Provider("compile", lambda a: _compiled_formula(a["case"], a), peer=True, cuda_only=True, moves=_uint8_in_out),
     ]
 
 
@@ -110,21 +128,26 @@ def collate_costs(batch: int = 256, repeats: int = 5) -> list[dict]:
         return []
     try:
         from timm.data.loader import fast_collate as plain
+
         plain_name = "timm fast_collate"
     except ImportError:  # timm installed without torchvision
         from torch.utils.data import default_collate as plain
+
         plain_name = "torch default_collate"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         rng = np.random.default_rng(0)
-        samples = [(rng.integers(0, 256, (3, 224, 224), dtype=np.uint8), int(rng.integers(0, NUM_CLASSES)))
-                   for _ in range(batch)]
+        samples = [
+            (rng.integers(0, 256, (3, 224, 224), dtype=np.uint8), int(rng.integers(0, NUM_CLASSES)))
+            for _ in range(batch)
+        ]
         tensor_samples = [(torch.from_numpy(img), label) for img, label in samples]
         rows = []
         for mode in ("batch", "elem"):
-            collate = mixup_module.FastCollateMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1,
-                                                    num_classes=NUM_CLASSES, mode=mode)
+            collate = mixup_module.FastCollateMixup(
+                mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=NUM_CLASSES, mode=mode
+            )
             ms = time_cpu_ms(lambda: collate(samples), repeats=repeats)
             rows.append(dict(collate=f"timm FastCollateMixup mode={mode}", ms=ms))
         rows.append(dict(collate=plain_name, ms=time_cpu_ms(lambda: plain(tensor_samples), repeats=repeats)))

@@ -70,19 +70,23 @@ def _compiled(dense):
 
 
 def ce_providers(z, a, b, lam):
+    compiled = _compiled(_dense_ce)
     return {
         "fused": lambda: mixup_cross_entropy(z, a, b, lam, EPS),
         "dense_soft_targets": lambda: _dense_ce(z, a, b, lam),
-        "compile": lambda f=_compiled(_dense_ce): f(z, a, b, lam),
-        "two_ce": lambda: lam * F.cross_entropy(z, a, label_smoothing=EPS) + (1 - lam) * F.cross_entropy(z, b, label_smoothing=EPS),
+        "compile": lambda: compiled(z, a, b, lam),
+        "two_ce": lambda: (
+            lam * F.cross_entropy(z, a, label_smoothing=EPS) + (1 - lam) * F.cross_entropy(z, b, label_smoothing=EPS)
+        ),
     }
 
 
 def bce_providers(z, a, b, lam, threshold):
+    compiled = _compiled(_dense_bce)
     return {
         "fused": lambda: mixup_binary_cross_entropy(z, a, b, lam, EPS, threshold),
         "dense_timm": lambda: _dense_bce(z, a, b, lam, threshold),
-        "compile": lambda f=_compiled(_dense_bce): f(z, a, b, lam, threshold),
+        "compile": lambda: compiled(z, a, b, lam, threshold),
     }
 
 
@@ -126,8 +130,9 @@ def _full(loss: str, name: str):
     versus = None if name == "fused" else f"{loss}/fused"
     # Inductor's CPU build of a loss takes minutes on 2 cores: the compile
     # providers time the GPU, where issue 22's goals are.
-    return Provider(f"{loss}/{name}", make, "full", peer=name != "fused", moves=1.0, versus=versus,
-                    cuda_only=name == "compile")
+    return Provider(
+        f"{loss}/{name}", make, "full", peer=name != "fused", moves=1.0, versus=versus, cuda_only=name == "compile"
+    )
 
 
 def _forward(loss: str, name: str):
@@ -144,8 +149,11 @@ def _forward(loss: str, name: str):
     return Provider(f"{loss}/{name}_fwd", make, "forward", peer=name != "fused", moves=1 / 2, versus=f"{loss}/fused")
 
 
-_NAMES = {"ce": ("fused", "dense_soft_targets", "two_ce", "compile"), "bce": ("fused", "dense_timm", "compile"),
-          "bce_thr0.2": ("fused", "dense_timm", "compile")}
+_NAMES = {
+    "ce": ("fused", "dense_soft_targets", "two_ce", "compile"),
+    "bce": ("fused", "dense_timm", "compile"),
+    "bce_thr0.2": ("fused", "dense_timm", "compile"),
+}
 PROVIDERS = [_full(loss, name) for loss, names in _NAMES.items() for name in names] + [
     _forward(loss, "fused") for loss in _NAMES
 ]

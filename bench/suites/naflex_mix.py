@@ -59,8 +59,9 @@ def setup(case: Case, device: str, seed: int = 0) -> dict:
     images = [torch.randn((3, h, w), generator=g).to(device=device, dtype=case.dtype) for h, w in sizes]
     labels = torch.randint(0, NUM_CLASSES, (case.batch,), generator=g)
     flat = torch.cat([img.flatten() for img in images])
-    params = mixup_ext.NaFlexMixup(num_classes=NUM_CLASSES, generator=torch.Generator().manual_seed(seed),
-                                   **case.alphas).sample(images)
+    params = mixup_ext.NaFlexMixup(
+        num_classes=NUM_CLASSES, generator=torch.Generator().manual_seed(seed), **case.alphas
+    ).sample(images)
     return dict(case=case, images=images, labels=labels, flat=flat, params=params)
 
 
@@ -73,8 +74,13 @@ def _timm(a: dict):
 
 
 def _fused(a: dict, in_place: bool = False):
-    mixup = mixup_ext.NaFlexMixup(num_classes=NUM_CLASSES, label_smoothing=0.1, in_place=in_place,
-                                  generator=torch.Generator().manual_seed(1), **a["case"].alphas)
+    mixup = mixup_ext.NaFlexMixup(
+        num_classes=NUM_CLASSES,
+        label_smoothing=0.1,
+        in_place=in_place,
+        generator=torch.Generator().manual_seed(1),
+        **a["case"].alphas,
+    )
     return lambda: mixup(a["images"], a["labels"])
 
 

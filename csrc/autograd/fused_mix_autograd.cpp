@@ -83,7 +83,7 @@ class FusedMixFunction : public torch::autograd::Function<FusedMixFunction> {
       // An out_dtype other than x's: the gradient comes back in x's dtype.
       const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
       grad_x = mixup::_fused_mix_backward(grads[0].to(x_dtype), index, lam, optional_of(saved[2]), 1.0,
-                                         optional_of(saved[3]));
+                                          optional_of(saved[3]));
     }
     if (grads[1].defined() && ctx->needs_input_grad(1)) {
       // d mixed / d target = (1 - smoothing) * the same mix, without the box.
@@ -91,7 +91,7 @@ class FusedMixFunction : public torch::autograd::Function<FusedMixFunction> {
       grad_target = mixup::_fused_mix_backward(grads[1], index, lam, std::nullopt, 1.0 - smoothing);
     }
     // index, lam, box, num_classes, smoothing, mean, std and out_dtype get no gradient, by contract.
-    return {grad_x,      grad_target, at::Tensor(), at::Tensor(), at::Tensor(),
+    return {grad_x,       grad_target,  at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

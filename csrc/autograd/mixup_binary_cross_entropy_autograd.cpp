@@ -54,18 +54,17 @@ class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBi
                                                                  threshold, pos_weight, sum_classes, reduction);
           },
           [&] {
-            return mixup::_mixup_binary_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], smoothing,
-                                                               threshold, pos_weight, sum_classes, reduction);
+            return mixup::_mixup_binary_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], smoothing, threshold,
+                                                               pos_weight, sum_classes, reduction);
           });
     }
-    return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+    return {grad_logits,  at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor mixup_binary_cross_entropy_autograd(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
-                                               const at::Tensor& lam, double smoothing,
-                                               std::optional<double> threshold,
+                                               const at::Tensor& lam, double smoothing, std::optional<double> threshold,
                                                const std::optional<at::Tensor>& pos_weight, bool sum_classes,
                                                c10::string_view reduction) {
   if (!(at::GradMode::is_enabled() && logits.requires_grad())) {
@@ -80,8 +79,6 @@ at::Tensor mixup_binary_cross_entropy_autograd(const at::Tensor& logits, const a
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(mixup, Autograd, m) {
-  m.impl("mixup_binary_cross_entropy", &mixup_binary_cross_entropy_autograd);
-}
+TORCH_LIBRARY_IMPL(mixup, Autograd, m) { m.impl("mixup_binary_cross_entropy", &mixup_binary_cross_entropy_autograd); }
 
 }  // namespace mixup

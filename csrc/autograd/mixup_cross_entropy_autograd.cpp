@@ -46,8 +46,7 @@ class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEnt
                                                           reduction);
           },
           [&] {
-            return mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4], smoothing,
-                                                        reduction);
+            return mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4], smoothing, reduction);
           });
     }
     return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

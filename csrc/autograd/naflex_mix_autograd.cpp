@@ -30,9 +30,9 @@
 namespace mixup {
 namespace {
 
+using at::indexing::Slice;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using at::indexing::Slice;
 
 // The central overlap of two (C, H, W) images, as naflex_mix_math.h places it.
 struct Overlap {

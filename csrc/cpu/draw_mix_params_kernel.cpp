@@ -16,8 +16,8 @@ namespace {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params_cpu(
     const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
-    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
-    bool full_side, std::optional<at::Generator> generator) {
+    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam, bool full_side,
+    std::optional<at::Generator> generator) {
   const DrawPlan plan = plan_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax,
                                   correct_lam, full_side, generator);
   const DrawConfig& c = plan.config;

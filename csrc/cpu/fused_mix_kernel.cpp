@@ -77,11 +77,10 @@ void parallel_over_row_chunks(int64_t batch, int64_t numel, const Body& body) {
 }
 
 template <typename scalar_t, typename acc_t>
-void blend_run(scalar_t* __restrict__ out, const scalar_t* __restrict__ own,
-               const scalar_t* __restrict__ partner, acc_t lam, int64_t begin, int64_t end) {
+void blend_run(scalar_t* __restrict__ out, const scalar_t* __restrict__ own, const scalar_t* __restrict__ partner,
+               acc_t lam, int64_t begin, int64_t end) {
   for (int64_t k = begin; k < end; ++k) {
-    out[k] = static_cast<scalar_t>(
-        blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k])));
+    out[k] = static_cast<scalar_t>(blend(lam, static_cast<acc_t>(own[k]), static_cast<acc_t>(partner[k])));
   }
 }
 
@@ -107,8 +106,8 @@ inline out_t round_to(acc_t v) {
 // on dst matters: uint8 sources may alias anything, and without it the
 // compiler would not vectorise the loop.
 template <bool kPerElement, typename out_t, typename acc_t, typename Value>
-inline void normalize_run(out_t* __restrict__ dst, const acc_t* __restrict__ mean,
-                          const acc_t* __restrict__ std, int64_t lo, int64_t hi, const Value& value) {
+inline void normalize_run(out_t* __restrict__ dst, const acc_t* __restrict__ mean, const acc_t* __restrict__ std,
+                          int64_t lo, int64_t hi, const Value& value) {
   const acc_t run_mean = mean[kPerElement ? lo : 0];
   const acc_t run_std = std[kPerElement ? lo : 0];
   for (int64_t k = lo; k < hi; ++k) {
@@ -229,8 +228,7 @@ template <typename in_t, typename out_t>
 void mix_rows_converting(const ForwardPlan& plan) {
   using acc_t = acc_type_t<in_t, out_t>;
   const RowMixPlan& mix = plan.mix;
-  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels,
-                                            std::min(mix.geometry.numel, kChunk));
+  const ChannelNormalizer<acc_t> normalizer(mix.normalize<acc_t>(), mix.channels, std::min(mix.geometry.numel, kChunk));
   for_each_mixed_run<in_t, out_t>(
       plan, mix.pairing<acc_t>(),
       [&](out_t* dst, const in_t* own, const in_t* partner, acc_t lam, int64_t begin, int64_t end) {
@@ -364,8 +362,7 @@ std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const std:
                                                  double smoothing, const std::optional<at::Tensor>& mean,
                                                  const std::optional<at::Tensor>& std,
                                                  std::optional<at::ScalarType> out_dtype) {
-  const ForwardPlan plan =
-      plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
+  const ForwardPlan plan = plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
   dispatch_in_out(x.scalar_type(), plan.out.scalar_type(), [&](auto in, auto out) {
     using in_t = decltype(in);
     using out_t = decltype(out);
@@ -375,13 +372,13 @@ std::tuple<at::Tensor, at::Tensor> fused_mix_cpu(const at::Tensor& x, const std:
   return {plan.out, plan.out_target};
 }
 
-at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& index,
-                                  const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                                  double scale, const std::optional<at::Tensor>& std) {
+at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                                  const std::optional<at::Tensor>& box, double scale,
+                                  const std::optional<at::Tensor>& std) {
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
-                                  "mixup::_fused_mix_backward", [&] { unmix_rows<scalar_t>(plan); });
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "mixup::_fused_mix_backward",
+                                  [&] { unmix_rows<scalar_t>(plan); });
   return plan.grad_input;
 }
 

@@ -96,22 +96,24 @@ void gradient_rows(const BinaryCrossEntropyOptions& p, const UpstreamRows<acc_t>
 }
 
 void run_forward(const BinaryCrossEntropyForwardPlan& f) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    loss_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>());
-    if (f.grad.defined()) {
-      gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false,
-                                     f.grad.mutable_data_ptr<scalar_t>());
-    }
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        loss_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>());
+        if (f.grad.defined()) {
+          gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false,
+                                         f.grad.mutable_data_ptr<scalar_t>());
+        }
+      });
 }
 
 void run_backward(const BinaryCrossEntropyBackwardPlan& b, bool skip_unit) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit,
-                                   b.grad.mutable_data_ptr<scalar_t>());
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(),
+                                  "mixup::mixup_binary_cross_entropy", [&] {
+                                    using acc_t = at::opmath_type<scalar_t>;
+                                    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit,
+                                                                   b.grad.mutable_data_ptr<scalar_t>());
+                                  });
 }
 
 at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
@@ -119,9 +121,8 @@ at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Te
                                           const std::optional<at::Tensor>& pos_weight, bool sum_classes,
                                           c10::string_view reduction) {
   constexpr const char* op = "mixup::mixup_binary_cross_entropy";
-  const BinaryCrossEntropyForwardPlan f =
-      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*with_grad=*/false);
+  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(
+      op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction, /*with_grad=*/false);
   run_forward(f);
   return reduce_rows(f.loss, f.reduction);
 }
@@ -131,9 +132,8 @@ std::tuple<at::Tensor, at::Tensor> mixup_binary_cross_entropy_with_grad_cpu(
     std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
     c10::string_view reduction) {
   constexpr const char* op = "mixup::_mixup_binary_cross_entropy_with_grad";
-  const BinaryCrossEntropyForwardPlan f =
-      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*with_grad=*/true);
+  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(
+      op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction, /*with_grad=*/true);
   run_forward(f);
   return {reduce_rows(f.loss, f.reduction), f.grad};
 }

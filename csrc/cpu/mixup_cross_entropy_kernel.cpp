@@ -47,31 +47,32 @@ void gradient_rows(const LossInputs& p, const UpstreamRows<acc_t>& upstream, boo
     rows.ce_grad(row.z, p.classes, lse_i, g, spread, dst);
     const acc_t ref = static_cast<acc_t>(row.z[0]);
     for (const int64_t c : {row.a, row.b}) {
-      dst[c] = static_cast<scalar_t>(
-          g * mixed_ce_grad<acc_t>(static_cast<acc_t>(row.z[c]) - ref, lse_i, c, row.a, row.b, row.lam, p.smoothing,
-                                   p.classes));
+      dst[c] = static_cast<scalar_t>(g * mixed_ce_grad<acc_t>(static_cast<acc_t>(row.z[c]) - ref, lse_i, c, row.a,
+                                                              row.b, row.lam, p.smoothing, p.classes));
     }
   });
 }
 
 void run_forward(const CrossEntropyForwardPlan& f) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
-    forward_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>(), lse);
-    if (f.grad.defined()) {
-      gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false, lse,
-                                     f.grad.mutable_data_ptr<scalar_t>());
-    }
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
+        forward_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>(), lse);
+        if (f.grad.defined()) {
+          gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false, lse,
+                                         f.grad.mutable_data_ptr<scalar_t>());
+        }
+      });
 }
 
 void run_backward(const CrossEntropyBackwardPlan& b, bool skip_unit) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(),
-                                   b.grad.mutable_data_ptr<scalar_t>());
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(),
+                                       b.grad.mutable_data_ptr<scalar_t>());
+      });
 }
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a,
@@ -94,9 +95,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mixup_cross_entropy_with_grad_cpu
   return {reduce_rows(f.loss, f.reduction), f.lse, f.grad};
 }
 
-at::Tensor mixup_cross_entropy_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& logits, const at::Tensor& y_a,
-                                            const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& lse,
-                                            double smoothing, c10::string_view reduction) {
+at::Tensor mixup_cross_entropy_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& logits,
+                                            const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                            const at::Tensor& lse, double smoothing, c10::string_view reduction) {
   const CrossEntropyBackwardPlan b =
       plan_cross_entropy_backward(grad_loss, logits, y_a, y_b, lam, lse, smoothing, reduction);
   run_backward(b, /*skip_unit=*/false);

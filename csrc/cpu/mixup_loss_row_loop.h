@@ -15,10 +15,10 @@ constexpr int64_t kLossElementsPerTask = 32768;
 
 template <typename scalar_t, typename acc_t>
 struct LossRow {
-  int64_t index;     // the row's position in the batch
+  int64_t index;      // the row's position in the batch
   const scalar_t* z;  // its logits
-  int64_t a, b;      // its labels
-  acc_t lam;         // the weight of a
+  int64_t a, b;       // its labels
+  acc_t lam;          // the weight of a
 };
 
 // body(row) for every row of the plan, rows in parallel.

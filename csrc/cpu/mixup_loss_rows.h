@@ -52,10 +52,14 @@ struct LossRowTable {
 
   template <typename scalar_t>
   const LossRowKernels<scalar_t>& get() const {
-    if constexpr (std::is_same_v<scalar_t, double>) return f64;
-    else if constexpr (std::is_same_v<scalar_t, float>) return f32;
-    else if constexpr (std::is_same_v<scalar_t, c10::Half>) return f16;
-    else return bf16;
+    if constexpr (std::is_same_v<scalar_t, double>)
+      return f64;
+    else if constexpr (std::is_same_v<scalar_t, float>)
+      return f32;
+    else if constexpr (std::is_same_v<scalar_t, c10::Half>)
+      return f16;
+    else
+      return bf16;
   }
 };
 

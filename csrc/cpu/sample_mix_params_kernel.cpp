@@ -7,12 +7,14 @@
 namespace mixup {
 namespace {
 
-std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
-    const at::Tensor& uniforms, const at::Tensor& gammas, const std::optional<at::Tensor>& pair_index,
-    int64_t height, int64_t width, double mix_prob, double switch_prob, bool mixup_on, bool cutmix_on,
-    std::optional<at::ArrayRef<double>> minmax, bool correct_lam, bool full_side) {
-  const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob,
-                                   mixup_on, cutmix_on, minmax, correct_lam, full_side);
+std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(const at::Tensor& uniforms, const at::Tensor& gammas,
+                                                         const std::optional<at::Tensor>& pair_index, int64_t height,
+                                                         int64_t width, double mix_prob, double switch_prob,
+                                                         bool mixup_on, bool cutmix_on,
+                                                         std::optional<at::ArrayRef<double>> minmax, bool correct_lam,
+                                                         bool full_side) {
+  const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob, mixup_on,
+                                   cutmix_on, minmax, correct_lam, full_side);
   const double* u = p.uniforms.const_data_ptr<double>();
   const double* g = p.gammas.const_data_ptr<double>();
   const int64_t* pairs = p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr;
@@ -20,8 +22,8 @@ std::tuple<at::Tensor, at::Tensor> sample_mix_params_cpu(
   int64_t* box = p.box.mutable_data_ptr<int64_t>();
   if (pairs != nullptr) {
     for (int64_t i = 0; i < p.draws; ++i) {
-      TORCH_CHECK_VALUE(pairs[i] >= 0 && pairs[i] < p.draws, "mixup::_sample_mix_params: pair_index values must be in [0, ",
-                        p.draws, "), found ", pairs[i]);
+      TORCH_CHECK_VALUE(pairs[i] >= 0 && pairs[i] < p.draws,
+                        "mixup::_sample_mix_params: pair_index values must be in [0, ", p.draws, "), found ", pairs[i]);
     }
   }
   for (int64_t i = 0; i < p.draws; ++i) {

@@ -84,8 +84,8 @@ __global__ void __launch_bounds__(kThreads)
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params_cuda(
     const at::Tensor& x, c10::string_view mode, c10::string_view pairing, double mixup_alpha, double cutmix_alpha,
-    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam,
-    bool full_side, std::optional<at::Generator> generator) {
+    double mix_prob, double switch_prob, std::optional<c10::ArrayRef<double>> minmax, bool correct_lam, bool full_side,
+    std::optional<at::Generator> generator) {
   const c10::cuda::CUDAGuard guard(x.device());
   const DrawPlan plan = plan_draw(x, mode, pairing, mixup_alpha, cutmix_alpha, mix_prob, switch_prob, minmax,
                                   correct_lam, full_side, generator);
@@ -104,8 +104,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_mix_params_cuda(
   }
   // One block: the partners of a whole batch are decided together.
   cuda::launch("mixup::draw_mix_params", draw_mix_params_kernel, 1, kThreads, c, rng,
-               order.defined() ? order.const_data_ptr<int64_t>() : nullptr, sorted_here ? next_power_of_two(c.batch) : 0,
-               plan.index.mutable_data_ptr<int64_t>(), plan.lam.mutable_data_ptr<float>(), plan.box.mutable_data_ptr<int64_t>());
+               order.defined() ? order.const_data_ptr<int64_t>() : nullptr,
+               sorted_here ? next_power_of_two(c.batch) : 0, plan.index.mutable_data_ptr<int64_t>(),
+               plan.lam.mutable_data_ptr<float>(), plan.box.mutable_data_ptr<int64_t>());
   return {plan.index, plan.lam, plan.box};
 }
 

@@ -376,8 +376,12 @@ struct RowMixArgs {
 
   static RowMixArgs from(const RowMixPlan& mix) {
     const uint32_t batch = mix.batch >= 1 && mix.batch <= INT32_MAX ? static_cast<uint32_t>(mix.batch) : 1u;
-    return {mix.batch_stride,     mix.geometry,           LineMap(mix.geometry),
-            mix.pairing<acc_t>(), mix.normalize<acc_t>(), ChannelMap(mix.channels, mix.geometry),
+    return {mix.batch_stride,
+            mix.geometry,
+            LineMap(mix.geometry),
+            mix.pairing<acc_t>(),
+            mix.normalize<acc_t>(),
+            ChannelMap(mix.channels, mix.geometry),
             at::cuda::detail::IntDivider<uint32_t>(batch)};
   }
 };
@@ -422,8 +426,8 @@ __device__ inline int64_t pack_offset(int64_t first, int u) {
 
 // The per-pack box masks of this thread (all zero for an unboxed row).
 template <int VEC, bool kNarrow, int UNROLL>
-__device__ inline void box_masks(uint32_t (&mask)[UNROLL], const Box& box, const RowGeometry& g,
-                                 const LineMap& lines, int64_t first) {
+__device__ inline void box_masks(uint32_t (&mask)[UNROLL], const Box& box, const RowGeometry& g, const LineMap& lines,
+                                 int64_t first) {
   const BoxSpan span(box, g);
 #pragma unroll
   for (int u = 0; u < UNROLL; ++u) {

@@ -50,9 +50,9 @@ using namespace fused_mix_device;  // NOLINT: the kernels below are written in i
 
 // One column chunk of one row: this thread's UNROLL packs from `first` on.
 template <int VEC, int UNROLL, bool kConvert, bool kNarrow, typename in_t, typename out_t, typename Values>
-__device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_t* own, const in_t* partner,
-                                 out_t* dst, const Box& box, acc_type_t<in_t, out_t> lam,
-                                 const Values& channel_values, int64_t first) {
+__device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_t* own, const in_t* partner, out_t* dst,
+                                 const Box& box, acc_type_t<in_t, out_t> lam, const Values& channel_values,
+                                 int64_t first) {
   using acc_t = acc_type_t<in_t, out_t>;
   using in_pack = Pack<in_t, VEC>;
   using out_pack = Pack<out_t, VEC>;
@@ -130,7 +130,8 @@ __device__ inline void mix_chunk(const ForwardArgs<in_t, out_t>& args, const in_
 // Divider). VEC x UNROLL: the tile (with_kernel_shape). A block mixes
 // args.chunks column chunks of its row.
 template <typename in_t, typename out_t, int VEC, int UNROLL, bool kConvert, bool kNarrow>
-__global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> : 1) fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
+__global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> : 1)
+    fused_mix_kernel(const ForwardArgs<in_t, out_t> args) {
   using acc_t = acc_type_t<in_t, out_t>;
   static_assert(kConvert || std::is_same_v<in_t, out_t>, "a plain mix keeps x's dtype");
 
@@ -163,10 +164,9 @@ __global__ void __launch_bounds__(kThreads, kConvert ? kConvertBlocksPerSM<VEC> 
 // (take_inside, the partner's term) or outside it (the row's own term), and 0
 // elsewhere. Packs whose term is all zero are not loaded.
 template <typename scalar_t, int VEC, bool kNarrow, int UNROLL, typename acc_t>
-__device__ inline void accumulate_row(acc_t (&acc)[UNROLL][VEC], const scalar_t* src,
-                                      const RowGeometry& g, const LineMap& lines, int64_t first,
-                                      const Box& box, acc_t weight, bool take_inside,
-                                      bool overwrite) {
+__device__ inline void accumulate_row(acc_t (&acc)[UNROLL][VEC], const scalar_t* src, const RowGeometry& g,
+                                      const LineMap& lines, int64_t first, const Box& box, acc_t weight,
+                                      bool take_inside, bool overwrite) {
   using pack_t = Pack<scalar_t, VEC>;
   pack_t p[UNROLL] = {};
   if (box.blends()) {
@@ -220,15 +220,14 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
 
   acc_t acc[UNROLL][VEC];
   accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + row * args.batch_stride, g, args.lines, first,
-                                args.pairing.box_of(row, g), args.pairing.weight(row),
-                                /*take_inside=*/false, /*overwrite=*/true);
+                                         args.pairing.box_of(row, g), args.pairing.weight(row),
+                                         /*take_inside=*/false, /*overwrite=*/true);
   const int64_t end = args.offsets[row + 1];
   for (int64_t t = args.offsets[row]; t < end; ++t) {
     const int64_t reader = args.order[t];
-    accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + reader * args.batch_stride, g, args.lines,
-                                  first, args.pairing.box_of(reader, g),
-                                  acc_t(1) - args.pairing.weight(reader),
-                                  /*take_inside=*/true, /*overwrite=*/false);
+    accumulate_row<scalar_t, VEC, kNarrow>(acc, args.grad + reader * args.batch_stride, g, args.lines, first,
+                                           args.pairing.box_of(reader, g), acc_t(1) - args.pairing.weight(reader),
+                                           /*take_inside=*/true, /*overwrite=*/false);
   }
 
   scalar_t* dst = args.out + row * g.numel;
@@ -257,8 +256,7 @@ __global__ void __launch_bounds__(kThreads) fused_mix_backward_kernel(const Back
 // with the same partner find each other with __match_any_sync and take
 // consecutive slots by rank, so the placement is deterministic.
 __global__ void __launch_bounds__(kReaderThreads)
-    build_readers_kernel(const int64_t* index, int64_t index_stride, int64_t batch,
-                         int64_t* order, int64_t* offsets) {
+    build_readers_kernel(const int64_t* index, int64_t index_stride, int64_t batch, int64_t* order, int64_t* offsets) {
   __shared__ int cursor[kMaxSharedReaders];
   __shared__ int64_t warp_sums[kReaderWarps];
   const int lane = threadIdx.x % 32;
@@ -341,8 +339,7 @@ constexpr int kWideVec = !std::is_same_v<in_t, uint8_t> || std::is_same_v<out_t,
 // The small tile's pack: 16 bytes of the wider side, never wider than the
 // wide tile's (so that whatever fits one fits the other).
 template <typename in_t, typename out_t>
-constexpr int kSmallVec =
-    std::min(kWideVec<in_t, out_t>, 16 / static_cast<int>(std::max(sizeof(in_t), sizeof(out_t))));
+constexpr int kSmallVec = std::min(kWideVec<in_t, out_t>, 16 / static_cast<int>(std::max(sizeof(in_t), sizeof(out_t))));
 
 // Wide packs need every row start 16-byte aligned and whole packs per row;
 // otherwise (odd widths, offset views) the kernels run one element per step.
@@ -467,8 +464,8 @@ void fill_readers(const BackwardPlan& plan) {
     return;
   }
   cuda::launch("mixup::_fused_mix_backward", build_readers_kernel, mix.batch == 0 ? 0 : 1, kReaderThreads,
-         mix.index.const_data_ptr<int64_t>(), mix.index.stride(0), mix.batch,
-         plan.order.mutable_data_ptr<int64_t>(), plan.offsets.mutable_data_ptr<int64_t>());
+               mix.index.const_data_ptr<int64_t>(), mix.index.stride(0), mix.batch,
+               plan.order.mutable_data_ptr<int64_t>(), plan.offsets.mutable_data_ptr<int64_t>());
 }
 
 template <typename scalar_t>
@@ -498,22 +495,20 @@ std::tuple<at::Tensor, at::Tensor> fused_mix_cuda(const at::Tensor& x, const std
                                                   const std::optional<at::Tensor>& std,
                                                   std::optional<at::ScalarType> out_dtype) {
   const c10::cuda::CUDAGuard guard(x.device());
-  const ForwardPlan plan =
-      plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
-  dispatch_in_out(x.scalar_type(), plan.out.scalar_type(), [&](auto in, auto out) {
-    launch_forward<decltype(in), decltype(out)>(plan);
-  });
+  const ForwardPlan plan = plan_forward(x, target, index, lam, box, num_classes, smoothing, mean, std, out_dtype);
+  dispatch_in_out(x.scalar_type(), plan.out.scalar_type(),
+                  [&](auto in, auto out) { launch_forward<decltype(in), decltype(out)>(plan); });
   return {plan.out, plan.out_target};
 }
 
-at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& index,
-                                   const at::Tensor& lam, const std::optional<at::Tensor>& box,
-                                   double scale, const std::optional<at::Tensor>& std) {
+at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& index, const at::Tensor& lam,
+                                   const std::optional<at::Tensor>& box, double scale,
+                                   const std::optional<at::Tensor>& std) {
   const c10::cuda::CUDAGuard guard(grad.device());
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
-                                  "mixup::_fused_mix_backward", [&] { launch_backward<scalar_t>(plan); });
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "mixup::_fused_mix_backward",
+                                  [&] { launch_backward<scalar_t>(plan); });
   return plan.grad_input;
 }
 

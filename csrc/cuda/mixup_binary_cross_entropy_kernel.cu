@@ -85,7 +85,8 @@ __global__ void __launch_bounds__(kBlock)
         [&](int64_t v, const Vector& in) {
           Vector d;
 #pragma unroll
-          for (int k = 0; k < kVec; ++k) d.v[k] = static_cast<scalar_t>(element(v * kVec + k, static_cast<acc_t>(in.v[k])));
+          for (int k = 0; k < kVec; ++k)
+            d.v[k] = static_cast<scalar_t>(element(v * kVec + k, static_cast<acc_t>(in.v[k])));
           if (out != nullptr) d.store(out + v * kVec);
         });
   } else {
@@ -142,33 +143,34 @@ void launch_forward_rows(const char* op, const BinaryCrossEntropyForwardPlan& f)
   const acc_t scale = static_cast<acc_t>(f.in.scale);
   acc_t* loss = f.loss.mutable_data_ptr<acc_t>();
   if (cuda::rows_vectorizable<scalar_t>(f.in.in)) {
-    cuda::launch(op, mixup_bce_forward_kernel<scalar_t, acc_t, kBlock, true>, f.in.in.batch, kBlock, args, scale,
-                 loss, upstream, grad);
+    cuda::launch(op, mixup_bce_forward_kernel<scalar_t, acc_t, kBlock, true>, f.in.in.batch, kBlock, args, scale, loss,
+                 upstream, grad);
   } else {
-    cuda::launch(op, mixup_bce_forward_kernel<scalar_t, acc_t, kBlock, false>, f.in.in.batch, kBlock, args, scale,
-                 loss, upstream, grad);
+    cuda::launch(op, mixup_bce_forward_kernel<scalar_t, acc_t, kBlock, false>, f.in.in.batch, kBlock, args, scale, loss,
+                 upstream, grad);
   }
 }
 
 void launch_forward(const char* op, const BinaryCrossEntropyForwardPlan& f) {
   const c10::cuda::CUDAGuard guard(f.in.in.logits.device());
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cuda::with_row_block_threads(f.in.in.classes, [&](auto block) {
-      launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f);
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        cuda::with_row_block_threads(
+            f.in.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
+      });
 }
 
 void launch_backward(const char* op, const BinaryCrossEntropyBackwardPlan& b, bool skip_unit) {
   const c10::cuda::CUDAGuard guard(b.in.in.logits.device());
   const cuda::GradGrid grid = cuda::grad_grid(b.in.in);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cuda::launch(op, mixup_bce_backward_kernel<scalar_t, acc_t>, grid.blocks, kThreads,
-                 binary_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, static_cast<acc_t>(b.in.scale),
-                 upstream_rows<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        cuda::launch(op, mixup_bce_backward_kernel<scalar_t, acc_t>, grid.blocks, kThreads,
+                     binary_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, static_cast<acc_t>(b.in.scale),
+                     upstream_rows<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
+      });
 }
 
 at::Tensor mixup_binary_cross_entropy_cuda(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
@@ -176,9 +178,8 @@ at::Tensor mixup_binary_cross_entropy_cuda(const at::Tensor& logits, const at::T
                                            const std::optional<at::Tensor>& pos_weight, bool sum_classes,
                                            c10::string_view reduction) {
   constexpr const char* op = "mixup::mixup_binary_cross_entropy";
-  const BinaryCrossEntropyForwardPlan f =
-      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*with_grad=*/false);
+  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(
+      op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction, /*with_grad=*/false);
   launch_forward(op, f);
   return reduce_rows(f.loss, f.reduction);
 }
@@ -188,17 +189,15 @@ std::tuple<at::Tensor, at::Tensor> mixup_binary_cross_entropy_with_grad_cuda(
     std::optional<double> threshold, const std::optional<at::Tensor>& pos_weight, bool sum_classes,
     c10::string_view reduction) {
   constexpr const char* op = "mixup::_mixup_binary_cross_entropy_with_grad";
-  const BinaryCrossEntropyForwardPlan f =
-      plan_binary_cross_entropy_forward(op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes,
-                                        reduction, /*with_grad=*/true);
+  const BinaryCrossEntropyForwardPlan f = plan_binary_cross_entropy_forward(
+      op, logits, y_a, y_b, lam, smoothing, threshold, pos_weight, sum_classes, reduction, /*with_grad=*/true);
   launch_forward(op, f);
   return {reduce_rows(f.loss, f.reduction), f.grad};
 }
 
 at::Tensor mixup_binary_cross_entropy_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& logits,
-                                                    const at::Tensor& y_a, const at::Tensor& y_b,
-                                                    const at::Tensor& lam, double smoothing,
-                                                    std::optional<double> threshold,
+                                                    const at::Tensor& y_a, const at::Tensor& y_b, const at::Tensor& lam,
+                                                    double smoothing, std::optional<double> threshold,
                                                     const std::optional<at::Tensor>& pos_weight, bool sum_classes,
                                                     c10::string_view reduction) {
   const BinaryCrossEntropyBackwardPlan b = plan_binary_cross_entropy_backward(

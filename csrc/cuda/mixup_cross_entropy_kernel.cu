@@ -200,34 +200,35 @@ void launch_forward_rows(const char* op, const CrossEntropyForwardPlan& f) {
   acc_t* loss = f.loss.mutable_data_ptr<acc_t>();
   acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
   if (cuda::rows_vectorizable<scalar_t>(f.in)) {
-    cuda::launch(op, mixup_ce_forward_kernel<scalar_t, acc_t, kBlock, true>, f.in.batch, kBlock, rows,
-                 f.in.smoothing, loss, lse, upstream, grad);
+    cuda::launch(op, mixup_ce_forward_kernel<scalar_t, acc_t, kBlock, true>, f.in.batch, kBlock, rows, f.in.smoothing,
+                 loss, lse, upstream, grad);
   } else {
-    cuda::launch(op, mixup_ce_forward_kernel<scalar_t, acc_t, kBlock, false>, f.in.batch, kBlock, rows,
-                 f.in.smoothing, loss, lse, upstream, grad);
+    cuda::launch(op, mixup_ce_forward_kernel<scalar_t, acc_t, kBlock, false>, f.in.batch, kBlock, rows, f.in.smoothing,
+                 loss, lse, upstream, grad);
   }
 }
 
 void launch_forward(const char* op, const CrossEntropyForwardPlan& f) {
   const c10::cuda::CUDAGuard guard(f.in.logits.device());
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cuda::with_row_block_threads(f.in.classes, [&](auto block) {
-      launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f);
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        cuda::with_row_block_threads(
+            f.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
+      });
 }
 
 void launch_backward(const char* op, const CrossEntropyBackwardPlan& b, bool skip_unit) {
   const c10::cuda::CUDAGuard guard(b.in.logits.device());
   const cuda::GradGrid grid = cuda::grad_grid(b.in);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cuda::launch(op, mixup_ce_backward_kernel<scalar_t, acc_t>, grid.blocks, cuda::kLossThreads,
-                 cuda::loss_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items,
-                 upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing,
-                 b.grad.mutable_data_ptr<scalar_t>());
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        cuda::launch(op, mixup_ce_backward_kernel<scalar_t, acc_t>, grid.blocks, cuda::kLossThreads,
+                     cuda::loss_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items,
+                     upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing,
+                     b.grad.mutable_data_ptr<scalar_t>());
+      });
 }
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cuda(const at::Tensor& logits, const at::Tensor& y_a,
@@ -260,9 +261,9 @@ at::Tensor mixup_cross_entropy_backward_cuda(const at::Tensor& grad_loss, const 
 }
 
 void mixup_cross_entropy_apply_grad_output_cuda(const at::Tensor& grad, const at::Tensor& grad_loss,
-                                                const at::Tensor& logits, const at::Tensor& y_a,
-                                                const at::Tensor& y_b, const at::Tensor& lam, const at::Tensor& lse,
-                                                double smoothing, c10::string_view reduction) {
+                                                const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,
+                                                const at::Tensor& lam, const at::Tensor& lse, double smoothing,
+                                                c10::string_view reduction) {
   const CrossEntropyBackwardPlan b =
       plan_cross_entropy_apply_grad_output(grad, grad_loss, logits, y_a, y_b, lam, lse, smoothing, reduction);
   launch_backward("mixup::_mixup_cross_entropy_apply_grad_output", b, /*skip_unit=*/true);

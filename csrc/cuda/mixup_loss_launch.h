@@ -90,9 +90,15 @@ struct LossRowArgs {
 
 template <typename scalar_t, typename acc_t>
 LossRowArgs<scalar_t, acc_t> loss_row_args(const LossInputs& in) {
-  return {in.logits.const_data_ptr<scalar_t>(), in.logits.stride(0), in.classes,
-          in.y_a.const_data_ptr<int64_t>(),     in.y_a.stride(0),    in.y_b.const_data_ptr<int64_t>(),
-          in.y_b.stride(0),                     in.lam.const_data_ptr<acc_t>(), in.lam_stride};
+  return {in.logits.const_data_ptr<scalar_t>(),
+          in.logits.stride(0),
+          in.classes,
+          in.y_a.const_data_ptr<int64_t>(),
+          in.y_a.stride(0),
+          in.y_b.const_data_ptr<int64_t>(),
+          in.y_b.stride(0),
+          in.lam.const_data_ptr<acc_t>(),
+          in.lam_stride};
 }
 
 // 16 bytes of a row: kVec elements loaded or stored at once.

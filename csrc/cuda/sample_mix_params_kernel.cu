@@ -21,13 +21,15 @@ __global__ void sample_mix_params_kernel(SampleConfig config, const double* unif
   sample_one(config, uniform, beta, lam + i, box + 4 * i);
 }
 
-std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(
-    const at::Tensor& uniforms, const at::Tensor& gammas, const std::optional<at::Tensor>& pair_index,
-    int64_t height, int64_t width, double mix_prob, double switch_prob, bool mixup_on, bool cutmix_on,
-    std::optional<at::ArrayRef<double>> minmax, bool correct_lam, bool full_side) {
+std::tuple<at::Tensor, at::Tensor> sample_mix_params_cuda(const at::Tensor& uniforms, const at::Tensor& gammas,
+                                                          const std::optional<at::Tensor>& pair_index, int64_t height,
+                                                          int64_t width, double mix_prob, double switch_prob,
+                                                          bool mixup_on, bool cutmix_on,
+                                                          std::optional<at::ArrayRef<double>> minmax, bool correct_lam,
+                                                          bool full_side) {
   const c10::cuda::CUDAGuard guard(uniforms.device());
-  const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob,
-                                   mixup_on, cutmix_on, minmax, correct_lam, full_side);
+  const SamplePlan p = plan_sample(uniforms, gammas, pair_index, height, width, mix_prob, switch_prob, mixup_on,
+                                   cutmix_on, minmax, correct_lam, full_side);
   cuda::launch("mixup::_sample_mix_params", sample_mix_params_kernel, cuda::ceil_div<int64_t>(p.draws, kThreads),
                kThreads, p.config, p.uniforms.const_data_ptr<double>(), p.gammas.const_data_ptr<double>(),
                p.pair_index.defined() ? p.pair_index.const_data_ptr<int64_t>() : nullptr, p.draws,

@@ -19,9 +19,7 @@ int main() {
       const at::Tensor&, const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
       const std::optional<at::Tensor>&, int64_t, double, const std::optional<at::Tensor>&,
       const std::optional<at::Tensor>&, std::optional<at::ScalarType>);
-  const auto fused_mix = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("mixup::fused_mix", "")
-                             .typed<Signature>();
+  const auto fused_mix = c10::Dispatcher::singleton().findSchemaOrThrow("mixup::fused_mix", "").typed<Signature>();
 
   at::manual_seed(0);
   const int64_t batch = 4, classes = 10;
@@ -32,8 +30,8 @@ int main() {
   const double smoothing = 0.1;
 
   // A blend: out[i] = lam[i] * x[i] + (1 - lam[i]) * x[index[i]].
-  auto [out, mixed] = fused_mix.call(x, labels, index, lam, std::nullopt, classes, smoothing, std::nullopt, std::nullopt,
-                                     std::nullopt);
+  auto [out, mixed] =
+      fused_mix.call(x, labels, index, lam, std::nullopt, classes, smoothing, std::nullopt, std::nullopt, std::nullopt);
   const at::Tensor w = lam.view({batch, 1, 1, 1});
   const bool blend_ok = at::allclose(out, w * x + (1 - w) * x.index_select(0, index));
 
@@ -42,8 +40,8 @@ int main() {
 
   // CutMix: inside the box the partner's pixels, outside the sample's own.
   const at::Tensor box = at::tensor({2, 6, 1, 5}, at::kLong);
-  auto [pasted, unused] = fused_mix.call(x, labels, index, lam, box, classes, smoothing, std::nullopt, std::nullopt,
-                                             std::nullopt);
+  auto [pasted, unused] =
+      fused_mix.call(x, labels, index, lam, box, classes, smoothing, std::nullopt, std::nullopt, std::nullopt);
   using at::indexing::Slice;
   const bool paste_ok =
       at::equal(pasted.index({Slice(), Slice(), Slice(2, 6), Slice(1, 5)}),
@@ -57,8 +55,7 @@ int main() {
   auto [mixed_x, no_targets] = mixup::fused_mix(leaf, std::nullopt, index, lam, std::nullopt, 0, 0.0);
   torch::autograd::backward({mixed_x}, {g});
   const at::Tensor expected_grad = w * g + at::zeros_like(g).index_add_(0, index, (1 - w) * g);
-  const bool grad_ok = leaf.grad().defined() && at::allclose(leaf.grad(), expected_grad) &&
-                       no_targets.size(1) == 0;
+  const bool grad_ok = leaf.grad().defined() && at::allclose(leaf.grad(), expected_grad) && no_targets.size(1) == 0;
 
   // The fused mixup BCE (ops.h), loss and gradient, against ATen's BCE on the
   // dense target timm's Mixup builds: lam * s(y_a) + (1 - lam) * s(y_b).

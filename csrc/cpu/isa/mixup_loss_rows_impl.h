@@ -79,7 +79,8 @@ void for_each_vector(const scalar_t* z, int64_t first, int64_t last, const Body&
 
 template <typename acc_t>
 acc_t sum_lanes(const Vectorized<acc_t>& v) {
-  return at::vec::vec_reduce_all<acc_t>([](const Vectorized<acc_t>& a, const Vectorized<acc_t>& b) { return a + b; }, v);
+  return at::vec::vec_reduce_all<acc_t>([](const Vectorized<acc_t>& a, const Vectorized<acc_t>& b) { return a + b; },
+                                        v);
 }
 
 template <typename acc_t>
@@ -115,9 +116,8 @@ template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
 void ce_grad(const scalar_t* z, int64_t classes, acc_t shifted_lse, acc_t scale, acc_t spread, scalar_t* out) {
   using V = Vectorized<acc_t>;
   const V ref(static_cast<acc_t>(z[0])), lse(shifted_lse), g(scale), target(spread);
-  for_each_vector(z, 0, classes, [&](const V& v, int64_t c, int64_t n) {
-    store(out + c, g * (((v - ref) - lse).exp() - target), n);
-  });
+  for_each_vector(z, 0, classes,
+                  [&](const V& v, int64_t c, int64_t n) { store(out + c, g * (((v - ref) - lse).exp() - target), n); });
 }
 
 // ---- binary cross-entropy (mixup_binary_cross_entropy_math.h: binary_ce_loss, binary_ce_grad) ----
@@ -201,7 +201,7 @@ constexpr LossRowKernels<scalar_t> kernels() {
 }  // namespace
 
 constexpr LossRowTable kLossRowTable{kernels<double>(), kernels<float>(), kernels<c10::Half>(),
-                                         kernels<c10::BFloat16>()};
+                                     kernels<c10::BFloat16>()};
 
 }  // namespace mixup::cpu::MIXUP_ISA_NAMESPACE
 
