@@ -77,7 +77,7 @@ def main() -> None:
     for step in range(1, args.steps + 1):
         rows = torch.randint(0, train_x.shape[0], (args.batch,), device=args.device, generator=device_rng)
         x, y = train_x[rows], train_y[rows]
-        mix = mixer.sample(x)  # MixParams(lam, index, box): device tensors; box rows of -1 blend
+        mix = mixer.sample(x)  # MixParams(index, lam, box): device tensors; box rows of -1 blend
         mixed_x, mixed_y = mixup_ext.fused_mix(x, y, mix.index, mix.lam, mix.box, CLASSES, args.smoothing)
         loss = torch.sum(-mixed_y * F.log_softmax(model(mixed_x), dim=-1), dim=-1).mean()
         optimizer.zero_grad(set_to_none=True)

@@ -59,14 +59,13 @@ class MixParams:
     ``[y0, y1, x0, x1)``: a paste (pasting nothing when empty), or
     ``mixup_ext.NO_BOX`` rows for a blend.
 
-    It unpacks as ``index, lam, box = mixup.sample(x)``, the order
-    ``torch.ops.mixup.draw_mix_params`` returns. It is built by keyword, or
-    positionally as ``MixParams(lam, index, box)``, the order it has always
-    been built in.
+    One order everywhere, the one ``torch.ops.mixup.draw_mix_params``
+    returns: it is built as ``MixParams(index, lam, box)`` (or by keyword) and
+    unpacks as ``index, lam, box = mixup.sample(x)``.
     """
 
-    lam: torch.Tensor
     index: torch.Tensor
+    lam: torch.Tensor
     box: torch.Tensor | None
 
     def __iter__(self):

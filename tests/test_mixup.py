@@ -45,7 +45,7 @@ def test_batch_mixup_formula(device):
     x, y = images(6, device), labels(6, device)
     mixup = Mixup(mixup_alpha=1.0, num_classes=C, label_smoothing=0.1)
     lam = torch.tensor(0.3, device=device)
-    out, target = mixup.apply(x, y, MixParams(lam, torch.arange(5, -1, -1, device=device), None))
+    out, target = mixup.apply(x, y, MixParams(torch.arange(5, -1, -1, device=device), lam, None))
     assert_close(out, 0.3 * x + 0.7 * x.flip(0))
     assert_close(target, 0.3 * smoothed(y, 0.1) + 0.7 * smoothed(y.flip(0), 0.1))
 
@@ -56,7 +56,7 @@ def test_batch_cutmix_formula(device):
     box = torch.tensor([2, 9, 1, 6], device=device)
     lam = 1 - 7 * 5 / (12 * 10)
     out, target = Mixup(cutmix_alpha=1.0, mixup_alpha=0.0, num_classes=C).apply(
-        x, y, MixParams(torch.tensor(lam, device=device), torch.arange(5, -1, -1, device=device), box)
+        x, y, MixParams(torch.arange(5, -1, -1, device=device), torch.tensor(lam, device=device), box)
     )
     expected = x.clone()
     expected[:, :, 2:9, 1:6] = x.flip(0)[:, :, 2:9, 1:6]  # timm: x[:, :, yl:yh, xl:xh] = x.flip(0)[...]
@@ -145,7 +145,7 @@ def test_matches_timm_batch_mixup(device, monkeypatch):
     kw = dict(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.1, num_classes=C)
     t_out, t_target = timm_mixup(monkeypatch, PinnedNumpyRandom([0.0], [0.3], []), x, y, **kw)
     out, target = Mixup(**kw).apply(
-        x, y, MixParams(torch.tensor(0.3, device=device), torch.arange(7, -1, -1, device=device), None)
+        x, y, MixParams(torch.arange(7, -1, -1, device=device), torch.tensor(0.3, device=device), None)
     )
     assert_close(out, t_out)
     assert_close(target, t_target.float())
@@ -166,8 +166,8 @@ def test_matches_timm_batch_cutmix(device, monkeypatch):
         width,
     )
     params = MixParams(
-        sampling.box_area_weight(box, height, width).float().to(device),
         torch.arange(7, -1, -1, device=device),
+        sampling.box_area_weight(box, height, width).float().to(device),
         box.to(device),
     )
     out, target = Mixup(**kw).apply(x, y, params)
@@ -208,7 +208,7 @@ def test_matches_timm_elem_mode_with_both(device, monkeypatch):
             weights[i] = sampling.box_area_weight(boxes[i], height, width)
         if apply[i] >= 0.9:
             weights[i] = 1.0
-    params = MixParams(weights.float().to(device), torch.arange(batch - 1, -1, -1, device=device), boxes.to(device))
+    params = MixParams(torch.arange(batch - 1, -1, -1, device=device), weights.float().to(device), boxes.to(device))
     out, target = Mixup(prob=0.9, **kw).apply(x, y, params)
     assert_close(out, t_out)
     assert_close(target, t_target.float(), scale=4)  # timm's lam passes through float32 numpy
@@ -231,7 +231,7 @@ def test_matches_timm_multi_label(device, monkeypatch, smoothing):
         monkeypatch, PinnedNumpyRandom([apply], [lam], []), x, multi_hot, prob=0.9, multi_label=True, **kw
     )
     weights = torch.tensor(np.where(apply < 0.9, lam, 1.0), dtype=torch.float32, device=device)
-    params = MixParams(weights, torch.arange(batch - 1, -1, -1, device=device), None)
+    params = MixParams(torch.arange(batch - 1, -1, -1, device=device), weights, None)
     out, target = Mixup(prob=0.9, multi_label=True, **kw).apply(x, multi_hot, params)
     assert_close(out, t_out)
     assert_close(target, t_target, scale=4)  # timm's lam passes through x's dtype and float32 numpy
@@ -303,8 +303,8 @@ def test_matches_timm_empty_box_without_correction(device, monkeypatch):
     )
     assert int(box[3] - box[2]) == 0
     params = MixParams(
-        torch.tensor(lam, dtype=torch.float32, device=device),
         torch.arange(batch - 1, -1, -1, device=device),
+        torch.tensor(lam, dtype=torch.float32, device=device),
         box.to(device),
     )
     out, target = Mixup(**kw).apply(x, y, params)
@@ -557,3 +557,10 @@ def test_alpha_changes_after_construction_are_honoured():
     spread_low_alpha = mixup.sample(x).lam.std()
     mixup.mixup_alpha = 50.0  # Beta(50, 50) sits close to 0.5
     assert mixup.sample(x).lam.std() < spread_low_alpha / 4
+
+
+def test_mix_params_build_and_unpack_in_one_order():
+    index, lam, box = torch.tensor([1, 0]), torch.tensor([0.3, 0.7]), torch.tensor([[0, 1, 0, 1], [-1, -1, -1, -1]])
+    params = MixParams(index, lam, box)
+    assert (params.index, params.lam, params.box) == (index, lam, box)
+    assert tuple(params) == (index, lam, box)
