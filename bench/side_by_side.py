@@ -1,4 +1,4 @@
-"""Our kernels and inductor's, side by side, for ncu (issue 23).
+"""Our kernels and inductor's, side by side, for ncu.
 
 Runs ``mixup_ext.fused_mix`` and ``torch.compile`` of the one-line formula
 (bench/suites/fused_mix_uint8.py's ``_formula``) on the same inputs, warms
@@ -10,7 +10,7 @@ per case with cudaProfilerStart/Stop, so that
         python -m bench.side_by_side
 
 profiles exactly those kernels, and the log holds inductor's generated code
-to read beside ours (bench/NOTES.md, issue 23). Beside them, per case, torch's
+to read beside ours (the dev log). Beside them, per case, torch's
 own ``x.to(out_dtype)``: the same bytes read and written with no mixing.
 The ``plain-*`` cases are the plain mix (x's dtype out, 1000-class targets,
 bench/suites/fused_mix.py's formula), with ``x * 1`` as the bytes alone.

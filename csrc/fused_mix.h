@@ -12,6 +12,7 @@
 #include <optional>
 #include <tuple>
 
+#include "dtypes.h"
 #include "fused_mix_math.h"
 
 namespace mixup {
@@ -89,34 +90,9 @@ BackwardPlan plan_backward(const at::Tensor& grad, const at::Tensor& index, cons
 // backends use, so they instantiate the same pairs.
 template <typename F>
 void dispatch_in_out(at::ScalarType in, at::ScalarType out, const F& f) {
-  const auto with_out = [&](auto in_value) {
-    switch (out) {
-      case at::kDouble:
-        return f(in_value, double{});
-      case at::kFloat:
-        return f(in_value, float{});
-      case at::kHalf:
-        return f(in_value, c10::Half{});
-      case at::kBFloat16:
-        return f(in_value, c10::BFloat16{});
-      default:
-        TORCH_CHECK(false, "mixup::fused_mix: unplanned output dtype ", out);
-    }
-  };
-  switch (in) {
-    case at::kByte:
-      return with_out(uint8_t{});
-    case at::kDouble:
-      return with_out(double{});
-    case at::kFloat:
-      return with_out(float{});
-    case at::kHalf:
-      return with_out(c10::Half{});
-    case at::kBFloat16:
-      return with_out(c10::BFloat16{});
-    default:
-      TORCH_CHECK(false, "mixup::fused_mix: unplanned input dtype ", in);
-  }
+  dispatch_sample(in, "mixup::fused_mix", [&](auto in_value) {
+    dispatch_data_float(out, "mixup::fused_mix", [&](auto out_value) { f(in_value, out_value); });
+  });
 }
 
 // Fills plan.order and plan.offsets with a stable library sort of index

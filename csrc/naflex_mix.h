@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "dtypes.h"
 #include "naflex_mix_math.h"
 
 namespace mixup {
@@ -44,25 +45,5 @@ struct NaFlexPlan {
 // outputs unless in_place, and lays out the units.
 NaFlexPlan plan_naflex_mix(const char* op, at::TensorList images, const at::Tensor& pairs, const at::Tensor& lam,
                            const at::Tensor& box, bool in_place);
-
-// The images' dtypes that the kernels are built for, in the order of the
-// Python side's list (mixup_ext/_validation.py: NAFLEX_DTYPES).
-template <typename F>
-void dispatch_naflex_dtype(at::ScalarType dtype, const F& f) {
-  switch (dtype) {
-    case at::kByte:
-      return f(uint8_t{});
-    case at::kHalf:
-      return f(c10::Half{});
-    case at::kBFloat16:
-      return f(c10::BFloat16{});
-    case at::kFloat:
-      return f(float{});
-    case at::kDouble:
-      return f(double{});
-    default:
-      TORCH_CHECK(false, "mixup::naflex_mix: unplanned dtype ", dtype);
-  }
-}
 
 }  // namespace mixup

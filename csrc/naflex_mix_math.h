@@ -122,10 +122,11 @@ C10_HOST_DEVICE inline acc_t add_rn(acc_t a, acc_t b) {
 // integer nearest a float32 below 2^22, in two additions rather than a
 // library call on CPUs without a rounding instruction.
 template <typename scalar_t>
-C10_HOST_DEVICE inline scalar_t naflex_blend(const NaFlexWeights<naflex_acc_t<scalar_t>>& w, scalar_t own,
+C10_HOST_DEVICE inline scalar_t naflex_blend(const NaFlexWeights<naflex_acc_t<scalar_t>>& weights, scalar_t own,
                                              scalar_t partner) {
   using acc_t = naflex_acc_t<scalar_t>;
-  const acc_t v = add_rn(mul_rn(static_cast<acc_t>(own), w.own), mul_rn(static_cast<acc_t>(partner), w.partner));
+  const acc_t v =
+      add_rn(mul_rn(static_cast<acc_t>(own), weights.own), mul_rn(static_cast<acc_t>(partner), weights.partner));
   if constexpr (std::is_same_v<scalar_t, uint8_t>) {
     constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
     // A convex combination of two bytes: within [0, 255] before rounding.
@@ -186,10 +187,10 @@ C10_HOST_DEVICE inline void copy_outside_overlap(const NaFlexImage& img, int64_t
 // is safe: an element is read before either output is written). Outside the
 // overlap's columns the rows are copied, unless in place.
 template <typename scalar_t, bool kDense>
-C10_HOST_DEVICE inline void mix_pair_row(const NaFlexUnits& w, const NaFlexPair& pair, int64_t c, int64_t r,
+C10_HOST_DEVICE inline void mix_pair_row(const NaFlexUnits& units, const NaFlexPair& pair, int64_t c, int64_t r,
                                          int64_t first, int64_t step) {
-  const NaFlexImage& image_i = w.images[pair.image[0]];
-  const NaFlexImage& image_j = w.images[pair.image[1]];
+  const NaFlexImage& image_i = units.images[pair.image[0]];
+  const NaFlexImage& image_j = units.images[pair.image[1]];
   const int64_t h_i = image_i.overlap_top + r, h_j = image_j.overlap_top + r;
   const NaFlexRow<scalar_t, kDense> row_i(image_i, c, h_i, image_i.overlap_left);
   const NaFlexRow<scalar_t, kDense> row_j(image_j, c, h_j, image_j.overlap_left);
@@ -211,11 +212,11 @@ C10_HOST_DEVICE inline void mix_pair_row(const NaFlexUnits& w, const NaFlexPair&
     for (int64_t q = first; q < pair.width; q += step) {
       const scalar_t x_i = row_i.load(q), x_j = row_j.load(q);
       const bool into_i = q >= lo[0] && q < hi[0], into_j = q >= lo[1] && q < hi[1];
-      if (!w.in_place || into_i) row_i.store(q, into_i ? x_j : x_i);
-      if (!w.in_place || into_j) row_j.store(q, into_j ? x_i : x_j);
+      if (!units.in_place || into_i) row_i.store(q, into_i ? x_j : x_i);
+      if (!units.in_place || into_j) row_j.store(q, into_j ? x_i : x_j);
     }
   }
-  if (w.in_place) return;
+  if (units.in_place) return;
   copy_outside_overlap<scalar_t, kDense>(image_i, c, h_i, first, step);
   copy_outside_overlap<scalar_t, kDense>(image_j, c, h_j, first, step);
 }
@@ -223,16 +224,16 @@ C10_HOST_DEVICE inline void mix_pair_row(const NaFlexUnits& w, const NaFlexPair&
 // Work unit u, its columns first, first + step, ...: the CPU walks a unit
 // with (0, 1), a CUDA warp with (lane, 32).
 template <typename scalar_t, bool kDense>
-C10_HOST_DEVICE inline void run_naflex_unit(const NaFlexUnits& w, int64_t u, int64_t first, int64_t step) {
-  const int64_t k = owner_of_unit(w.starts, w.entries, u);
-  const int64_t local = u - w.starts[k];
-  if (k < w.pair_count) {
-    const NaFlexPair& pair = w.pairs[k];
+C10_HOST_DEVICE inline void run_naflex_unit(const NaFlexUnits& units, int64_t u, int64_t first, int64_t step) {
+  const int64_t k = owner_of_unit(units.starts, units.entries, u);
+  const int64_t local = u - units.starts[k];
+  if (k < units.pair_count) {
+    const NaFlexPair& pair = units.pairs[k];
     const int64_t c = local / pair.height;
-    mix_pair_row<scalar_t, kDense>(w, pair, c, local - c * pair.height, first, step);
+    mix_pair_row<scalar_t, kDense>(units, pair, c, local - c * pair.height, first, step);
     return;
   }
-  const NaFlexImage& img = w.images[k - w.pair_count];
+  const NaFlexImage& img = units.images[k - units.pair_count];
   int64_t c, h;
   img.copy_row(local, c, h);
   copy_columns<scalar_t, kDense>(img, c, h, 0, img.width, first, step);

@@ -13,14 +13,12 @@
 namespace mixup {
 namespace {
 
-bool naflex_dtype(at::ScalarType t) { return t == at::kByte || is_data_float(t); }
-
 void check_images(const char* op, at::TensorList images) {
   for (size_t k = 0; k < images.size(); ++k) {
     const at::Tensor& img = images[k];
     TORCH_CHECK_VALUE(img.dim() == 3, op, ": images[", k, "] must be one (C, H, W) image, got ", describe(img));
-    TORCH_CHECK_VALUE(naflex_dtype(img.scalar_type()), op, ": images[", k,
-                      "] must be uint8, float16, bfloat16, float32 or float64, got ", describe(img));
+    TORCH_CHECK_VALUE(is_sample_dtype(img.scalar_type()), op, ": images[", k, "] must be ", kSampleNames, ", got ",
+                      describe(img));
     if (k == 0) continue;
     const at::Tensor& first = images[0];
     TORCH_CHECK_VALUE(
@@ -72,12 +70,12 @@ NaFlexPair plan_pair(const char* op, int64_t p, const int64_t* ij, double lam, c
   TORCH_CHECK_VALUE(std::isfinite(lam) && lam >= 0.0 && lam <= 1.0, op, ": lam[", p, "] must be in [0, 1], got ",
                     number(lam));
   pair.lam = lam;
-  NaFlexImage& a = images[pair.image[0]];
-  NaFlexImage& c = images[pair.image[1]];
-  pair.height = std::min(a.height, c.height);
-  pair.width = std::min(a.width, c.width);
-  place_overlap(a, pair.height, pair.width);
-  place_overlap(c, pair.height, pair.width);
+  NaFlexImage& image_i = images[pair.image[0]];
+  NaFlexImage& image_j = images[pair.image[1]];
+  pair.height = std::min(image_i.height, image_j.height);
+  pair.width = std::min(image_i.width, image_j.width);
+  place_overlap(image_i, pair.height, pair.width);
+  place_overlap(image_j, pair.height, pair.width);
 
   const bool blend = b[0] == Box::kNoBox;
   if (blend) {

@@ -3,7 +3,8 @@
 The fake (meta) kernels and the reference both use these, so the compiled op,
 its fake kernel and the fallback refuse the same inputs with the same words.
 The C++ twins are csrc/<op>_plan.cpp (fused_mix, draw_mix_params,
-sample_mix_params, mixup_loss, mixup_binary_cross_entropy), which name
+sample_mix_params, mixup_loss, mixup_cross_entropy, mixup_binary_cross_entropy,
+naflex_mix) and csrc/value_checks.cpp, which name
 dtypes, tensors and numbers as this file does (csrc/messages.h);
 every refusal case in the tests runs through the op, its fake kernel and the
 reference (tests/helpers.py: refused_alike), which must give the same
@@ -537,8 +538,8 @@ def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float,
 
 NAFLEX = "mixup::naflex_mix"
 NAFLEX_INPLACE = "mixup::naflex_mix_"
-#: The images' dtypes of mixup::naflex_mix (csrc/naflex_mix.h: dispatch_naflex_dtype).
-NAFLEX_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: The images' dtypes of mixup::naflex_mix: the sample dtypes (csrc/dtypes.h: is_sample_dtype).
+NAFLEX_DTYPES = (torch.uint8, *FLOAT_DTYPES)
 
 
 def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
@@ -554,9 +555,7 @@ def check_naflex_mix(op: str, images, pairs, lam, box) -> None:
         if img.dim() != 3:
             raise ValueError(f"{op}: images[{k}] must be one (C, H, W) image, got {_describe(img)}")
         if img.dtype not in NAFLEX_DTYPES:
-            raise ValueError(
-                f"{op}: images[{k}] must be uint8, float16, bfloat16, float32 or float64, got {_describe(img)}"
-            )
+            raise ValueError(f"{op}: images[{k}] must be uint8, {FLOAT_NAMES}, got {_describe(img)}")
         first = images[0]
         if k and (img.dtype != first.dtype or img.device != first.device or img.shape[0] != first.shape[0]):
             raise ValueError(

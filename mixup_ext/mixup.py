@@ -32,6 +32,7 @@ import torch
 
 from . import _sampling as sampling
 from ._validation import (
+    MODES,
     as_class_ids,
     check_alphas,
     check_out_dtype,
@@ -41,11 +42,7 @@ from ._validation import (
 )
 from .ops import fused_mix
 
-MODES = ("batch", "pair", "elem")
 _draw_mix_params = torch.ops.mixup.draw_mix_params.default  # the overload itself: no resolution per call
-# draw_mix_params's full_side: timm >= 1.0.2x's CutMix box, exactly
-# int(H * sqrt(1 - lam)) rows tall before clipping (sampling.centred_box).
-_TIMM_FULL_SIDE = True
 TARGET_FORMS = ("dense", "index")
 
 
@@ -200,7 +197,7 @@ class Mixup:
             float(self.switch_prob),
             self._minmax,
             bool(self.correct_lam),
-            _TIMM_FULL_SIDE,
+            True,  # full_side: timm >= 1.0.2x's CutMix box, int(H * sqrt(1 - lam)) rows before clipping
             self.generator,
         )
         return MixParams(lam=lam, index=index, box=box if self.cutmix_alpha > 0 else None)

@@ -1,4 +1,4 @@
-"""Drop-in gaps a new user hit (issue 25): class ids of any integer dtype,
+"""Drop-in gaps a new user hit: class ids of any integer dtype,
 MixParams unpacking, and Python-float lam checked by name."""
 
 from __future__ import annotations

@@ -37,3 +37,14 @@ def test_train_step_example_learns_through_the_librarys_sampler():
     accuracy = re.search(r"held-out accuracy (\S+)% after 150 steps", out)
     assert accuracy, out
     assert float(accuracy.group(1)) > 15.0, f"no better than chance (10 classes): {out}"
+
+
+def test_naflex_train_example_runs_timms_naflex_loader_with_our_mixup():
+    """timm's real NaFlex path (create_naflex_loader, naflexvit) with
+    NaFlexMixup swapped in. It needs timm's full import, which needs
+    torchvision's compiled ops: on the CPU machines here they do not load, so
+    this runs where they do (the GPU machine)."""
+    pytest.importorskip("torchvision.transforms.v2")
+    pytest.importorskip("timm.data", exc_type=ImportError)
+    out = run_example("naflex_train.py", "--steps", "4")
+    assert re.search(r"^4 steps in \S+ s", out, flags=re.M), out

@@ -1,4 +1,4 @@
-"""The losses write their gradient in the forward (issue 22): what that design
+"""The losses write their gradient in the forward: what that design
 must keep true, for both losses, on every device.
 
 * The backward applies any grad_output: non-unit scalars, per-row weights
@@ -182,7 +182,7 @@ def test_no_gradient_is_written_without_grad(device, kind):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", LOSSES)
 def test_double_backward_story_is_unchanged(device, kind):
-    """create_graph=True takes the functional backward, as before issue 22."""
+    """create_graph=True takes the functional backward, as it always has."""
     z, a, b, lam = make((4, 30), device)
     z.requires_grad_()
     loss = loss_fn(kind)(z, a, b, lam)

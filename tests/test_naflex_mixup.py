@@ -1,5 +1,5 @@
 """mixup::naflex_mix(_) against its reference, and NaFlexMixup against timm
-1.0.31's own NaFlexMixup with its draws pinned to ours (issue 24)."""
+1.0.31's own NaFlexMixup with its draws pinned to ours."""
 
 from __future__ import annotations
 

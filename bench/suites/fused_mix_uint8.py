@@ -17,7 +17,7 @@ per-sample boxes, NCHW and channels_last, 1000-class targets mixed too):
 * ``compile`` (CUDA): ``torch.compile(dynamic=False)`` of the one-line
   formula ``((lam * x.float() + (1 - lam) * x[perm].float() - mean) / std)
   .to(out_dtype)``, with the boxes as a mask where the case has them: the
-  strongest alternative a user has (issue 23).
+  strongest alternative a user has.
 
 Then (``extra``), on the CPU and one thread, timm's ``FastCollateMixup`` per
 batch beside plain collation (``fast_collate`` when timm's loader imports,

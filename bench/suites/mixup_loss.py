@@ -15,14 +15,14 @@ CUDA. Three losses, each with its own providers (``<loss>/<provider>``):
   ``BinaryCrossEntropy.forward`` (threshold, ``F.binary_cross_entropy_with_logits``),
   written out here so that it runs without timm.
 * ``compile`` (each loss): ``torch.compile(dynamic=False)`` of that loss's
-  dense formula, the strongest alternative a user has (issue 22).
+  dense formula, the strongest alternative a user has.
 
     python -m bench --suite mixup_loss [--device cpu --threads 2]
 
 A loss's providers are ratios to its own fused one (full), in the same run;
 the fused ones to ``ce/fused``. The floor bytes of a training step are the
 logits read once and their gradient written once (the fused forward writes
-the gradient while it holds each row: issue 22); a forward alone reads the
+the gradient while it holds each row); a forward alone reads the
 logits once, half of that.
 """
 
@@ -129,7 +129,7 @@ def _full(loss: str, name: str):
 
     versus = None if name == "fused" else f"{loss}/fused"
     # Inductor's CPU build of a loss takes minutes on 2 cores: the compile
-    # providers time the GPU, where issue 22's goals are.
+    # providers time the GPU, where the loss goals are.
     return Provider(
         f"{loss}/{name}", make, "full", peer=name != "fused", moves=1.0, versus=versus, cuda_only=name == "compile"
     )

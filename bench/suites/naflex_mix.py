@@ -1,6 +1,6 @@
 """Variable-size batches (timm's NaFlex loader): mixup_ext.NaFlexMixup, one
 op call per batch, against timm 1.0.31's NaFlexMixup, a Python loop of
-clones and slices per image (issue 24).
+clones and slices per image.
 
     python -m bench --suite naflex_mix --device cpu --threads 1   # as in one loader worker
     python -m bench --suite naflex_mix --device cpu --threads 2

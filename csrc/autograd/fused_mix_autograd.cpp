@@ -29,6 +29,10 @@ std::optional<at::Tensor> optional_of(const at::Tensor& t) {
   return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
 }
 
+// What both functions' save_for_backward keeps, in its order (kBox and kStd
+// undefined when not given).
+enum Saved : size_t { kIndex, kLam, kBox, kStd };
+
 class FusedMixBackwardFunction : public torch::autograd::Function<FusedMixBackwardFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& index,
@@ -47,9 +51,9 @@ class FusedMixBackwardFunction : public torch::autograd::Function<FusedMixBackwa
     if (grad_grad_input.defined() && ctx->needs_input_grad(0)) {
       const auto saved = ctx->get_saved_variables();
       const double scale = ctx->saved_data["scale"].toDouble();
-      grad = std::get<0>(mixup::fused_mix(grad_grad_input, std::nullopt, saved[0], saved[1], optional_of(saved[2]),
-                                          /*num_classes=*/0, /*smoothing=*/0.0, /*mean=*/std::nullopt,
-                                          optional_of(saved[3])));
+      grad = std::get<0>(
+          mixup::fused_mix(grad_grad_input, std::nullopt, saved[kIndex], saved[kLam], optional_of(saved[kBox]),
+                           /*num_classes=*/0, /*smoothing=*/0.0, /*mean=*/std::nullopt, optional_of(saved[kStd])));
       if (scale != 1.0) grad = grad.mul(scale);
     }
     return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
@@ -77,13 +81,13 @@ class FusedMixFunction : public torch::autograd::Function<FusedMixFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &index = saved[0], &lam = saved[1];
+    const at::Tensor &index = saved[kIndex], &lam = saved[kLam];
     at::Tensor grad_x, grad_target;
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       // An out_dtype other than x's: the gradient comes back in x's dtype.
       const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
-      grad_x = mixup::_fused_mix_backward(grads[0].to(x_dtype), index, lam, optional_of(saved[2]), 1.0,
-                                          optional_of(saved[3]));
+      grad_x = mixup::_fused_mix_backward(grads[0].to(x_dtype), index, lam, optional_of(saved[kBox]), 1.0,
+                                          optional_of(saved[kStd]));
     }
     if (grads[1].defined() && ctx->needs_input_grad(1)) {
       // d mixed / d target = (1 - smoothing) * the same mix, without the box.

@@ -20,6 +20,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// What save_for_backward keeps, in its order (kPosWeight undefined when not given).
+enum Saved : size_t { kLogits, kYA, kYB, kLam, kPosWeight, kForwardGrad };
+
 class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBinaryCrossEntropyFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& y_a,
@@ -42,20 +45,22 @@ class MixupBinaryCrossEntropyFunction : public torch::autograd::Function<MixupBi
     at::Tensor grad_logits;
     if (grads[0].defined() && ctx->needs_input_grad(0)) {
       const auto s = ctx->get_saved_variables();
-      const std::optional<at::Tensor> pos_weight = s[4].defined() ? std::optional<at::Tensor>(s[4]) : std::nullopt;
+      const std::optional<at::Tensor> pos_weight =
+          s[kPosWeight].defined() ? std::optional<at::Tensor>(s[kPosWeight]) : std::nullopt;
       const double smoothing = ctx->saved_data["smoothing"].toDouble();
       const std::optional<double> threshold = ctx->saved_data["threshold"].toOptional<double>();
       const bool sum_classes = ctx->saved_data["sum_classes"].toBool();
       const std::string reduction = ctx->saved_data["reduction"].toStringRef();
       grad_logits = forward_gradient_for(
-          ctx, s[5],
+          ctx, s[kForwardGrad],
           [&](const at::Tensor& grad) {
-            mixup::_mixup_binary_cross_entropy_apply_grad_output(grad, grads[0], s[0], s[1], s[2], s[3], smoothing,
-                                                                 threshold, pos_weight, sum_classes, reduction);
+            mixup::_mixup_binary_cross_entropy_apply_grad_output(grad, grads[0], s[kLogits], s[kYA], s[kYB], s[kLam],
+                                                                 smoothing, threshold, pos_weight, sum_classes,
+                                                                 reduction);
           },
           [&] {
-            return mixup::_mixup_binary_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], smoothing, threshold,
-                                                               pos_weight, sum_classes, reduction);
+            return mixup::_mixup_binary_cross_entropy_backward(grads[0], s[kLogits], s[kYA], s[kYB], s[kLam], smoothing,
+                                                               threshold, pos_weight, sum_classes, reduction);
           });
     }
     return {grad_logits,  at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),

@@ -18,6 +18,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// What save_for_backward keeps, in its order.
+enum Saved : size_t { kLogits, kYA, kYB, kLam, kShiftedLse, kForwardGrad };
+
 class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEntropyFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& y_a,
@@ -40,13 +43,14 @@ class MixupCrossEntropyFunction : public torch::autograd::Function<MixupCrossEnt
       const double smoothing = ctx->saved_data["smoothing"].toDouble();
       const std::string reduction = ctx->saved_data["reduction"].toStringRef();
       grad_logits = forward_gradient_for(
-          ctx, s[5],
+          ctx, s[kForwardGrad],
           [&](const at::Tensor& grad) {
-            mixup::_mixup_cross_entropy_apply_grad_output(grad, grads[0], s[0], s[1], s[2], s[3], s[4], smoothing,
-                                                          reduction);
+            mixup::_mixup_cross_entropy_apply_grad_output(grad, grads[0], s[kLogits], s[kYA], s[kYB], s[kLam],
+                                                          s[kShiftedLse], smoothing, reduction);
           },
           [&] {
-            return mixup::_mixup_cross_entropy_backward(grads[0], s[0], s[1], s[2], s[3], s[4], smoothing, reduction);
+            return mixup::_mixup_cross_entropy_backward(grads[0], s[kLogits], s[kYA], s[kYB], s[kLam], s[kShiftedLse],
+                                                        smoothing, reduction);
           });
     }
     return {grad_logits, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

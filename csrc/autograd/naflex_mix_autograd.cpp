@@ -89,7 +89,8 @@ class NaFlexMixFunction : public torch::autograd::Function<NaFlexMixFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    variable_list result = naflex_mix_adjoint(grads, saved[0], saved[1], saved[2]);
+    const at::Tensor &pairs = saved[0], &lam = saved[1], &box = saved[2];  // save_for_backward's order
+    variable_list result = naflex_mix_adjoint(grads, pairs, lam, box);
     // pairs, lam and box get no gradient, by contract.
     result.resize(grads.size() + 3);
     return result;

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../dtypes.h"
 #include "../fused_mix.h"
 
 namespace mixup {
@@ -377,8 +378,10 @@ at::Tensor fused_mix_backward_cpu(const at::Tensor& grad, const at::Tensor& inde
                                   const std::optional<at::Tensor>& std) {
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "mixup::_fused_mix_backward",
-                                  [&] { unmix_rows<scalar_t>(plan); });
+  dispatch_data_float(grad.scalar_type(), "mixup::_fused_mix_backward", [&](auto type) {
+    using scalar_t = decltype(type);
+    unmix_rows<scalar_t>(plan);
+  });
   return plan.grad_input;
 }
 

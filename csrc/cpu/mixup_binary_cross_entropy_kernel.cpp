@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "../dtypes.h"
 #include "../mixup_binary_cross_entropy.h"
 #include "mixup_loss_row_loop.h"
 #include "mixup_loss_rows.h"
@@ -96,24 +97,24 @@ void gradient_rows(const BinaryCrossEntropyOptions& p, const UpstreamRows<acc_t>
 }
 
 void run_forward(const BinaryCrossEntropyForwardPlan& f) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        loss_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>());
-        if (f.grad.defined()) {
-          gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false,
-                                         f.grad.mutable_data_ptr<scalar_t>());
-        }
-      });
+  dispatch_data_float(f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    loss_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>());
+    if (f.grad.defined()) {
+      gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false,
+                                     f.grad.mutable_data_ptr<scalar_t>());
+    }
+  });
 }
 
 void run_backward(const BinaryCrossEntropyBackwardPlan& b, bool skip_unit) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(),
-                                  "mixup::mixup_binary_cross_entropy", [&] {
-                                    using acc_t = at::opmath_type<scalar_t>;
-                                    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit,
-                                                                   b.grad.mutable_data_ptr<scalar_t>());
-                                  });
+  dispatch_data_float(b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit,
+                                   b.grad.mutable_data_ptr<scalar_t>());
+  });
 }
 
 at::Tensor mixup_binary_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,

@@ -9,6 +9,7 @@
 #include <ATen/OpMathType.h>
 #include <torch/library.h>
 
+#include "../dtypes.h"
 #include "../mixup_cross_entropy.h"
 #include "mixup_loss_row_loop.h"
 #include "mixup_loss_rows.h"
@@ -54,25 +55,25 @@ void gradient_rows(const LossInputs& p, const UpstreamRows<acc_t>& upstream, boo
 }
 
 void run_forward(const CrossEntropyForwardPlan& f) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
-        forward_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>(), lse);
-        if (f.grad.defined()) {
-          gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false, lse,
-                                         f.grad.mutable_data_ptr<scalar_t>());
-        }
-      });
+  dispatch_data_float(f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    acc_t* lse = f.lse.mutable_data_ptr<acc_t>();
+    forward_rows<scalar_t, acc_t>(f.in, f.loss.mutable_data_ptr<acc_t>(), lse);
+    if (f.grad.defined()) {
+      gradient_rows<scalar_t, acc_t>(f.in, upstream_rows<acc_t>(f.upstream), /*skip_unit=*/false, lse,
+                                     f.grad.mutable_data_ptr<scalar_t>());
+    }
+  });
 }
 
 void run_backward(const CrossEntropyBackwardPlan& b, bool skip_unit) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(),
-                                       b.grad.mutable_data_ptr<scalar_t>());
-      });
+  dispatch_data_float(b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    gradient_rows<scalar_t, acc_t>(b.in, upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(),
+                                   b.grad.mutable_data_ptr<scalar_t>());
+  });
 }
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cpu(const at::Tensor& logits, const at::Tensor& y_a,

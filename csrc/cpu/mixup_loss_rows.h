@@ -5,7 +5,7 @@
 // (mixup_*cross_entropy_math.h). Math is in acc_t: float, or double for double logits.
 #pragma once
 
-#include <ATen/OpMathType.h>
+#include "../dtypes.h"
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -24,7 +24,7 @@ struct PosWeight {
 
 template <typename scalar_t>
 struct LossRowKernels {
-  using acc_t = at::opmath_type<scalar_t>;
+  using acc_t = acc_type_t<scalar_t>;
 
   // Softmax statistics of one row of `classes` logits z, relative to its
   // first logit r = z[0] (mixup_cross_entropy_math.h says why): returns the shifted

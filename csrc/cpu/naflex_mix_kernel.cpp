@@ -19,7 +19,7 @@ constexpr int64_t kUnitsPerTask = 64;
 
 void run_plan(const NaFlexPlan& plan) {
   const NaFlexUnits units = plan.host_units();
-  dispatch_naflex_dtype(plan.dtype, [&](auto type) {
+  dispatch_sample(plan.dtype, "mixup::naflex_mix", [&](auto type) {
     using scalar_t = decltype(type);
     const auto walk = [&](auto dense) {
       at::parallel_for(0, plan.units(), kUnitsPerTask, [&](int64_t begin, int64_t end) {

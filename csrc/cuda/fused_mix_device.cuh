@@ -28,7 +28,7 @@
 // The most column chunks (kThreads * VEC * UNROLL elements each) that one
 // forward block mixes, one after another, for its row: the row's prologue
 // (channel staging, partner, box, lam) is paid once for all of them
-// (bench/NOTES.md, issue 23 v6). The launcher picks fewer for small launches.
+// (bench/NOTES.md, v6). The launcher picks fewer for small launches.
 #ifndef MIXUP_EXT_CHUNKS
 #define MIXUP_EXT_CHUNKS 4
 #endif

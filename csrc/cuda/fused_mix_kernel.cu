@@ -38,6 +38,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../dtypes.h"
 #include "../fused_mix.h"
 #include "launch.h"
 
@@ -393,8 +394,7 @@ Tile tile_from_environment() {
 // - the small tile: one 16-byte pack a thread (kSmallVec), for a launch
 //   whose wide row blocks would fill less than kSmallTilePercent of the
 //   GPU's resident block slots: 128x3x32x32 uint8 -> bf16 then runs 384
-//   blocks on an H200's 132 SMs instead of 128 (bench/NOTES.md, issue 23
-//   v10);
+//   blocks on an H200's 132 SMs instead of 128 (the dev log, v10);
 // - one element a thread where packs do not fit (odd widths, offset views),
 //   with 64-bit index math where a row has 2^31 elements or more (8 GiB per
 //   fp32 sample): four kernel shapes compiled per dtype pair, not six.
@@ -507,8 +507,10 @@ at::Tensor fused_mix_backward_cuda(const at::Tensor& grad, const at::Tensor& ind
   const c10::cuda::CUDAGuard guard(grad.device());
   const BackwardPlan plan = plan_backward(grad, index, lam, box, scale, std);
   fill_readers(plan);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "mixup::_fused_mix_backward",
-                                  [&] { launch_backward<scalar_t>(plan); });
+  dispatch_data_float(grad.scalar_type(), "mixup::_fused_mix_backward", [&](auto type) {
+    using scalar_t = decltype(type);
+    launch_backward<scalar_t>(plan);
+  });
   return plan.grad_input;
 }
 

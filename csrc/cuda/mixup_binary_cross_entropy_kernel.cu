@@ -7,7 +7,7 @@
 // the element losses (warp shuffles, then shared memory) and writes one
 // float per row; with a gradient, the same sweep writes each element's
 // derivative, so a training step reads the logits once and writes the
-// gradient once (issue 22). Backward: (row, chunk) items writing the
+// gradient once. Backward: (row, chunk) items writing the
 // gradient times grad_output, into a fresh tensor, or into the forward's
 // where grad_output is not the 1 that the forward assumed.
 #include <ATen/Dispatch.h>
@@ -15,6 +15,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../dtypes.h"
 #include "../mixup_binary_cross_entropy.h"
 #include "mixup_loss_launch.h"
 
@@ -153,24 +154,24 @@ void launch_forward_rows(const char* op, const BinaryCrossEntropyForwardPlan& f)
 
 void launch_forward(const char* op, const BinaryCrossEntropyForwardPlan& f) {
   const c10::cuda::CUDAGuard guard(f.in.in.logits.device());
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        cuda::with_row_block_threads(
-            f.in.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
-      });
+  dispatch_data_float(f.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    cuda::with_row_block_threads(
+        f.in.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
+  });
 }
 
 void launch_backward(const char* op, const BinaryCrossEntropyBackwardPlan& b, bool skip_unit) {
   const c10::cuda::CUDAGuard guard(b.in.in.logits.device());
   const cuda::GradGrid grid = cuda::grad_grid(b.in.in);
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        cuda::launch(op, mixup_bce_backward_kernel<scalar_t, acc_t>, grid.blocks, kThreads,
-                     binary_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, static_cast<acc_t>(b.in.scale),
-                     upstream_rows<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
-      });
+  dispatch_data_float(b.in.in.logits.scalar_type(), "mixup::mixup_binary_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    cuda::launch(op, mixup_bce_backward_kernel<scalar_t, acc_t>, grid.blocks, kThreads,
+                 binary_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, static_cast<acc_t>(b.in.scale),
+                 upstream_rows<acc_t>(b.upstream), skip_unit, b.grad.mutable_data_ptr<scalar_t>());
+  });
 }
 
 at::Tensor mixup_binary_cross_entropy_cuda(const at::Tensor& logits, const at::Tensor& y_a, const at::Tensor& y_b,

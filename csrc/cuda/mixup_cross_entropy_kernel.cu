@@ -7,7 +7,7 @@
 // gradient to write (_mixup_cross_entropy_with_grad), a second sweep
 // re-reads the row -- from L2: the rows in flight fit there -- and writes
 // grad_output * (softmax(z) - mixed target) for grad_output 1, so a step's
-// logits leave DRAM once and its gradient is written once (issue 22).
+// logits leave DRAM once and its gradient is written once.
 // Backward: (row, chunk) items of softmax(z) - mixed target, times the row's
 // upstream gradient, into a fresh tensor, or into the forward's gradient
 // where grad_output is not the 1 that the forward assumed.
@@ -16,6 +16,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../dtypes.h"
 #include "../mixup_cross_entropy.h"
 #include "mixup_loss_launch.h"
 
@@ -210,25 +211,24 @@ void launch_forward_rows(const char* op, const CrossEntropyForwardPlan& f) {
 
 void launch_forward(const char* op, const CrossEntropyForwardPlan& f) {
   const c10::cuda::CUDAGuard guard(f.in.logits.device());
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        cuda::with_row_block_threads(
-            f.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
-      });
+  dispatch_data_float(f.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    cuda::with_row_block_threads(
+        f.in.classes, [&](auto block) { launch_forward_rows<scalar_t, acc_t, decltype(block)::value>(op, f); });
+  });
 }
 
 void launch_backward(const char* op, const CrossEntropyBackwardPlan& b, bool skip_unit) {
   const c10::cuda::CUDAGuard guard(b.in.logits.device());
   const cuda::GradGrid grid = cuda::grad_grid(b.in);
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
-        cuda::launch(op, mixup_ce_backward_kernel<scalar_t, acc_t>, grid.blocks, cuda::kLossThreads,
-                     cuda::loss_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items,
-                     upstream_rows<acc_t>(b.upstream), skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing,
-                     b.grad.mutable_data_ptr<scalar_t>());
-      });
+  dispatch_data_float(b.in.logits.scalar_type(), "mixup::mixup_cross_entropy", [&](auto type) {
+    using scalar_t = decltype(type);
+    using acc_t = acc_type_t<scalar_t>;
+    cuda::launch(op, mixup_ce_backward_kernel<scalar_t, acc_t>, grid.blocks, cuda::kLossThreads,
+                 cuda::loss_row_args<scalar_t, acc_t>(b.in), grid.chunks, grid.items, upstream_rows<acc_t>(b.upstream),
+                 skip_unit, b.lse.const_data_ptr<acc_t>(), b.in.smoothing, b.grad.mutable_data_ptr<scalar_t>());
+  });
 }
 
 std::tuple<at::Tensor, at::Tensor> mixup_cross_entropy_cuda(const at::Tensor& logits, const at::Tensor& y_a,

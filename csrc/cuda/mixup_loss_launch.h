@@ -26,7 +26,6 @@
 namespace mixup::cuda {
 
 constexpr int kLossThreads = 256;
-constexpr int kLossWarps = kLossThreads / 32;
 constexpr int kGradPerThread = 4;
 
 struct GradGrid {
@@ -47,8 +46,7 @@ inline GradGrid grad_grid(const LossInputs& in) {
 
 // Threads per row of a forward: enough to keep a long row's loads in
 // flight, few enough that the rows in flight at once (SMs x resident
-// blocks) stay in L2 for the cross-entropy's second sweep (bench/NOTES.md,
-// issue 22).
+// blocks) stay in L2 for the cross-entropy's second sweep (the dev log).
 inline int row_block_threads(int64_t classes) {
   if (classes >= 16384) return 1024;
   if (classes >= 2048) return 512;

@@ -58,7 +58,7 @@ void run_plan(const NaFlexPlan& plan) {
   NaFlexUnits units{};
   const at::Tensor arrays = upload(plan, units);  // lives until the launch is queued
   const int64_t blocks = cuda::ceil_div<int64_t>(plan.units(), kUnitsPerBlock);
-  dispatch_naflex_dtype(plan.dtype, [&](auto type) {
+  dispatch_sample(plan.dtype, "mixup::naflex_mix", [&](auto type) {
     using scalar_t = decltype(type);
     if (plan.dense_columns) {
       cuda::launch("mixup::naflex_mix", naflex_mix_kernel<scalar_t, true>, blocks, kThreads, units, plan.units());

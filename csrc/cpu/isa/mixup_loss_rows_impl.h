@@ -23,10 +23,10 @@ namespace {
 using at::vec::Vectorized;
 
 template <typename scalar_t>
-using Vec = Vectorized<at::opmath_type<scalar_t>>;
+using Vec = Vectorized<acc_type_t<scalar_t>>;
 
 // n (< one vector) elements from p as acc_t; the lanes past n are zero.
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 Vectorized<acc_t> load_part(const scalar_t* p, int64_t n) {
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     return Vectorized<acc_t>::loadu(p, n);
@@ -37,7 +37,7 @@ Vectorized<acc_t> load_part(const scalar_t* p, int64_t n) {
   }
 }
 
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 Vectorized<acc_t> load(const scalar_t* p, int64_t n) {
   if (n < Vectorized<acc_t>::size()) return load_part(p, n);
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
@@ -91,7 +91,7 @@ acc_t max_lanes(const Vectorized<acc_t>& v) {
 
 // ---- cross-entropy (mixup_cross_entropy_math.h: mixed_ce_loss, mixed_ce_grad) ----------
 
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 acc_t ce_stats(const scalar_t* z, int64_t classes, acc_t* shifted_sum) {
   using V = Vectorized<acc_t>;
   const V ref(static_cast<acc_t>(z[0]));
@@ -112,7 +112,7 @@ acc_t ce_stats(const scalar_t* z, int64_t classes, acc_t* shifted_sum) {
   return row_max + std::log(sum_lanes(exp_sum));
 }
 
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 void ce_grad(const scalar_t* z, int64_t classes, acc_t shifted_lse, acc_t scale, acc_t spread, scalar_t* out) {
   using V = Vectorized<acc_t>;
   const V ref(static_cast<acc_t>(z[0])), lse(shifted_lse), g(scale), target(spread);
@@ -159,7 +159,7 @@ void with_weighted_target(acc_t t, PosWeight<acc_t> pos_weight, const Body& body
   }
 }
 
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 acc_t bce_sum(const scalar_t* z, int64_t first, int64_t last, acc_t t, PosWeight<acc_t> pos_weight) {
   using V = Vectorized<acc_t>;
   const V keep(acc_t(1) - t), zero(0);
@@ -175,7 +175,7 @@ acc_t bce_sum(const scalar_t* z, int64_t first, int64_t last, acc_t t, PosWeight
   return sum_lanes(sum);
 }
 
-template <typename scalar_t, typename acc_t = at::opmath_type<scalar_t>>
+template <typename scalar_t, typename acc_t = acc_type_t<scalar_t>>
 void bce_grad(const scalar_t* z, int64_t first, int64_t last, acc_t t, PosWeight<acc_t> pos_weight, acc_t scale,
               scalar_t* out) {
   using V = Vectorized<acc_t>;
