@@ -10,9 +10,10 @@ same process.
     python -m bench.tune --shapes 128x2,128x2+CHUNKS=4   # another compile-time setting of the kernels
     python -m bench.tune --shapes 128x2,128x2@old/csrc   # beside another tree's kernels (git worktree add old REV)
 
-The shape is a compile-time constant (MIXUP_EXT_THREADS / MIXUP_EXT_UNROLL in
-csrc/cuda/fused_mix_kernel.cu), so each variant is its own build, loaded in
-its own process (one process cannot hold two copies of the `mixup` library).
+The shape is a compile-time constant (csrc/cuda/fused_mix_tuning.h: kThreads,
+kUnroll, and +NAME=VALUE for the others), so each variant is its own build,
+from a copy of csrc/ whose tuning header this tool rewrites, loaded in its own
+process (one process cannot hold two copies of the `mixup` library).
 The builds run in parallel; the timings run one at a time.
 """
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -34,31 +37,66 @@ PSEUDO_SHAPES = ("compile", "bytes")
 BUILD_ROOT = Path(os.environ.get("MIXUP_EXT_TUNE_DIR", "/tmp/mixup_ext_tune"))
 
 
+TUNING_HEADER = "cuda/fused_mix_tuning.h"
+
+
+def tuning_header(text: str, settings: dict[str, str]) -> str:
+    """``csrc/cuda/fused_mix_tuning.h`` with each ``NAME=VALUE`` setting
+    (``THREADS``, ``UNROLL``, ``CHUNKS``, ``SMALL_TILE_PERCENT``, ...) given to
+    its constant (``kThreads``, ``kUnroll``, ``kChunks``,
+    ``kSmallTilePercent``, ...); a name it does not declare is refused."""
+    for name, value in settings.items():
+        constant = "k" + "".join(part.capitalize() for part in name.lower().split("_"))
+        match = re.search(rf"(inline constexpr (\w+) {constant} = )[^;]+;", text)
+        if match is None:
+            raise SystemExit(f"bench.tune: no setting {name}: {TUNING_HEADER} declares no {constant}")
+        if match.group(2) == "bool":
+            value = "false" if value in ("0", "false") else "true"
+        text = text[: match.start()] + match.group(1) + value + ";" + text[match.end() :]
+    return text
+
+
 def _load(shape: str, verbose: bool = False) -> None:
-    """Builds (or reuses) and loads the variant: only the fused-mix sources."""
+    """Builds (or reuses) and loads the variant: the fused-mix sources of a
+    copy of csrc/ whose tuning header carries the variant's settings."""
     import torch.utils.cpp_extension as ext
 
     _build = needs.build_module()
     variant = shape
     shape, _, other_csrc = shape.partition("@")  # @DIR: that tree's csrc/ instead of this one's
-    block, *settings = shape.split("+")
+    block, *extra = shape.split("+")
     threads, unroll = block.split("x")
-    macros = [f"-DMIXUP_EXT_{setting}" for setting in settings]  # +NAME=VALUE -> -DMIXUP_EXT_NAME=VALUE
-    csrc = Path(other_csrc).resolve() if other_csrc else _build.csrc_dir()
+    settings = dict(THREADS=threads, UNROLL=unroll, **dict(setting.split("=", 1) for setting in extra))
     build_name = "mixup_tune_" + "".join(ch if ch.isalnum() else "_" for ch in variant)  # one directory a variant
     build_dir = BUILD_ROOT / build_name
-    build_dir.mkdir(parents=True, exist_ok=True)
+    csrc = build_dir / "csrc"
+    shutil.copytree(Path(other_csrc).resolve() if other_csrc else _build.csrc_dir(), csrc, dirs_exist_ok=True)
+    header = csrc / TUNING_HEADER
+    # A tree from before the tuning header (older commits) reads -D macros instead.
+    macros = [] if header.exists() else [f"-DMIXUP_EXT_{name}={value}" for name, value in settings.items()]
+    if header.exists():
+        tuned = tuning_header(header.read_text(), settings)
+        header.write_text(tuned)
     ext.load(
         name=build_name,
-        # The schemas (mixup.cpp, with the CPU ISA report it defines), the
-        # plan and its messages, and the kernels.
+        # The schemas (mixup.cpp, with the host ops it defines), the plan and
+        # what it calls, and the kernels.
         sources=[
             str(csrc / name)
-            for name in ("mixup.cpp", "cpu/isa.cpp", "messages.cpp", "fused_mix_plan.cpp", "cuda/fused_mix_kernel.cu")
+            for name in (
+                "mixup.cpp",
+                "cpu/isa.cpp",
+                "messages.cpp",
+                "value_checks.cpp",
+                "row_tile.cpp",
+                "fused_mix_plan.cpp",
+                "cuda/fused_mix_kernel.cu",
+            )
+            if (csrc / name).exists()
         ],
+        extra_include_paths=[str(csrc)],
         extra_cflags=_build.CXX_FLAGS,
-        extra_cuda_cflags=_build.NVCC_FLAGS
-        + [f"-DMIXUP_EXT_THREADS={threads}", f"-DMIXUP_EXT_UNROLL={unroll}", *macros],
+        extra_cuda_cflags=_build.NVCC_FLAGS + macros,
         build_directory=str(build_dir),
         is_python_module=False,
         verbose=verbose,

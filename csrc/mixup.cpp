@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cpu/isa.h"
+#include "row_tile.h"
 #include "value_checks.h"
 
 namespace mixup::schema {
@@ -27,4 +28,5 @@ TORCH_LIBRARY(mixup, m) {
 
   m.def(mixup::schema::_cpu_vector_isa, [] { return std::string(mixup::cpu::isa_name(mixup::cpu::active_isa())); });
   m.def(mixup::schema::_set_value_checks, [](bool enabled) { return mixup::set_value_checks(enabled); });
+  m.def(mixup::schema::_set_cuda_tile, [](c10::string_view tile) { return mixup::set_row_tile(tile); });
 }

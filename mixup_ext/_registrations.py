@@ -186,6 +186,7 @@ _KERNELS = {
     "naflex_mix_": (_naflex_mix_inplace_fake, reference.naflex_mix_),
     "_cpu_vector_isa": (None, reference._cpu_vector_isa),
     "_set_value_checks": (None, reference._set_value_checks),
+    "_set_cuda_tile": (None, reference._set_cuda_tile),
 }
 
 
@@ -216,7 +217,7 @@ def register_reference() -> None:
 
     CompositeImplicitAutograd: autograd, fake tensors and torch.compile see
     through to the plain-PyTorch ops the reference is written in. An op
-    without tensors (_cpu_vector_isa, _set_value_checks) has nothing to see
+    without tensors (_cpu_vector_isa, _set_value_checks, _set_cuda_tile) has nothing to see
     through.
     """
     global _registered, _reference_library

@@ -68,6 +68,7 @@ __all__ = [
     "naflex_mix_",
     "_cpu_vector_isa",
     "_set_value_checks",
+    "_set_cuda_tile",
 ]
 
 
@@ -518,4 +519,17 @@ def _cpu_vector_isa() -> str:
 def _set_value_checks(enabled: bool) -> bool:
     """``mixup::_set_value_checks``: the switch that the reference's checks read."""
     previous, _validation.value_checks = _validation.value_checks, bool(enabled)
+    return previous
+
+
+_cuda_tile = "by_size"
+
+
+def _set_cuda_tile(tile: str) -> str:
+    """``mixup::_set_cuda_tile``: the reference has no tiles; it keeps the
+    setting, and refuses an unknown one, as the compiled library does."""
+    global _cuda_tile
+    if tile not in ("by_size", "wide", "small"):
+        raise ValueError(f"mixup::_set_cuda_tile: tile must be one of by_size, wide, small, got '{tile}'")
+    previous, _cuda_tile = _cuda_tile, tile
     return previous

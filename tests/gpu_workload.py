@@ -216,7 +216,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--light", action="store_true", help="our ops alone, no reference comparisons")
     parser.add_argument("--device", default="cuda")
+    parser.add_argument(
+        "--tile", default="by_size", help="the CUDA row kernels' tile: by_size, wide or small (mixup::_set_cuda_tile)"
+    )
     args = parser.parse_args()
+    torch.ops.mixup._set_cuda_tile(args.tile)
     Workload(args.device, args.light).run()
 
 

@@ -24,7 +24,10 @@ from .helpers import (
     with_layout,
 )
 
-pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+pytestmark = [
+    pytest.mark.cpu_kernels,
+    pytest.mark.usefixtures("cuda_tile"),
+]  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 
 @pytest.mark.parametrize("device", DEVICES)

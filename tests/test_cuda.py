@@ -3,7 +3,6 @@ and device-side asserts for values that would need a sync to check."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -26,7 +25,10 @@ from .helpers import (
     training_step,
 )
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    pytest.mark.usefixtures("cuda_tile"),
+]
 
 
 def make_inputs(seed, batch=16, dtype=torch.bfloat16):
@@ -141,52 +143,31 @@ def _fused_mix_tiles(call) -> list[tuple[int, int]]:
     return [(int(m[1]), int(m[2])) for m in shapes]
 
 
-def test_a_launch_too_small_to_fill_the_gpu_takes_the_small_tile():
+@pytest.mark.parametrize("pinned", [None, "wide", "small"])
+def test_a_launch_too_small_to_fill_the_gpu_takes_the_small_tile(pinned):
     """uint8 -> bf16: the wide tile is two 16-element packs a thread, the
     small one one 8-element pack. 128x3x32x32 is 128 wide row blocks, a few
     percent of any GPU's resident block slots; 2048x3x60x60 is 6144, more
-    than an H200's 2112. MIXUP_EXT_CUDA_TILE pins the choice for the process."""
-    pinned = os.environ.get("MIXUP_EXT_CUDA_TILE")
+    than an H200's 2112. mixup::_set_cuda_tile pins the choice for the
+    calling thread, and by_size gives it back to the launch's size."""
     tiles = {"wide": (16, 2), "small": (8, 1)}
     mean, std = (123.7, 116.3, 103.5), (58.4, 57.1, 57.4)
-    for batch, side, by_size in ((128, 32, "small"), (2048, 60, "wide")):
-        x = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, device="cuda")
-        index = index_of("permutation", batch, "cuda")
-        lam = lam_of("per_sample", batch, torch.float32, "cuda")
-        call = lambda: mixup_ext.fused_mix(
-            x,
-            None,
-            index,
-            lam,
-            None,
-            0,
-            0.0,
-            mean=mean,
-            std=std,  # noqa: E731
-            out_dtype=torch.bfloat16,
-        )
-        call()
-        assert _fused_mix_tiles(call) == [tiles[pinned or by_size]]
+    previous = torch.ops.mixup._set_cuda_tile(pinned or "by_size")
+    try:
+        for batch, side, by_size in ((128, 32, "small"), (2048, 60, "wide")):
+            x = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, device="cuda")
+            index = index_of("permutation", batch, "cuda")
+            lam = lam_of("per_sample", batch, torch.float32, "cuda")
 
+            def call():
+                return mixup_ext.fused_mix(
+                    x, None, index, lam, None, 0, 0.0, mean=mean, std=std, out_dtype=torch.bfloat16
+                )
 
-@pytest.mark.slow
-def test_an_unknown_tile_setting_is_refused():
-    code = (
-        "import torch; import mixup_ext; x = torch.rand(4, 3, 8, 8, device='cuda'); "
-        "torch.ops.mixup.fused_mix(x, None, torch.arange(4, device='cuda'), torch.rand(4, device='cuda'), None, "
-        "0, 0.0); print('NO ERROR')"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, MIXUP_EXT_CUDA_TILE="huge"),
-    )
-    assert result.returncode != 0 and "NO ERROR" not in result.stdout
-    assert "ValueError: MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got 'huge'" in result.stderr, (
-        result.stderr[-2000:]
-    )
+            call()
+            assert _fused_mix_tiles(call) == [tiles[pinned or by_size]]
+    finally:
+        torch.ops.mixup._set_cuda_tile(previous)
 
 
 def test_no_host_sync_in_forward_or_backward():

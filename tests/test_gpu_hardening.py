@@ -56,7 +56,7 @@ def test_the_sanitizer_workload_runs_on_the_cpu():
 # see torch's kernels write our inputs and reports each read of them as
 # uninitialised (thousands of false reports); unfiltered, it runs our ops alone.
 # The workload's small tensors take the row kernels' small tile, so memcheck
-# runs it again with the wide tile pinned (MIXUP_EXT_CUDA_TILE).
+# runs it again with the wide tile pinned (the workload's --tile).
 SANITIZER_RUNS = [
     ("memcheck", False, True, None),
     ("memcheck", False, True, "wide"),
@@ -87,8 +87,9 @@ def test_kernels_are_clean_under_compute_sanitizer(tool, light, ours_only, tile)
         "-m",
         "tests.gpu_workload",
         *(["--light"] if light else []),
+        *(["--tile", tile] if tile else []),
     ]
-    env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1", **({"MIXUP_EXT_CUDA_TILE": tile} if tile else {}))
+    env = dict(os.environ, PYTORCH_NO_CUDA_MEMORY_CACHING="1")
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     output = result.stdout + result.stderr
     # "ERROR SUMMARY: 0 errors"; racecheck: "RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)"

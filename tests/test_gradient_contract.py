@@ -134,6 +134,7 @@ OTHER = {
     "_mixup_binary_cross_entropy_apply_grad_output": "likewise",
     "_cpu_vector_isa": "no tensors",
     "_set_value_checks": "no tensors",
+    "_set_cuda_tile": "no tensors",
 }
 CONTRACT = {**GRADIENT, **NO_DERIVATIVE, **OTHER}
 LOSSES = ("mixup_cross_entropy", "mixup_binary_cross_entropy")

@@ -83,10 +83,11 @@ def test_internal_ops_look_internal():
     """The ops no user calls start with an underscore (torchvision's rule):
     those only the autograd kernels call (the backwards, the losses'
     forward-with-gradient and its grad_output step), the sampler's test hook,
-    the ISA probe and the value-checks switch (users call its Python wrapper,
-    mixup_ext.set_value_checks). Every other op -- what a user calls -- does not."""
+    the ISA probe, the value-checks switch (users call its Python wrapper,
+    mixup_ext.set_value_checks) and the tests' CUDA tile setting. Every other
+    op -- what a user calls -- does not."""
     autograd_only = ("_backward", "_with_grad", "_apply_grad_output")
-    diagnostics = {"_sample_mix_params", "_cpu_vector_isa", "_set_value_checks"}
+    diagnostics = {"_sample_mix_params", "_cpu_vector_isa", "_set_value_checks", "_set_cuda_tile"}
     for name in _contract.SCHEMAS:
         assert name.startswith("_") == (name.endswith(autograd_only) or name in diagnostics), name
 

@@ -14,7 +14,10 @@ from mixup_ext import _sampling as sampling
 
 from .helpers import DEVICES, assert_close, randn, timm_mixup_module
 
-pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+pytestmark = [
+    pytest.mark.cpu_kernels,
+    pytest.mark.usefixtures("cuda_tile"),
+]  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 C = 10
 

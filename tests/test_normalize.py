@@ -26,7 +26,10 @@ from .helpers import (
     with_layout,
 )
 
-pytestmark = pytest.mark.cpu_kernels  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
+pytestmark = [
+    pytest.mark.cpu_kernels,
+    pytest.mark.usefixtures("cuda_tile"),
+]  # .ci/sanitize_cpu selects by these (pyproject.toml: markers)
 
 IN_DTYPES = [torch.uint8] + FLOAT_DTYPES
 OUT_DTYPES = [None] + FLOAT_DTYPES

@@ -267,3 +267,22 @@ def test_class_ids_of_every_integer_dtype_are_taken(dtype):
     want = mixup_ext.fused_mix(x, y, torch.arange(4).flip(0), 0.3, None, 4)
     got = mixup_ext.fused_mix(x, y.to(dtype), torch.arange(4).flip(0), 0.3, None, 4)
     assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+
+def test_the_cuda_tile_setting_is_per_thread_and_refuses_unknown_tiles():
+    """mixup::_set_cuda_tile (csrc/row_tile.h) pins the CUDA row kernels'
+    tile for the calling thread only; the op exists in every build."""
+    import threading
+
+    with pytest.raises(ValueError, match="mixup::_set_cuda_tile: tile must be one of by_size, wide, small, got 'huge'"):
+        torch.ops.mixup._set_cuda_tile("huge")
+    previous = torch.ops.mixup._set_cuda_tile("wide")
+    try:
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(torch.ops.mixup._set_cuda_tile("small")))
+        thread.start()
+        thread.join()
+        assert seen == ["by_size"], "another thread starts from the size's choice"
+        assert torch.ops.mixup._set_cuda_tile("wide") == "wide", "and leaves this thread's setting alone"
+    finally:
+        torch.ops.mixup._set_cuda_tile(previous)

@@ -5,7 +5,6 @@
 // file reads as the kernels.
 #pragma once
 
-#include <ATen/OpMathType.h>
 #include <ATen/cuda/detail/IntegerDivider.cuh>
 
 #include <climits>
@@ -13,67 +12,20 @@
 #include <type_traits>
 
 #include "../fused_mix.h"
-
-// Block shape of the row kernels: threads a block, and the packs a thread
-// holds in flight per chunk in the wide tile (the small tile holds one). The
-// defaults come from the sweep in bench/tune.py (bench/NOTES.md has the
-// numbers); the macros exist so that the sweep can build other shapes, not
-// for users to set.
-#ifndef MIXUP_EXT_THREADS
-#define MIXUP_EXT_THREADS 128
-#endif
-#ifndef MIXUP_EXT_UNROLL
-#define MIXUP_EXT_UNROLL 2
-#endif
-// The most column chunks (kThreads * VEC * UNROLL elements each) that one
-// forward block mixes, one after another, for its row: the row's prologue
-// (channel staging, partner, box, lam) is paid once for all of them
-// (bench/NOTES.md, v6). The launcher picks fewer for small launches.
-#ifndef MIXUP_EXT_CHUNKS
-#define MIXUP_EXT_CHUNKS 4
-#endif
-// Resident threads per SM that the converting (uint8, normalising) kernels
-// are compiled for: 1280 is 10 blocks of 128, 48 registers a thread. Packs of
-// 16 uint8 elements hold twice the values in flight, and at 48 registers
-// ptxas spilled 280 bytes of them: they get 1024 (8 blocks, 64 registers).
-#ifndef MIXUP_EXT_CONVERT_THREADS_PER_SM
-#define MIXUP_EXT_CONVERT_THREADS_PER_SM 1280
-#endif
-#ifndef MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM
-#define MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM 1024
-#endif
-
-// Elements per pack of a uint8 input; 0 keeps the launcher's rule (kWideVec
-// in fused_mix_kernel.cu). bench/tune.py sweeps other sizes with it.
-#ifndef MIXUP_EXT_UINT8_VEC
-#define MIXUP_EXT_UINT8_VEC 0
-#endif
-// A launch whose wide-tile row blocks would fill less than this percentage
-// of the GPU's resident block slots takes the small tile instead (see
-// with_kernel_shape in fused_mix_kernel.cu); 0 never does. At 100 the
-// features case (1024x4096 bf16: 2048 blocks, 97% of an H200) took it and
-// lost 12%; 128x3x32x32 (6-18%) gains (bench/NOTES.md, v10).
-#ifndef MIXUP_EXT_SMALL_TILE_PERCENT
-#define MIXUP_EXT_SMALL_TILE_PERCENT 50
-#endif
-// 1: the target rows' blocks come first in the forward's grid, so that they
-// run beside the x blocks instead of after them; 0: last. For bench/tune.py.
-#ifndef MIXUP_EXT_TARGETS_FIRST
-#define MIXUP_EXT_TARGETS_FIRST 1
-#endif
+#include "fused_mix_tuning.h"
 
 namespace mixup::fused_mix_device {
 
-constexpr int kThreads = MIXUP_EXT_THREADS;
-constexpr int kUnroll = MIXUP_EXT_UNROLL;  // packs in flight a thread, wide tile
-constexpr int kMaxForwardChunks = MIXUP_EXT_CHUNKS;
-constexpr int kUint8Vec = MIXUP_EXT_UINT8_VEC;
-constexpr int kSmallTilePercent = MIXUP_EXT_SMALL_TILE_PERCENT;
-constexpr bool kTargetsFirst = MIXUP_EXT_TARGETS_FIRST != 0;
+constexpr int kThreads = fused_mix_tuning::kThreads;
+constexpr int kUnroll = fused_mix_tuning::kUnroll;  // packs in flight a thread, wide tile
+constexpr int kMaxForwardChunks = fused_mix_tuning::kChunks;
+constexpr int kUint8Vec = fused_mix_tuning::kUint8Vec;
+constexpr int kSmallTilePercent = fused_mix_tuning::kSmallTilePercent;
+constexpr bool kTargetsFirst = fused_mix_tuning::kTargetsFirst;
 // Blocks per SM that a converting kernel of VEC-element packs is compiled for.
 template <int VEC>
 constexpr int kConvertBlocksPerSM =
-    (VEC >= 16 ? MIXUP_EXT_WIDE_CONVERT_THREADS_PER_SM : MIXUP_EXT_CONVERT_THREADS_PER_SM) / kThreads;
+    (VEC >= 16 ? fused_mix_tuning::kWideConvertThreadsPerSm : fused_mix_tuning::kConvertThreadsPerSm) / kThreads;
 constexpr int kWarpsPerBlock = kThreads / 32;  // target rows per block
 // Readers lists are built by one block with the per-row cursors in shared
 // memory up to this batch size; bigger batches use a library sort.
@@ -89,15 +41,10 @@ struct alignas(sizeof(T) * N < 16 ? sizeof(T) * N : 16) Pack {
   T v[N];
 };
 
-// Evict-first stores: the output is not read again by this kernel, and
-// keeping it out of L2 leaves room for the partner chunks that are.
-// MIXUP_EXT_STREAMING_STORES=0 builds plain stores, for bench/tune.py.
-#ifndef MIXUP_EXT_STREAMING_STORES
-#define MIXUP_EXT_STREAMING_STORES 1
-#endif
+// Evict-first stores where the tuning asks for them (fused_mix_tuning.h).
 template <typename pack_t>
 __device__ inline void store_streaming(pack_t* dst, const pack_t& value) {
-  if constexpr (MIXUP_EXT_STREAMING_STORES && sizeof(pack_t) % 16 == 0) {
+  if constexpr (fused_mix_tuning::kStreamingStores && sizeof(pack_t) % 16 == 0) {
 #pragma unroll
     for (int i = 0; i < int(sizeof(pack_t) / 16); ++i) {
       __stcs(reinterpret_cast<int4*>(dst) + i, reinterpret_cast<const int4*>(&value)[i]);
@@ -139,7 +86,7 @@ __device__ inline acc_t pack_value(const Pack<in_t, VEC>& p, int k) {
 // Otherwise it is 64-bit division. The width is a template argument, not a
 // run-time branch: with the 64-bit routine merely present (behind a branch
 // never taken) ptxas gave the uint8 kernels a stack frame and spills, and ncu
-// counted 678k local-memory requests per 256x3x224x224 call (bench/NOTES.md).
+// counted 678k local-memory requests per 256x3x224x224 call (DEVLOG.md).
 struct Divider {
   at::cuda::detail::IntDivider<uint32_t> narrow;  // used by narrow launches only
   int64_t divisor;

@@ -34,12 +34,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <type_traits>
 
 #include "../dtypes.h"
 #include "../fused_mix.h"
+#include "../row_tile.h"
 #include "launch.h"
 
 #include "fused_mix_device.cuh"
@@ -329,7 +329,7 @@ using cuda::ceil_div;
 // stores; to float32: 8-byte loads and two stores), which spreads each pack's
 // fixed work (bounds test, box mask, channel lookup) over twice the elements.
 // On the H200 that took uint8 to float32 from 1.11 to ~0.8 of an fp32 clone
-// and uint8 to bfloat16 from 0.78 to ~0.70 (bench/NOTES.md, v7); each store
+// and uint8 to bfloat16 from 0.78 to ~0.70 (DEVLOG.md, v7); each store
 // instruction then half-fills its sectors, and the next one fills the rest.
 template <typename in_t, typename out_t>
 constexpr int kWideVec = !std::is_same_v<in_t, uint8_t> || std::is_same_v<out_t, uint8_t>
@@ -369,24 +369,6 @@ int64_t resident_block_slots() {
   return int64_t(sms) * (threads_per_sm / kThreads);
 }
 
-// Which tile a launch runs: MIXUP_EXT_CUDA_TILE=wide or =small pins it for
-// the process; unset, the launch's size decides (Tile::kBySize). Small test
-// tensors take the small tile, so .ci/gpu_run runs the row kernels' tests
-// again with the wide one pinned.
-enum class Tile { kBySize, kWide, kSmall };
-
-Tile tile_from_environment() {
-  static const Tile tile = [] {
-    const char* value = std::getenv("MIXUP_EXT_CUDA_TILE");
-    if (value == nullptr || *value == '\0') return Tile::kBySize;
-    const std::string name(value);
-    TORCH_CHECK_VALUE(name == "wide" || name == "small",
-                      "MIXUP_EXT_CUDA_TILE must be 'wide' or 'small' (or unset), got '", name, "'");
-    return name == "wide" ? Tile::kWide : Tile::kSmall;
-  }();
-  return tile;
-}
-
 // Calls launch(VEC, UNROLL, kNarrow), as std::integral_constants, for the
 // launch's tile:
 // - the wide tile: kUnroll packs a thread, the widest usable (kWideVec), so
@@ -408,11 +390,11 @@ void with_kernel_shape(bool wide, const RowMixPlan& mix, const Launch& launch) {
   } else if (!wide) {
     launch(integral_constant<int, 1>{}, integral_constant<int, kUnroll>{}, integral_constant<bool, true>{});
   } else {
-    const Tile pinned = tile_from_environment();
-    const bool small = pinned == Tile::kBySize
+    const RowTile pinned = row_tile();  // row_tile.h: the tests pin either tile
+    const bool small = pinned == RowTile::kBySize
                            ? row_blocks_for(mix.batch, mix.geometry.numel, kWide, kUnroll, 1) * 100 <
                                  resident_block_slots() * kSmallTilePercent
-                           : pinned == Tile::kSmall;
+                           : pinned == RowTile::kSmall;
     if (small) {
       launch(integral_constant<int, kSmall>{}, integral_constant<int, 1>{}, integral_constant<bool, true>{});
     } else {
