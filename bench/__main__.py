@@ -6,6 +6,13 @@ their tables, and on request the JSON results and their chart
     python -m bench --suite fused_mix --json r.json --plot r.png
     python -m bench --suite mixup_loss --device cpu --threads 2
     python -m bench --suite fused_mix --modes backward,full --providers fused_fwd_bwd,eager_formula_fwd_bwd
+    python -m bench --quick                            # one case a suite, short timing: a smoke run
+    python -m bench --save                             # every suite, into bench/results/<machine>.json (+ .png)
+
+``--save`` is how a results file is made: one run of every suite at one
+commit, written to the file of this machine's kind (bench/results/h100.json,
+h200.json or cpu.json), whose figures the README and the docs render
+(bench/tables.py). On the GPU machine: ``bash .ci/gpu_run bench``.
 
 Every time is a median after warm-up (CUDA events through triton's do_bench
 on the GPU), given as a ratio to the suite's baseline measured in the same
@@ -25,6 +32,20 @@ from . import harness, needs
 from .plot import plot_results
 from .suites import all_suites
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_kind(device: str) -> str:
+    """The results file's name for this machine: h100, h200 (any other GPU by
+    its name), or cpu."""
+    if torch.device(device).type != "cuda":
+        return "cpu"
+    name = torch.cuda.get_device_name().lower()
+    for kind in ("h100", "h200"):
+        if kind in name:
+            return kind
+    return "".join(ch if ch.isalnum() else "_" for ch in name.removeprefix("nvidia "))
+
 
 def main(argv: list[str] | None = None) -> None:
     suites = all_suites()
@@ -40,7 +61,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads); default: torch's")
     parser.add_argument("--json", type=Path, help="also write every row and the environment here")
     parser.add_argument("--plot", type=Path, help="also chart the ratios, a panel per suite (PNG, needs matplotlib)")
+    parser.add_argument("--quick", action="store_true", help="one case a suite and short timing: a smoke run")
+    parser.add_argument(
+        "--save", action="store_true", help="every suite, saved as bench/results/<machine>.json and .png"
+    )
     args = parser.parse_args(argv)
+    if args.save and (args.quick or args.suite != ",".join(suites) or args.providers or args.modes):
+        parser.error(
+            "--save writes a results file: one full run of every suite (no --quick, --suite, --providers or --modes)"
+        )
     chosen = args.suite.split(",")
     unknown = [s for s in chosen if s not in suites]
     if unknown:
@@ -49,10 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     if modes and set(modes) - set(harness.MODES):
         parser.error(f"--modes: choose from {', '.join(harness.MODES)}, got {args.modes}")
     needs.device_or_exit("python -m bench", args.device)
+    if args.save:
+        args.json = RESULTS / f"{machine_kind(args.device)}.json"
+        args.plot = args.json.with_suffix(".png")
     if args.plot:
         needs.matplotlib_or_exit("--plot")
     if args.threads:
         torch.set_num_threads(args.threads)
+    harness.QUICK = args.quick
 
     meta = harness.environment(args.device)
     print(f"{meta}\n")
@@ -70,11 +103,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         extra = {} if args.no_extra else suite.extra(args.device)
         results[name] = dict(rows=rows, skipped=skipped, **extra)
-        print(f"## {name}\n\n{harness.markdown(suite, rows, skipped)}\n")
+        print(f"## {name}\n\n{harness.markdown(suite, rows, skipped, args.device)}\n")
         for key, extra_rows in extra.items():
             print(f"{key}: " + json.dumps(extra_rows, indent=1) + "\n")
     if args.json:
-        args.json.write_text(json.dumps(dict(meta, suites=results), indent=2))
+        args.json.write_text(json.dumps(dict(meta, suites=results), indent=2) + "\n")
+        print(f"wrote {args.json}")
     if args.plot:
         plot_results(dict(meta, suites=results), args.plot)
 

@@ -9,7 +9,7 @@ the fused op for the losses), and the bytes a provider must move at least.
 ``python -m bench`` runs suites and writes the tables; the pytest-benchmark
 view (bench/test_bench.py) times the same providers one by one.
 
-Timing (bench/NOTES.md, "Method"): CUDA times are ``triton.testing.do_bench``
+Timing (DEVLOG.md, "Method"): CUDA times are ``triton.testing.do_bench``
 medians after warm-up (CUDA events by hand without triton); CPU times are
 medians of repeated runs, each long enough for the timer. ``host ms`` is what
 a call costs the host: on CUDA, calls issued back to back with no sync.
@@ -55,12 +55,31 @@ class Suite:
     floor_bytes: Callable[[Any, dict], int]  # (case, inputs) -> the bytes a forward must move
     notes: str = ""
     extra: Callable[[str], dict] = field(default=lambda device: {})  # suite-level rows (e.g. collation costs)
+    # What each provider times, in a few words, by name: the legend under the
+    # suite's table and in docs/performance.md. A name of the form
+    # "family/what" (the losses) is looked up by "what".
+    about: dict[str, str] = field(default_factory=dict)
 
     def provider(self, name: str) -> Provider:
         return next(p for p in self.providers if p.name == name)
 
+    def describe(self, name: str) -> str:
+        family, _, what = name.rpartition("/")
+        forward_only = family and what.endswith("_fwd")
+        key = what.removesuffix("_fwd") if forward_only else what
+        if key not in self.about:  # checked for every provider by tests/test_bench_tools.py
+            raise KeyError(f"suite {self.name}: provider {name!r} has no description in its `about`")
+        if forward_only:
+            return f"{family}: the forward of `{family}/{key}` alone"
+        return f"{family}: {self.about[key]}" if family else self.about[key]
+
 
 # ---- timers -------------------------------------------------------------------
+
+
+#: ``python -m bench --quick``: shorter timing, for a smoke run of every
+#: provider (never for a results file).
+QUICK = False
 
 
 def time_cuda_ms(fn) -> float:
@@ -78,12 +97,13 @@ def time_cuda_ms(fn) -> float:
             end.synchronize()
             times.append(start.elapsed_time(end))
         return statistics.median(times)
-    return do_bench(fn, warmup=50, rep=300, return_mode="median")
+    return do_bench(fn, warmup=10 if QUICK else 50, rep=30 if QUICK else 300, return_mode="median")
 
 
-def time_cpu_ms(fn, repeats: int = 21) -> float:
+def time_cpu_ms(fn, repeats: int | None = None) -> float:
     """Median over repeats of the mean time of a run of calls, each run at
     least ~2 ms long, so microsecond calls are not lost in timer noise."""
+    repeats = repeats or (3 if QUICK else 21)
     start = time.perf_counter()
     for _ in range(3):
         fn()
@@ -140,10 +160,21 @@ def commit() -> str:
         return "unknown"
 
 
+def cpu_name() -> str:
+    """The CPU's model, as /proc/cpuinfo names it, and its core count."""
+    model = "CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores)"
+
+
 def environment(device: str) -> dict:
     import mixup_ext
 
-    name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
     return dict(
         device=name,
         torch=torch.__version__,
@@ -183,9 +214,10 @@ def build_step(provider: Provider, inputs: dict, case, skipped: list[str] | None
         if not provider.peer and not isinstance(e, ImportError):
             raise
         reason = f"{provider.name} on {case.id}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        print(f"skipping {reason}")
         if skipped is not None:
-            skipped.append(reason)
+            skipped.append(reason)  # listed once, under the suite's table
+        else:
+            print(f"skipping {reason}")
         return None
 
 
@@ -207,7 +239,8 @@ def run(
     timer = time_cuda_ms if device == "cuda" else time_cpu_ms
     chosen = selected(suite, device, providers, modes)
     rows = []
-    for case in suite.cases.get(device, []):
+    cases = suite.cases.get(device, [])
+    for case in cases[:1] if QUICK else cases:
         inputs = suite.setup(case, device)
         floor = suite.floor_bytes(case, inputs)
         times = {}
@@ -240,21 +273,29 @@ def run(
     return rows
 
 
-def markdown(suite: Suite, rows: list[dict], skipped: list[str] | None = None) -> str:
+def markdown(suite: Suite, rows: list[dict], skipped: list[str] | None = None, device: str = "cuda") -> str:
+    """The suite's rows as a table (lower is better in every time column),
+    then a legend of the providers it names and what was not run. On the
+    CPU a call's host time is its time, so that column is left out."""
+    gpu = device == "cuda"
     lines = [
-        f"`{suite.name}`: ratios are to `{suite.baseline}` unless a row names another.",
+        f"`{suite.name}`: times are medians; ratio = ms over `{suite.baseline}`'s ms in the same run (or over the "
+        "provider a row names under `to`). Lower is better, except GB/s.",
         "",
-        "| case | provider | mode | ms | host ms | GB/s | ratio | to | peak extra MiB |",
-        "|---|---|---|---:|---:|---:|---:|---|---:|",
+        "| case | provider | mode | ms | " + ("host ms | " if gpu else "") + "GB/s | ratio | to | peak extra MiB |",
+        "|---|---|---|---:|" + ("---:|" if gpu else "") + "---:|---:|---|---:|",
     ]
     for r in rows:
         peak = "" if r["peak_mib"] is None else f"{r['peak_mib']:.1f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
         versus = "" if r["versus"] == suite.baseline else r["versus"]
+        host = f"{r['host_ms']:.4f} | " if gpu else ""
         lines.append(
-            f"| {r['case']} | {r['provider']} | {r['mode']} | {r['ms']:.4f} | {r['host_ms']:.4f} | "
-            f"{r['gbps']:.0f} | {ratio} | {versus} | {peak} |"
+            f"| {r['case']} | {r['provider']} | {r['mode']} | {r['ms']:.4f} | {host}{r['gbps']:.0f} | {ratio} | "
+            f"{versus} | {peak} |"
         )
+    named = list(dict.fromkeys(r["provider"] for r in rows))
+    lines += ["", "Providers:"] + [f"- `{name}`: {suite.describe(name)}" for name in named]
     if skipped:
         lines += ["", "Not run:"] + [f"- {reason}" for reason in skipped]
     return "\n".join(lines)

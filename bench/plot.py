@@ -3,7 +3,7 @@ per case, one bar per provider, each bar the provider's time over the time
 it is compared with in the same run (the suite's baseline: x.clone() for
 the mix, the fused loss for the losses), on a log axis.
 
-    python -m bench.plot bench/results_h200.json bench/results_h200.png
+    python -m bench.plot bench/results/h200.json bench/results/h200.png
 
 Every provider that did not run is named under its panel, with the reason
 the run recorded, so a chart never drops a peer silently.

@@ -12,12 +12,12 @@ table from its file; ``--check`` (tests/test_docs.py runs it in CI) fails
 when one no longer matches, naming the table and the file it comes from.
 The docs site renders the same tables at build time (mkdocs_hooks.py).
 
-Results files: ``bench/results_h100.json`` (the mix, H100),
-``bench/results_h200.json`` (the losses, the uint8 mix and NaFlex batches,
-H200; the commit of each suite is in its ``suite_commits``),
-``bench/results_cpu_naflex_t{1,2}.json`` (NaFlex batches on this project's
-2-core CPU) and ``examples/mixup_demo.json`` (what ``python -m mixup_ext.demo``
-wrote).
+Results files: ``bench/results/<machine>.json``, one per kind of machine
+(``h200``, ``h100``, ``cpu``), each written whole by one ``python -m bench
+--save`` run at one commit (the tables refuse a file that merges runs); and
+``examples/mixup_demo.json``, what ``python -m mixup_ext.demo`` wrote. The GPU
+tables read the first GPU file of ``GPU_KINDS`` that exists. In every table
+lower is better: times, and ratios of a time to a time.
 """
 
 from __future__ import annotations
@@ -30,17 +30,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MIX_RESULTS = ROOT / "bench" / "results_h100.json"
-LOSS_RESULTS = ROOT / "bench" / "results_h200.json"
-H200_RESULTS = LOSS_RESULTS
-CPU_NAFLEX_RESULTS = [ROOT / "bench" / f"results_cpu_naflex_t{threads}.json" for threads in (1, 2)]
+RESULTS = ROOT / "bench" / "results"
+GPU_KINDS = ("h200", "h100")
+CPU_RESULTS = RESULTS / "cpu.json"
 DEMO_RESULTS = ROOT / "examples" / "mixup_demo.json"
 
 _BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
 
 
+def gpu_results() -> Path:
+    for kind in GPU_KINDS:
+        if (RESULTS / f"{kind}.json").exists():
+            return RESULTS / f"{kind}.json"
+    raise FileNotFoundError(f"no GPU results file in {RESULTS} (one of {', '.join(GPU_KINDS)}.json)")
+
+
 def _load(path: Path) -> dict:
-    return json.loads(path.read_text())
+    """A results file, once checked to be one run at one commit."""
+    results = json.loads(path.read_text())
+    if "suite_commits" in results or not re.fullmatch(r"[0-9a-f]{7,40}", str(results.get("commit"))):
+        raise ValueError(
+            f"{path.relative_to(ROOT)} is not one run at one commit (commit {results.get('commit')!r}): "
+            "write it with python -m bench --save"
+        )
+    return results
 
 
 def _rows(results: dict, suite: str) -> list[dict]:
@@ -51,14 +64,16 @@ def _find(rows: list[dict], case: str, provider: str) -> dict | None:
     return next((r for r in rows if r["case"] == case and r["provider"] == provider), None)
 
 
-def _commit(results: dict, suite: str) -> str:
-    """The commit a suite's rows were measured at (files that merge runs
-    name one per suite)."""
-    return results.get("suite_commits", {}).get(suite, results["commit"])
+def _where(results: dict) -> str:
+    """The machine, short: "H200", or the CPU's model and threads."""
+    device = results["device"]
+    if "(" in device and "cores" in device:  # a CPU
+        return f"{device.split(' (')[0]}, {results['threads']} threads"
+    return device.replace("NVIDIA ", "").replace(" 80GB HBM3", "")
 
 
-def _gpu(results: dict) -> str:
-    return results["device"].replace("NVIDIA ", "").replace(" 80GB HBM3", "")
+def _run(results: dict) -> str:
+    return f"{results['device']}, torch {results['torch']}, commit {results['commit']}"
 
 
 def _x(value: float | None, bold: bool = False) -> str:
@@ -66,6 +81,20 @@ def _x(value: float | None, bold: bool = False) -> str:
         return "–"
     text = f"{value:.2f}×" if value < 10 else f"{value:.0f}×"
     return f"**{text}**" if bold else text
+
+
+def _ms(value: float | None, bold: bool = False) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.3f}" if value < 1 else f"{value:.2f}"
+    return f"**{text}**" if bold else text
+
+
+def _best_bold(values: list[float | None], fmt: Callable) -> list[str]:
+    """Each value formatted, the lowest in bold."""
+    present = [v for v in values if v is not None]
+    best = min(present) if present else None
+    return [fmt(v, bold=v is not None and v == best) for v in values]
 
 
 def _source(*files: Path) -> str:
@@ -78,66 +107,85 @@ _MIX_CASES = [
     ("256x3x224x224-fp32-mixup", "mix 256×3×224×224 fp32"),
     ("256x3x224x224-bf16-cl-mixup", "mix 256×3×224×224 bf16 channels_last"),
 ]
+_MIX_PEERS = (("timm_batch", "timm"), ("timm_elem", "timm elem"), ("tv_mixup", "torchvision"))
 _UINT8_CASES = [("256x3x224x224-u8-bfloat16-nchw-mixup", "uint8 → normalised bf16 mix 256×3×224×224")]
 _NAFLEX_CASE = "256x3x[128-512]^2-float32-mixup"
 _LOSS_CASES = [
-    ("ce", "4096x32000-bfloat16", "cross-entropy 4096×32000 bf16"),
-    ("bce", "4096x32000-bfloat16", "timm's BCE 4096×32000 bf16"),
+    ("ce", "4096x32000-bfloat16", "cross-entropy 4096×32000 bf16, forward + backward", "dense_soft_targets"),
+    ("bce", "4096x32000-bfloat16", "timm's BCE 4096×32000 bf16, forward + backward", "dense_timm"),
 ]
 
 
+def _headline_row(label: str, unit: str, where: str, ours, compiled, peers: list[tuple[str, float | None]], fmt):
+    cells = _best_bold([ours, compiled, *(v for _, v in peers)], fmt)
+    named = ", ".join(f"{name} {cell}" for (name, _), cell in zip(peers, cells[2:]) if cell != "–")
+    return f"| {label} | {unit} | {where} | {cells[0]} | {cells[1]} | {named or '–'} |"
+
+
 def headline() -> str:
-    """The README's one table: the mix as a ratio to ``x.clone()``, the losses
-    in ms, each beside ``torch.compile`` and the eager peers, GPU named."""
-    mix, loss = _load(H200_RESULTS), _load(LOSS_RESULTS)
+    """The README's one table: each workload in one unit, mixup_ext beside
+    ``torch.compile`` of the formula and the eager peers, the best in bold."""
+    gpu_path = gpu_results()
+    gpu, cpu = _load(gpu_path), _load(CPU_RESULTS)
     lines = [
-        "| workload (forward + backward for the losses) | where | mixup_ext | `torch.compile` of the formula "
-        "| eager peers |",
-        "|---|---|---:|---:|---|",
+        "| workload | unit | where | mixup_ext | `torch.compile` of the formula | eager peers |",
+        "|---|---|---|---:|---:|---|",
     ]
-    rows = _rows(mix, "fused_mix")
+    rows = _rows(gpu, "fused_mix")
     for case, label in _MIX_CASES:
-        r = {p: _find(rows, case, p) for p in ("fused", "compiled_formula", "timm_batch", "timm_elem", "tv_mixup")}
-        peers = ", ".join(
-            f"{name} {_x(r[p]['ratio'])}"
-            for p, name in (("timm_batch", "timm"), ("timm_elem", "timm elem"), ("tv_mixup", "torchvision"))
-            if r[p] is not None
-        )
-        lines.append(
-            f"| {label}, × `x.clone()` | {_gpu(mix)} | {_x(r['fused']['ratio'], bold=True)} | "
-            f"{_x(r['compiled_formula']['ratio'] if r['compiled_formula'] else None)} | {peers} |"
-        )
-    rows = _rows(loss, "mixup_loss")
-    for kind, case, label in _LOSS_CASES:
-        ours = _find(rows, case, f"{kind}/fused")
-        compiled = _find(rows, case, f"{kind}/compile")
-        dense = _find(rows, case, f"{kind}/dense_soft_targets" if kind == "ce" else f"{kind}/dense_timm")
-        lines.append(
-            f"| {label}, ms | {_gpu(loss)} | **{ours['ms']:.3f}** | {compiled['ms']:.3f} "
-            f"({_x(compiled['ratio'])} ours) | dense targets {dense['ms']:.2f} ({_x(dense['ratio'])}) |"
-        )
-    h200 = _load(H200_RESULTS)
-    rows = _rows(h200, "fused_mix_uint8")
+        r = {p: (_find(rows, case, p) or {}).get("ratio") for p in ("fused", "compiled_formula", *dict(_MIX_PEERS))}
+        peers = [(name, r[p]) for p, name in _MIX_PEERS]
+        lines.append(_headline_row(label, "× `x.clone()`", _where(gpu), r["fused"], r["compiled_formula"], peers, _x))
+    rows = _rows(gpu, "fused_mix_uint8")
     for case, label in _UINT8_CASES:
-        r = {p: _find(rows, case, p) for p in ("fused", "compile", "timm_normalize")}
+        r = {p: (_find(rows, case, p) or {}).get("ratio") for p in ("fused", "compile", "timm_normalize")}
+        peers = [("timm normalize alone", r["timm_normalize"])]
+        lines.append(_headline_row(label, "× fp32 `x.clone()`", _where(gpu), r["fused"], r["compile"], peers, _x))
+    rows = _rows(gpu, "mixup_loss")
+    for kind, case, label, dense in _LOSS_CASES:
+        r = {p: (_find(rows, case, f"{kind}/{p}") or {}).get("ms") for p in ("fused", "compile", dense)}
         lines.append(
-            f"| {label}, × fp32 `x.clone()` | {_gpu(h200)} | {_x(r['fused']['ratio'], bold=True)} | "
-            f"{_x(r['compile']['ratio'])} | timm normalize alone {_x(r['timm_normalize']['ratio'])} |"
+            _headline_row(label, "ms", _where(gpu), r["fused"], r["compile"], [("dense targets", r[dense])], _ms)
         )
-    for results, where in ((_load(CPU_NAFLEX_RESULTS[1]), "CPU, 2 threads"), (h200, _gpu(h200))):
+    for results in (gpu, cpu):
         rows = _rows(results, "naflex_mix")
-        r = {p: _find(rows, _NAFLEX_CASE, p) for p in ("fused", "timm")}
+        r = {p: (_find(rows, _NAFLEX_CASE, p) or {}).get("ms") for p in ("fused", "timm")}
+        label = "NaFlex batch, 256 images 3×[128–512]² fp32"
         lines.append(
-            f"| NaFlex batch, 256 images 3×[128–512]² fp32, ms | {where} | **{r['fused']['ms']:.2f}** | – | "
-            f"timm `NaFlexMixup` {r['timm']['ms']:.2f} ({_x(r['timm']['ms'] / r['fused']['ms'])}) |"
+            _headline_row(label, "ms", _where(results), r["fused"], None, [("timm `NaFlexMixup`", r["timm"])], _ms)
         )
-    return "\n".join(lines + ["", _source(H200_RESULTS, CPU_NAFLEX_RESULTS[1])])
+    return "\n".join(
+        lines
+        + [
+            "",
+            f"Lower is better in every column; the best of each row is in bold. {_run(gpu)}; {_run(cpu)}. "
+            + _source(gpu_path, CPU_RESULTS),
+        ]
+    )
 
 
-def mix(path: Path = MIX_RESULTS) -> str:
-    """The fused_mix suite: every case, ours and the peers, × ``x.clone()``."""
+def _ratio_table(path: Path, suite: str, providers: list[tuple[str, str]], caption: str, versus: str | None = None):
+    """Every case of a suite: each provider's ratio, the lowest in bold; with
+    ``versus``, a last column of that provider's time over ours."""
     results = _load(path)
-    rows = _rows(results, "fused_mix")
+    rows = _rows(results, suite)
+    extra = f" | {dict(providers)[versus]} / fused" if versus else ""
+    lines = [
+        "| case | " + " | ".join(name for _, name in providers) + extra + " |",
+        "|---|" + "---:|" * (len(providers) + bool(versus)),
+    ]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        found = {p: _find(rows, case, p) for p, _ in providers}
+        cells = _best_bold([found[p]["ratio"] if found[p] else None for p, _ in providers], _x)
+        if versus:
+            ours, other = found["fused"], found[versus]
+            cells.append(_x(other["ms"] / ours["ms"] if ours and other else None))
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", f"{_run(results)}; {caption} Lower is better. " + _source(path)])
+
+
+def mix() -> str:
+    """The fused_mix suite: every case, ours and the peers, × ``x.clone()``."""
     providers = [
         ("fused", "fused forward"),
         ("mixup_elem", '`Mixup(mode="elem")` call'),
@@ -148,41 +196,32 @@ def mix(path: Path = MIX_RESULTS) -> str:
         ("timm_elem", "timm elem"),
         ("tv_mixup", "torchvision MixUp"),
     ]
-    cases = list(dict.fromkeys(r["case"] for r in rows))
-    lines = ["| case | " + " | ".join(name for _, name in providers) + " |", "|---|" + "---:|" * len(providers)]
-    for case in cases:
-        cells = []
-        for provider, _ in providers:
-            r = _find(rows, case, provider)
-            cells.append(_x(r["ratio"] if r else None, bold=provider == "fused"))
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    return "\n".join(
-        lines
-        + [
-            "",
-            f"{results['device']}, torch {results['torch']}, commit {_commit(results, 'fused_mix')}; "
-            "times are ratios to `x.clone()` of the same tensor in the same run. " + _source(path),
-        ]
+    return _ratio_table(
+        gpu_results(), "fused_mix", providers, "times are ratios to `x.clone()` of the same tensor in the same run."
     )
 
 
 def uint8() -> str:
-    """uint8 in, normalised and mixed out, × an fp32 ``x.clone()``."""
-    results = _load(MIX_RESULTS)
-    rows = _rows(results, "fused_mix_uint8")
-    providers = [("fused", "`fused_mix`"), ("Mixup call", "`Mixup` call"), ("timm_normalize", "timm normalize alone")]
-    lines = ["| case | " + " | ".join(name for _, name in providers) + " |", "|---|" + "---:|" * len(providers)]
-    for case in dict.fromkeys(r["case"] for r in rows):
-        cells = [_x((_find(rows, case, p) or {}).get("ratio"), bold=p == "fused") for p, _ in providers]
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    return "\n".join(
-        lines + ["", f"{results['device']}; ratios to an fp32 `x.clone()` in the same run. " + _source(MIX_RESULTS)]
+    """uint8 in, normalised and mixed out, × an fp32 ``x.clone()``, beside torch.compile."""
+    providers = [
+        ("fused", "`fused_mix`"),
+        ("Mixup call", "`Mixup` call"),
+        ("compile", "`torch.compile` of the formula"),
+        ("timm_normalize", "timm normalize alone"),
+    ]
+    return _ratio_table(
+        gpu_results(),
+        "fused_mix_uint8",
+        providers,
+        "ratios to an fp32 `x.clone()` in the same run; the last column above 1 means ours is faster.",
+        versus="compile",
     )
 
 
 def losses() -> str:
     """The loss suite: forward + backward ms, GB/s, and each peer over ours."""
-    results = _load(LOSS_RESULTS)
+    path = gpu_results()
+    results = _load(path)
     rows = _rows(results, "mixup_loss")
     lines = [
         "| case | loss | fused ms | GB/s | `torch.compile` / fused | dense / fused | peak MiB: fused / compile |",
@@ -201,64 +240,32 @@ def losses() -> str:
             )
             lines.append(
                 f"| {case} | {kind} | {ours['ms']:.3f} | {ours['gbps']:.0f} | "
-                f"{_x(compiled['ratio'] if compiled else None, bold=True)} | "
+                f"{_x(compiled['ratio'] if compiled else None)} | "
                 f"{_x(dense['ratio'] if dense else None)} | {peak} |"
             )
     return "\n".join(
         lines
         + [
             "",
-            f"{results['device']}, torch {results['torch']}, commit {_commit(results, 'mixup_loss')}; "
-            "GB/s counts the logits read once and the gradient written once. " + _source(LOSS_RESULTS),
-        ]
-    )
-
-
-def uint8_h200() -> str:
-    """uint8 in, normalised and mixed out, on the H200, beside torch.compile."""
-    results = _load(H200_RESULTS)
-    rows = _rows(results, "fused_mix_uint8")
-    providers = [
-        ("fused", "`fused_mix`"),
-        ("Mixup call", "`Mixup` call"),
-        ("compile", "`torch.compile` of the formula"),
-        ("timm_normalize", "timm normalize alone"),
-    ]
-    lines = [
-        "| case | " + " | ".join(name for _, name in providers) + " | compile / fused |",
-        "|---|" + "---:|" * (len(providers) + 1),
-    ]
-    for case in dict.fromkeys(r["case"] for r in rows):
-        found = {p: _find(rows, case, p) for p, _ in providers}
-        cells = [_x(found[p]["ratio"] if found[p] else None, bold=p == "fused") for p, _ in providers]
-        versus = found["compile"]["ms"] / found["fused"]["ms"] if found["compile"] and found["fused"] else None
-        lines.append(f"| {case} | " + " | ".join(cells) + f" | {_x(versus)} |")
-    return "\n".join(
-        lines
-        + [
-            "",
-            f"{results['device']}, torch {results['torch']}, commit "
-            f"{_commit(results, 'fused_mix_uint8')}; ratios to an fp32 `x.clone()` in the same run; "
-            "compile / fused above 1 means ours is faster. " + _source(H200_RESULTS),
+            f"{_run(results)}; GB/s counts the logits read once and the gradient written once; a ratio above 1 "
+            "means ours is faster. " + _source(path),
         ]
     )
 
 
 def naflex() -> str:
     """Variable-size batches: NaFlexMixup against timm's, per batch, on the
-    2-core CPU (1 and 2 threads) and the H200."""
-    sources = [
-        (_load(path), f"CPU, {threads} thread{'s' if threads > 1 else ''}")
-        for path, threads in zip(CPU_NAFLEX_RESULTS, (1, 2))
-    ]
-    h200 = _load(H200_RESULTS)
-    sources.append((h200, f"{_gpu(h200)}, CUDA tensors"))
+    GPU (CUDA tensors) and the CPU."""
+    paths = [gpu_results(), CPU_RESULTS]
     lines = [
         "| batch | where | timm `NaFlexMixup` ms | mixup_ext `NaFlexMixup` ms | speed-up | in place ms | "
         "the op alone ms | copy floor ms | peak MiB: ours / timm |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for results, where in sources:
+    runs = []
+    for path in paths:
+        results = _load(path)
+        runs.append(_run(results))
         rows = _rows(results, "naflex_mix")
         for case in dict.fromkeys(r["case"] for r in rows):
             r = {p: _find(rows, case, p) for p in ("timm", "fused", "fused_in_place", "op", "flat_clone")}
@@ -268,25 +275,36 @@ def naflex() -> str:
                 if r["timm"] and r["fused"]["peak_mib"] is not None
                 else "–"
             )
-            timm_ms = f"{r['timm']['ms']:.2f}" if r["timm"] else "–"
+            timm_ms, fused_ms = _best_bold([r["timm"]["ms"] if r["timm"] else None, r["fused"]["ms"]], _ms)
             lines.append(
-                f"| {case} | {where} | {timm_ms} | **{r['fused']['ms']:.2f}** | {_x(speedup, bold=True)} | "
-                f"{r['fused_in_place']['ms']:.2f} | {r['op']['ms']:.2f} | {r['flat_clone']['ms']:.2f} | {peak} |"
+                f"| {case} | {_where(results)} | {timm_ms} | {fused_ms} | {_x(speedup)} | "
+                f"{_ms(r['fused_in_place']['ms'])} | {_ms(r['op']['ms'])} | {_ms(r['flat_clone']['ms'])} | {peak} |"
             )
-    commits = ", ".join(dict.fromkeys([_commit(results, "naflex_mix") for results, _ in sources]))
     return "\n".join(
         lines
         + [
             "",
-            f"Per batch of 256 float32 images, medians; commits {commits}; the copy floor is one "
-            "`clone()` of the batch's bytes. " + _source(*CPU_NAFLEX_RESULTS, H200_RESULTS),
+            "Per batch of 256 float32 images, medians; the copy floor is one `clone()` of the batch's bytes; lower "
+            f"is better (speed-up: timm over ours). {'; '.join(runs)}. " + _source(*paths),
         ]
     )
 
 
+def providers() -> str:
+    """What each provider name in the results files and ``python -m bench``'s
+    output times, from the suites' own descriptions."""
+    from bench.suites import all_suites
+
+    lines = ["| suite | provider | what it times |", "|---|---|---|"]
+    for name, suite in all_suites().items():
+        for provider in suite.providers:
+            lines.append(f"| `{name}` | `{provider.name}` | {suite.describe(provider.name)} |")
+    return "\n".join(lines)
+
+
 def demo() -> str:
     """What ``python -m mixup_ext.demo`` printed, from the results file it wrote."""
-    results = _load(DEMO_RESULTS)
+    results = json.loads(DEMO_RESULTS.read_text())
     lines = [
         "| labels | run | test accuracy | test NLL | ECE | noise memorized | s / epoch |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -304,11 +322,10 @@ def demo() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "headline": headline,
     "mix": mix,
-    "mix_h200": lambda: mix(H200_RESULTS),
     "uint8": uint8,
-    "uint8_h200": uint8_h200,
     "losses": losses,
     "naflex": naflex,
+    "providers": providers,
     "demo": demo,
 }
 

@@ -58,7 +58,7 @@ C10_HOST_DEVICE inline BinaryTargets<acc_t> binary_targets(acc_t lam, acc_t on, 
 // range (Sleef's was ~70% of the CPU forward's time). cpu/isa/mixup_loss_rows_impl.h
 // has the vector form. On the GPU, CUDA's log1pf is the cheaper of the two
 // (an IEEE division alone costs a dozen instructions there: the series made
-// the H100's BCE 12% slower, bench/NOTES.md); double keeps the library's.
+// the H100's BCE 12% slower, DEVLOG.md); double keeps the library's.
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t log1p_unit(acc_t x) {
 #ifdef __CUDA_ARCH__

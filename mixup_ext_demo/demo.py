@@ -349,7 +349,7 @@ def accuracy_limits(results: list[RunResult]) -> tuple[float, float]:
     return max(0.0, low - margin), min(100.0, high + margin)
 
 
-def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
+def draw(results: list[RunResult], example, mode: str, path: Path, smoke: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -364,6 +364,8 @@ def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
         f"Mixed training samples (Mixup + CutMix, {mode} mode): CutMix pastes (the red box is the partner's) "
         "and blends, each as class (weight) + partner class (weight)"
     )
+    if smoke:
+        fig.suptitle("--quick: a smoke run of every code path, too short for the experiment", color="red")
     images, own, partner, lam, boxes = example
     grid = top.subplots(2, 8)
     for k, ax in enumerate(grid.flat):
@@ -407,9 +409,12 @@ def draw(results: list[RunResult], example, mode: str, path: Path) -> None:
             label=f"{r.name}, {r.scenario}",
         )
     nll.set(xlabel="epoch", ylabel="test NLL", title="Test negative log-likelihood", yscale="log")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in panels:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5 on a 3-epoch run
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -607,7 +612,7 @@ def main(argv=None) -> list[RunResult]:
                     "training memorizing the noisy labels while mixing resists -- takes the default 40 epochs: the "
                     "unmixed model starts fitting the noise only after its first ten or so."
                 )
-            draw(results, example, args.mode, args.out)
+            draw(results, example, args.mode, args.out, smoke=args.quick)
             where = f"{mixup_ext.backend()} backend on {device.type}" + (
                 f" x{world.size} ranks" if world.size > 1 else ""
             )

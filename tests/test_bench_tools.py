@@ -80,3 +80,67 @@ def test_every_suite_runs_and_saves_on_the_cpu(tmp_path):
     saved = json.loads(out.read_text())
     assert {"device", "torch", "commit", "backend", "threads", "cpu_vector_isa"} <= set(saved)
     assert {r["provider"] for r in saved["suites"]["mixup_loss"]["rows"]} == {"ce/fused"}
+
+
+def test_every_provider_is_explained_and_the_output_says_how_to_read_it():
+    from bench.suites import all_suites
+
+    for suite in all_suites().values():
+        for provider in suite.providers:
+            assert suite.describe(provider.name).strip(), (suite.name, provider.name)
+    suite = all_suites()["fused_mix"]
+    rows = [
+        dict(
+            case="c",
+            provider=p,
+            mode="forward",
+            ms=1.0,
+            host_ms=1.0,
+            gbps=1.0,
+            versus="clone",
+            ratio=1.0,
+            peak_mib=None,
+        )
+        for p in ("clone", "fused")
+    ]
+    cpu, gpu = (
+        harness.markdown(suite, rows, ["timm_elem on c: ImportError: no timm"], "cpu"),
+        harness.markdown(suite, rows, [], "cuda"),
+    )
+    assert "Lower is better" in cpu and "- `fused`: `torch.ops.mixup.fused_mix`" in cpu
+    assert "host ms" not in cpu and "| host ms |" in gpu  # on the CPU a call's host time is its time
+    assert cpu.count("timm_elem on c") == 1
+
+
+def test_save_takes_only_a_full_run(monkeypatch, capsys):
+    monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("measured before checking --save"))
+    for argv in (["--save", "--quick"], ["--save", "--suite", "fused_mix"]):
+        with pytest.raises(SystemExit):
+            bench_main.main(["--device", "cpu", *argv])
+        assert "--save writes a results file: one full run of every suite" in capsys.readouterr().err
+
+
+def test_quick_runs_one_case_a_suite(monkeypatch, capsys):
+    import dataclasses
+
+    from bench.suites import all_suites
+
+    suite = all_suites()["mixup_loss"]
+    many = dataclasses.replace(suite, cases={"cpu": suite.cases["cpu"] * 3})
+    monkeypatch.setattr(harness, "QUICK", True)
+    rows = harness.run(many, "cpu", providers=["ce/fused"], memory=False)
+    assert len({r["case"] for r in rows}) == 1 and {r["provider"] for r in rows} == {"ce/fused"}
+
+
+def test_tune_rewrites_the_one_tuning_header(tmp_path):
+    """bench.tune builds a variant by rewriting csrc/cuda/fused_mix_tuning.h:
+    every setting it names must be a constant there, and nothing else moves."""
+    from mixup_ext import _build
+
+    text = (_build.csrc_dir() / tune.TUNING_HEADER).read_text()
+    tuned = tune.tuning_header(text, dict(THREADS="256", UNROLL="1", SMALL_TILE_PERCENT="0", TARGETS_FIRST="0"))
+    assert "inline constexpr int kThreads = 256;" in tuned and "inline constexpr int kUnroll = 1;" in tuned
+    assert "inline constexpr int kSmallTilePercent = 0;" in tuned and "kTargetsFirst = false;" in tuned
+    assert len(tuned.splitlines()) == len(text.splitlines())
+    with pytest.raises(SystemExit, match="declares no kWarpSize"):
+        tune.tuning_header(text, dict(WARP_SIZE="64"))

@@ -288,3 +288,27 @@ def test_the_package_imports_from_the_folder_above_the_clone(tmp_path):
     assert found.returncode == 0 and found.stdout.strip().endswith("__init__.py"), found.stderr[-2000:]
     helped = run("-m", "mixup_ext.demo", "--help")
     assert helped.returncode == 0 and "--quick" in helped.stdout, helped.stderr[-2000:]
+
+
+def test_a_quick_run_says_so_on_the_picture_and_counts_whole_epochs(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    results = [demo.RunResult("clean", name, [0.5, 0.6, 0.7], [1.0] * 3, 0.05, None, 0.1) for name in RUNS]
+    example = (
+        torch.rand(16, 1, 8, 8),
+        torch.arange(16) % 10,
+        torch.arange(16) % 10,
+        torch.rand(16),
+        torch.tensor([[-1, -1, -1, -1]]).repeat(16, 1),
+    )
+    for smoke in (True, False):
+        demo.draw(results, example, "elem", tmp_path / "x.png", smoke=smoke)
+        fig = saved.pop()
+        title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+        assert ("smoke run" in title) == smoke
+        for ax in (a for a in fig.get_axes() if a.get_xlabel() == "epoch"):
+            fig.canvas.draw()
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -79,3 +79,20 @@ def test_the_api_reference_lists_exactly_the_public_surface():
         f"documented, not exported: {sorted(documented - exported)}"
     )
     assert not hasattr(mixup_ext, "sampling"), "the sampler's helpers are internal (mixup_ext._sampling)"
+
+
+def test_every_results_file_is_one_run_at_one_commit(tmp_path, monkeypatch):
+    """What the tables render comes from bench/results/<machine>.json, each
+    one `python -m bench --save` run; a file that merges runs is refused."""
+    files = sorted(tables.RESULTS.glob("*.json"))
+    assert files and tables.CPU_RESULTS in files and tables.gpu_results() in files
+    for path in files:
+        saved = tables._load(path)  # raises for a merged file
+        assert set(saved["suites"]) == {"fused_mix", "fused_mix_uint8", "mixup_loss", "naflex_mix"}, path
+    merged = tmp_path / "merged.json"
+    merged.write_text(json.dumps(dict(json.loads(tables.CPU_RESULTS.read_text()), commit="per suite")))
+    monkeypatch.setattr(tables, "ROOT", tmp_path)
+    with pytest.raises(ValueError, match="is not one run at one commit"):
+        tables._load(merged)
+    orphans = sorted(p.name for p in tables.RESULTS.iterdir() if p.suffix not in (".json", ".png"))
+    assert not orphans and all(p.with_suffix(".json").exists() for p in tables.RESULTS.glob("*.png"))

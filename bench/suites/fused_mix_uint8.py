@@ -166,6 +166,13 @@ SUITE = Suite(
     setup=_setup_with_case,
     providers=_providers(),
     baseline="fp32_clone",
+    about={
+        "fp32_clone": "`x.float().clone()` timed alone: the floor every ratio is to",
+        "fused": "`torch.ops.mixup.fused_mix` on uint8: mixed, normalised and converted in one launch",
+        "timm_normalize": "timm's prefetcher normalisation alone, `x.float().sub_(mean).div_(std)`, no mixing",
+        "Mixup call": "a whole `mixup_ext.Mixup(mean=, std=, out_dtype=)` call: the draws and the fused launch",
+        "compile": "`torch.compile` of the uint8 formula (convert, mix, normalise): the strongest alternative",
+    },
     floor_bytes=lambda case, a: 8 * a["x"].numel(),
     extra=_collate_rows,
 )

@@ -165,4 +165,11 @@ SUITE = Suite(
     providers=PROVIDERS,
     baseline="ce/fused",
     floor_bytes=lambda case, a: 2 * a["z"].numel() * a["z"].element_size(),
+    about={
+        "fused": "the fused loss, forward and backward (the gradient written in the forward)",
+        "dense_soft_targets": "`(B, C)` mixed soft targets built, then soft-target cross-entropy: what timm does",
+        "dense_timm": "timm's `BinaryCrossEntropy` on dense mixed targets",
+        "two_ce": "two `F.cross_entropy` calls weighted by lam",
+        "compile": "`torch.compile` of the dense formula: the strongest alternative",
+    },
 )

@@ -101,5 +101,12 @@ SUITE = Suite(
         Provider("op", _op),
     ],
     baseline="flat_clone",
+    about={
+        "flat_clone": "one `clone()` of all the images' bytes as one tensor: the copy floor",
+        "timm": "timm's `NaFlexMixup` on the list: a Python loop of clones and slices per image",
+        "fused": "`mixup_ext.NaFlexMixup` on the list: the draws, one op call, the target rows",
+        "fused_in_place": "the same with `in_place=True`: only each pair's overlap is written",
+        "op": "`torch.ops.mixup.naflex_mix` alone, with the draws made beforehand",
+    },
     floor_bytes=lambda case, a: 2 * a["flat"].numel() * a["flat"].element_size(),
 )
