@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dtypes.h"
 #include "messages.h"
 
 namespace mixup {
@@ -26,15 +27,19 @@ bool value_checks_enabled() { return value_checks_switch().load(std::memory_orde
 bool set_value_checks(bool enabled) { return value_checks_switch().exchange(enabled); }
 
 void check_lam_values(const char* op, const at::Tensor& lam) {
-  // B values in double: a plain loop, cheaper than the tensor ops that would
-  // find the same answer.
-  const at::Tensor values = lam.to(at::kCPU, at::kDouble).contiguous();
-  const double* v = values.const_data_ptr<double>();
-  for (int64_t i = 0; i < values.numel(); ++i) {
-    // Written so that NaN fails it too.
-    TORCH_CHECK_VALUE(v[i] >= 0.0 && v[i] <= 1.0, op, ": lam must be in [0, 1], got ", number(v[i]),
-                      lam.dim() == 0 ? std::string() : " at position " + std::to_string(i));
-  }
+  // A plain strided loop over B values, in place on the CPU: no conversion,
+  // no allocation, cheaper than the tensor ops that would find the same.
+  const at::Tensor values = lam.cpu();  // lam itself on the CPU; off it, a copy and a sync
+  const int64_t stride = values.dim() == 0 ? 0 : values.stride(0);
+  dispatch_data_float(values.scalar_type(), op, [&](auto type) {
+    const auto* v = values.const_data_ptr<decltype(type)>();
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      const double value = static_cast<double>(v[i * stride]);
+      // Written so that NaN fails it too.
+      TORCH_CHECK_VALUE(value >= 0.0 && value <= 1.0, op, ": lam must be in [0, 1], got ", number(value),
+                        lam.dim() == 0 ? std::string() : " at position " + std::to_string(i));
+    }
+  });
 }
 
 }  // namespace mixup

@@ -234,6 +234,17 @@ def _check_mix_values(op: str, x, index, box) -> None:
             )
 
 
+def _check_class_ids(what: str, ids: torch.Tensor, bound: str, classes: int) -> None:
+    """Class ids in [0, classes), the first bad one named by position."""
+    ids = _on_host(ids)
+    bad = ((ids < 0) | (ids >= classes)).nonzero()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(
+            f"{what} class ids must be in [0, {bound}) = [0, {classes}), found {int(ids[i])} at position {i}"
+        )
+
+
 def _on_host(t):
     """t's values where a check can read them (t itself on the CPU)."""
     return t.detach().cpu() if isinstance(t, torch.Tensor) else t
@@ -259,14 +270,7 @@ def check_forward_values(x, target, index, box, num_classes: int, mean=None, std
     _check_mix_values(FORWARD, x, index, box)
     check_normalize_values(FORWARD, mean, std)
     if target is not None and target.dtype == torch.int64:
-        target = _on_host(target)
-        bad = ((target < 0) | (target >= num_classes)).nonzero()
-        if bad.numel():
-            i = int(bad[0])
-            raise ValueError(
-                f"{FORWARD}: target class ids must be in [0, num_classes) = [0, {num_classes}), "
-                f"found {int(target[i])} at position {i}"
-            )
+        _check_class_ids(f"{FORWARD}: target", target, "num_classes", num_classes)
 
 
 def check_backward(grad, index, lam, box, std=None) -> None:
@@ -508,13 +512,7 @@ def check_loss_inputs(op: str, logits, y_a, y_b, lam, smoothing: float) -> None:
     if _values_readable(logits):
         check_lam_values(op, lam)
         for name, y in (("y_a", y_a), ("y_b", y_b)):
-            y = _on_host(y)
-            bad = ((y < 0) | (y >= classes)).nonzero()
-            if bad.numel():
-                i = int(bad[0])
-                raise ValueError(
-                    f"{op}: {name} class ids must be in [0, C) = [0, {classes}), found {int(y[i])} at position {i}"
-                )
+            _check_class_ids(f"{op}: {name}", y, "C", classes)
 
 
 def check_binary_cross_entropy(op: str, logits, y_a, y_b, lam, smoothing: float, threshold, pos_weight) -> None:
